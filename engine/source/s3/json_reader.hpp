@@ -1,0 +1,31 @@
+// A small strict JSON reader for the few AWS documents we parse (credential_process output,
+// container and IMDS credentials): enough JSON to read them right, no more.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mmapurl::s3 {
+
+struct JsonValue {
+  enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
+  Kind kind = Kind::kNull;
+  bool boolean = false;
+  std::string text;  // decoded string, or a number's literal text
+  std::vector<JsonValue> array;
+  std::vector<std::pair<std::string, JsonValue>> members;  // objects, in document order
+
+  // The member named `name` (the last one if repeated), or nullptr.
+  const JsonValue* find(std::string_view name) const;
+  // The member's string value, if it is a string.
+  std::optional<std::string> string_member(std::string_view name) const;
+};
+
+// Parses a whole document (surrounding whitespace allowed). std::nullopt when malformed or
+// nested deeper than 64 levels.
+std::optional<JsonValue> parse_json(std::string_view text);
+
+}  // namespace mmapurl::s3
