@@ -1,0 +1,92 @@
+// Plain/TLS byte stream over a blocking socket for the embedded server's connection threads.
+// SIGPIPE is blocked in those threads (see embedded_server.cpp); plain sends use MSG_NOSIGNAL.
+#include "embedded_server/connection_transport.hpp"
+
+#include <openssl/err.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+namespace mmapurl::testserver {
+
+ConnectionTransport::ConnectionTransport(int fd, SSL_CTX* ssl_ctx) : fd_(fd) {
+  if (ssl_ctx != nullptr) {
+    ssl_ = SSL_new(ssl_ctx);
+    if (ssl_ != nullptr && SSL_set_fd(ssl_, fd) != 1) {
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+    }
+  }
+  plain_ = ssl_ctx == nullptr;
+}
+
+ConnectionTransport::~ConnectionTransport() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ERR_clear_error();  // the error queue is per thread; leave it clean for the next connection
+}
+
+bool ConnectionTransport::handshake() {
+  if (plain_) return true;
+  if (ssl_ == nullptr) return false;
+  ERR_clear_error();
+  return SSL_accept(ssl_) == 1;
+}
+
+long ConnectionTransport::read_some(char* buf, size_t n) {
+  if (plain_) {
+    for (;;) {
+      const ssize_t r = ::recv(fd_, buf, n, 0);
+      if (r >= 0) return r;
+      if (errno != EINTR) return -1;
+    }
+  }
+  ERR_clear_error();
+  const int r = SSL_read(ssl_, buf, static_cast<int>(n > INT_MAX ? INT_MAX : n));
+  if (r > 0) return r;
+  return SSL_get_error(ssl_, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+bool ConnectionTransport::write_all(const char* data, size_t n) {
+  while (n > 0) {
+    if (plain_) {
+      const ssize_t w = ::send(fd_, data, n, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      data += w;
+      n -= static_cast<size_t>(w);
+    } else {
+      ERR_clear_error();
+      const int chunk = static_cast<int>(n > (1u << 30) ? (1u << 30) : n);
+      const int w = SSL_write(ssl_, data, chunk);  // blocking, no partial writes
+      if (w <= 0) return false;
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+  return true;
+}
+
+void ConnectionTransport::close_gracefully() {
+  if (ssl_ != nullptr) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // one-way close_notify; we do not wait for the peer's
+  }
+  ::shutdown(fd_, SHUT_WR);
+  char sink[4096];
+  for (int i = 0; i < 256; ++i) {  // at most ~1 MiB and ~200 ms of leftovers
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, 200) <= 0) break;
+    const ssize_t r = ::recv(fd_, sink, sizeof(sink), MSG_DONTWAIT);
+    if (r <= 0) break;
+  }
+}
+
+void ConnectionTransport::arm_reset() {
+  const linger lin{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+}
+
+}  // namespace mmapurl::testserver
