@@ -1,0 +1,165 @@
+// Self-test of the real-server fixtures (tests/fixtures/): each server starts, serves what it
+// should, and the S3 proxy accepts botocore's signatures and refuses bad or missing ones.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "fixtures/nginx_server.hpp"
+#include "fixtures/plain_http_client.hpp"
+#include "fixtures/process.hpp"
+#include "fixtures/python_http_server.hpp"
+#include "fixtures/s3_server.hpp"
+
+namespace mmapurl::testing {
+namespace {
+
+constexpr const char* kCurl = "/usr/bin/curl";
+
+// Bytes 0..n-1 of a pattern that differs at every offset of a small file.
+std::string pattern_bytes(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + i / 251) & 0xff);
+  return s;
+}
+
+struct Docroot {
+  std::unique_ptr<TempDir> dir;
+  std::string content;
+};
+
+Docroot make_docroot() {
+  std::string error;
+  Docroot d{TempDir::create("mmapurl-selftest-doc", &error), pattern_bytes(100000)};
+  EXPECT_NE(d.dir, nullptr) << error;
+  if (d.dir) {
+    EXPECT_TRUE(write_file(d.dir->file("blob.bin"), d.content));
+  }
+  return d;
+}
+
+// curl with an explicit CA and no user config; returns stdout (headers with -i, or body).
+RunResult curl(const std::string& scratch, std::vector<std::string> args) {
+  SpawnOptions options;
+  options.argv = {kCurl, "-q", "-sS"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.env_overrides = {{"CURL_CA_BUNDLE", std::nullopt},
+                           {"SSL_CERT_FILE", std::nullopt},
+                           {"SSL_CERT_DIR", std::nullopt},
+                           {"http_proxy", std::nullopt},
+                           {"https_proxy", std::nullopt},
+                           {"HTTPS_PROXY", std::nullopt},
+                           {"all_proxy", std::nullopt},
+                           {"ALL_PROXY", std::nullopt}};
+  return run_program(options, scratch, std::chrono::seconds(30));
+}
+
+TEST(FixturesSelfTest, NginxServesHttpsWithRangesAndRedirects) {
+  if (!program_exists("/usr/sbin/nginx") || !program_exists(kCurl)) {
+    GTEST_SKIP() << "needs /usr/sbin/nginx and /usr/bin/curl (apt-get install nginx curl)";
+  }
+  Docroot doc = make_docroot();
+  ASSERT_NE(doc.dir, nullptr);
+  std::string error;
+  auto server = NginxServer::start(doc.dir->path(), &error);
+  ASSERT_NE(server, nullptr) << error;
+  const std::string& scratch = doc.dir->path();
+
+  RunResult whole = curl(scratch, {"--cacert", server->ca_file(), server->https_url("/blob.bin")});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_EQ(whole.out, doc.content);
+
+  RunResult ranged = curl(scratch, {"--cacert", server->ca_file(), "-o", "/dev/null", "-w",
+                                    "%{http_code}", "-r", "1000-1999",
+                                    server->https_url("/blob.bin")});
+  EXPECT_EQ(ranged.out, "206") << ranged.err;
+  RunResult range_body =
+      curl(scratch, {"--cacert", server->ca_file(), "-r", "1000-1999", server->https_url("/blob.bin")});
+  EXPECT_EQ(range_body.out, doc.content.substr(1000, 1000));
+
+  // Without the test CA the certificate must not verify: the fixture is real TLS.
+  RunResult untrusted =
+      curl(scratch, {"--cacert", "/dev/null", "-o", "/dev/null", server->https_url("/blob.bin")});
+  EXPECT_NE(untrusted.exit_code, 0);
+
+  auto redirect = plain_http_request(server->http_port(), "GET", "/redirect/blob.bin");
+  ASSERT_TRUE(redirect);
+  EXPECT_EQ(redirect->status, 302);
+  EXPECT_EQ(redirect->header("Location").value_or(""), server->http_url("/blob.bin"));
+  auto forbidden = plain_http_request(server->http_port(), "GET", "/forbidden/blob.bin");
+  ASSERT_TRUE(forbidden);
+  EXPECT_EQ(forbidden->status, 403);
+
+  server->kill_hard();
+  EXPECT_FALSE(plain_http_request(server->http_port(), "GET", "/blob.bin"));
+  ASSERT_TRUE(server->restart(&error)) << error;
+  auto again = plain_http_request(server->http_port(), "GET", "/blob.bin");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->body, doc.content);
+}
+
+TEST(FixturesSelfTest, PythonServerIgnoresRange) {
+  if (!program_exists("/usr/bin/python3")) GTEST_SKIP() << "needs /usr/bin/python3";
+  Docroot doc = make_docroot();
+  ASSERT_NE(doc.dir, nullptr);
+  std::string error;
+  auto server = PythonHttpServer::start(doc.dir->path(), &error);
+  ASSERT_NE(server, nullptr) << error;
+  auto response = plain_http_request(server->port(), "GET", "/blob.bin", {{"Range", "bytes=5-9"}});
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, doc.content);
+}
+
+TEST(FixturesSelfTest, S3ServerVerifiesSignatures) {
+  for (const char* program : {"/usr/bin/python3", "/usr/bin/aws"}) {
+    if (!program_exists(program)) GTEST_SKIP() << "needs " << program;
+  }
+  std::string error;
+  auto s3 = S3Server::start(&error);
+  ASSERT_NE(s3, nullptr) << error;
+  ASSERT_TRUE(s3->create_bucket("selftest", &error)) << error;
+
+  const std::string key = "dir one/a+b=c&d~e;f,g(h)%i/\xc3\xbc//x/trail/";
+  const std::string content = pattern_bytes(70000);
+  ASSERT_TRUE(s3->put_object_content("selftest", key, content, &error)) << error;
+
+  std::string scratch = s3->proxy_log_path() + ".d";
+  ASSERT_TRUE(std::filesystem::create_directory(scratch));
+  std::string downloaded = scratch + "/downloaded";
+  RunResult get = s3->aws({"s3api", "get-object", "--bucket", "selftest", "--key", key, downloaded});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(read_file(downloaded).value_or(""), content);
+  uint64_t verified = s3->requests_verified();
+  EXPECT_GE(verified, 3u);  // create-bucket, put-object, get-object
+
+  // Unsigned: refused unless anonymous access is allowed.
+  const std::string target = "/selftest/dir%20one/a%2Bb%3Dc%26d~e%3Bf%2Cg%28h%29%25i/%C3%BC//x/trail/";
+  auto anonymous = plain_http_request(s3->port(), "GET", target);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 403);
+  EXPECT_NE(anonymous->body.find("<Code>AccessDenied</Code>"), std::string::npos);
+  ASSERT_TRUE(s3->allow_anonymous(true));
+  auto allowed = plain_http_request(s3->port(), "GET", target);
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 200);
+  EXPECT_EQ(allowed->body, content);
+  ASSERT_TRUE(s3->allow_anonymous(false));
+
+  // Signed with a wrong secret: SignatureDoesNotMatch.
+  AwsCredentials wrong = s3->credentials();
+  wrong.secret_access_key += "x";
+  RunResult bad = s3->aws_with(
+      wrong, {"s3api", "get-object", "--bucket", "selftest", "--key", key, downloaded + ".bad"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("SignatureDoesNotMatch"), std::string::npos) << bad.err;
+  auto stats = s3->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_NE(stats->last_rejection.find("SignatureDoesNotMatch"), std::string::npos)
+      << stats->last_rejection;
+  EXPECT_GE(stats->rejected, 2u);
+}
+
+}  // namespace
+}  // namespace mmapurl::testing
