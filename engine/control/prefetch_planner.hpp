@@ -53,18 +53,68 @@ class PrefetchPlanner {
   uint64_t total_pages() const { return total_pages_; }
 
  private:
+  // What a stream's recent faults look like: each mode predicts the next pages differently.
+  enum class Mode : uint8_t { kRandom, kSequential, kStrided };
+
   struct Stream {
     uint64_t stream_key = 0;
     uint64_t next_page = 0;      // the page a sequential reader should touch next
     uint64_t window_pages = 0;   // current readahead window (0: not sequential yet)
     uint64_t planned_until = 0;  // one past the last page this stream already asked for
     uint64_t last_used = 0;      // for LRU replacement of streams
+    Mode mode = Mode::kRandom;
+    uint64_t zone_start = 0;   // faults from here to planned_until (+ slack) continue the stream
+    uint64_t block_until = 0;  // end of the last demand block (random/strided): reading on
+                               // from it turns the stream sequential
+    uint64_t marker_page = FetchRange::kNoMarker;  // the newest readahead marker planted
+    uint64_t grow_gate = 0;           // kInFlight grows the window only from this page on, so the
+                                      // several parts of one window grow it once
+    bool hold_growth = false;         // memory pressure: the next window keeps the halved size
+    uint64_t unknown_plan_until = 0;  // after a forgotten stream's marker: its old plan may reach
+                                      // this far, a miss up to here still continues the scan
+    uint64_t stride_pages = 0;        // strided: distance between the blocks the reader touches
+    uint64_t stride_anchor = 0;  // strided: a touched page; predicted pages are anchor + k*stride
+    uint64_t stride_batch = 0;   // strided: predicted blocks requested per batch
   };
+
+  // Distances between the faults of one reader that continued no stream ("jumps"): the same
+  // distance twice in a row means strided access.
+  struct JumpHistory {
+    uint64_t stream_key = 0;
+    uint64_t last_page = 0;
+    uint64_t delta = 0;
+    uint64_t repeats = 0;
+    uint64_t last_used = 0;
+  };
+
+  Stream* find_stream(uint64_t page, uint64_t stream_key);
+  bool continues(const Stream& s, uint64_t page) const;
+  Stream& claim_stream(uint64_t stream_key);
+  uint64_t observe_jump(uint64_t page, uint64_t stream_key);
+
+  void on_sequential_fault(Stream& s, uint64_t page, FaultKind kind, std::vector<FetchRange>& out);
+  void on_random_fault(Stream& s, uint64_t page, FaultKind kind, std::vector<FetchRange>& out);
+  void on_strided_fault(Stream& s, uint64_t page, FaultKind kind, std::vector<FetchRange>& out);
+
+  void start_random(Stream& s, uint64_t page, std::vector<FetchRange>& out);
+  void start_sequential(Stream& s, uint64_t page, std::vector<FetchRange>& out);
+  void start_strided(Stream& s, uint64_t page, uint64_t stride, std::vector<FetchRange>& out);
+  void resume_after_marker(Stream& s, uint64_t page, std::vector<FetchRange>& out);
+
+  void advance_sequential(Stream& s, uint64_t page, bool grow, std::vector<FetchRange>& out);
+  void issue_window(Stream& s, std::vector<FetchRange>& out);
+  void issue_strided_batch(Stream& s, std::vector<FetchRange>& out);
+  void push_demand(uint64_t first, uint64_t end, std::vector<FetchRange>& out) const;
+  uint64_t block_start(uint64_t page) const { return page - page % config_.random_fetch_pages; }
+  uint64_t first_window() const;
+  uint64_t initial_batch() const;
+
   uint64_t total_pages_;
   PlannerConfig config_;
   AccessHint hint_ = AccessHint::kNormal;
   uint64_t clock_ = 0;
   std::vector<Stream> streams_;
+  std::vector<JumpHistory> jumps_;
 };
 
 }  // namespace mmapurl::control
