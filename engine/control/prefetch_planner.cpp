@@ -268,9 +268,8 @@ void PrefetchPlanner::on_strided_fault(Stream& s, uint64_t page, FaultKind kind,
     start_sequential(s, page, out);  // reads on past its block: a sequential run begins
     return;
   }
-  const uint64_t block = block_start(page);
-  push_demand(block, block + r, out);
-  s.zone_start = block;
+  push_demand(page, page + r, out);
+  s.zone_start = page;
   s.block_until = out.back().first_page + out.back().page_count;
   const bool predicted = page >= s.stride_anchor && (page - s.stride_anchor) % s.stride_pages < r;
   if (predicted && page >= s.planned_until) {
@@ -310,11 +309,11 @@ void PrefetchPlanner::start_sequential(Stream& s, uint64_t page, std::vector<Fet
 
 void PrefetchPlanner::start_strided(Stream& s, uint64_t page, uint64_t stride,
                                     std::vector<FetchRange>& out) {
-  const uint64_t block = block_start(page);
-  push_demand(block, block + config_.random_fetch_pages, out);
+  // Strided blocks start where the reader starts reading, whatever the alignment.
+  push_demand(page, page + config_.random_fetch_pages, out);
   s.mode = Mode::kStrided;
   s.window_pages = 0;
-  s.zone_start = block;
+  s.zone_start = page;
   s.block_until = out.back().first_page + out.back().page_count;
   s.next_page = page + 1;
   s.stride_pages = stride;
@@ -373,15 +372,14 @@ void PrefetchPlanner::issue_strided_batch(Stream& s, std::vector<FetchRange>& ou
   const uint64_t first_predicted = s.planned_until;
   uint64_t predicted = first_predicted;
   for (uint64_t i = 0; i < s.stride_batch && predicted < total_pages_; ++i) {
-    const uint64_t block = block_start(predicted);
-    const uint64_t end = std::min(total_pages_, block + config_.random_fetch_pages);
-    out.push_back(FetchRange{block, end - block, false, FetchRange::kNoMarker});
+    const uint64_t end = std::min(total_pages_, predicted + config_.random_fetch_pages);
+    out.push_back(FetchRange{predicted, end - predicted, false, FetchRange::kNoMarker});
     predicted += s.stride_pages;
   }
   s.planned_until = predicted;
   s.marker_page = FetchRange::kNoMarker;
   if (out.size() > batch_begin && predicted < total_pages_) {
-    // On the page the reader touches first in this batch (not the block start it may skip).
+    // On the page the reader touches first in this batch.
     out[batch_begin].marker_page = first_predicted;
     s.marker_page = first_predicted;
   }

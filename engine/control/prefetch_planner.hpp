@@ -42,7 +42,9 @@ class PrefetchPlanner {
   // One fault on `page` by the reader identified by `stream_key` (the faulting thread id, or 0
   // when unknown). Returns the ranges to fetch, the demand range (covering `page`) first when
   // `kind` is kMissing. Ranges never extend past the object; the caller drops pages that are
-  // already resident or in flight.
+  // already resident or in flight. For kMarker and kInFlight the answer is readahead only: the
+  // engine releases a held-back marker page itself. A marker the engine cannot hold back (page
+  // already present) is simply lost; the planner then learns progress from the next miss.
   std::vector<FetchRange> on_fault(uint64_t page, uint64_t stream_key, FaultKind kind);
 
   // The memory budget is tight: shrink every window (called by eviction under pressure).
@@ -63,18 +65,23 @@ class PrefetchPlanner {
     uint64_t planned_until = 0;  // one past the last page this stream already asked for
     uint64_t last_used = 0;      // for LRU replacement of streams
     Mode mode = Mode::kRandom;
-    uint64_t zone_start = 0;   // faults from here to planned_until (+ slack) continue the stream
-    uint64_t block_until = 0;  // end of the last demand block (random/strided): reading on
-                               // from it turns the stream sequential
-    uint64_t marker_page = FetchRange::kNoMarker;  // the newest readahead marker planted
-    uint64_t grow_gate = 0;           // kInFlight grows the window only from this page on, so the
-                                      // several parts of one window grow it once
-    bool hold_growth = false;         // memory pressure: the next window keeps the halved size
-    uint64_t unknown_plan_until = 0;  // after a forgotten stream's marker: its old plan may reach
-                                      // this far, a miss up to here still continues the scan
-    uint64_t stride_pages = 0;        // strided: distance between the blocks the reader touches
-    uint64_t stride_anchor = 0;  // strided: a touched page; predicted pages are anchor + k*stride
-    uint64_t stride_batch = 0;   // strided: predicted blocks requested per batch
+    // Random/strided: first page of the last demand block; faults from there on continue it.
+    uint64_t zone_start = 0;
+    // Random/strided: end of the last demand block; reading on from it turns a stream sequential.
+    uint64_t block_until = 0;
+    // The newest readahead marker planted (older ones only top the plan up when touched).
+    uint64_t marker_page = FetchRange::kNoMarker;
+    // kInFlight grows the window only from this page on: the parts of one window grow it once.
+    uint64_t grow_gate = 0;
+    // Memory pressure: the next window keeps the halved size instead of doubling again.
+    bool hold_growth = false;
+    // After the marker of a forgotten stream: its old plan may reach this far, so a miss up to
+    // here still continues the scan.
+    uint64_t unknown_plan_until = 0;
+    // Strided: predicted pages are stride_anchor + k * stride_pages, stride_batch per request.
+    uint64_t stride_pages = 0;
+    uint64_t stride_anchor = 0;
+    uint64_t stride_batch = 0;
   };
 
   // Distances between the faults of one reader that continued no stream ("jumps"): the same

@@ -330,12 +330,31 @@ TEST(PrefetchPlanner, StridedGroupsArePrefetchedWithoutTheGaps) {
 
 TEST(PrefetchPlanner, StridedSinglePagesArePrefetched) {
   for (uint64_t key : {0u, 4u}) {
-    SimulatedEngine sim(1 << 18, PlannerConfig{});
-    constexpr uint64_t kTouches = 5000;
-    for (uint64_t i = 0; i < kTouches; ++i) sim.touch(i * 16, key);
-    EXPECT_EQ(sim.count(FaultKind::kMissing), 3u);
-    EXPECT_LE(sim.planned_pages, 4 * kTouches + 2 * 64 * 4);  // up to two batches ahead
+    for (uint64_t offset : {0u, 3u}) {  // aligned to the random fetch size or not
+      SimulatedEngine sim(1 << 18, PlannerConfig{});
+      constexpr uint64_t kTouches = 5000;
+      for (uint64_t i = 0; i < kTouches; ++i) sim.touch(i * 16 + offset, key);
+      EXPECT_EQ(sim.count(FaultKind::kMissing), 3u);
+      EXPECT_LE(sim.planned_pages, 4 * kTouches + 2 * 64 * 4);  // up to two batches ahead
+    }
   }
+}
+
+TEST(PrefetchPlanner, StridedReaderTurningSequentialOrRandomAdapts) {
+  SimulatedEngine sim(1 << 20, kSmallCap);
+  for (uint64_t i = 0; i < 200; ++i) sim.touch(i * 16, 1);
+  size_t after = sim.calls.size();
+  sim.scan(200 * 16, 20000, 1);  // reads on sequentially from the last predicted block
+  std::vector<uint64_t> sizes = sim.prefetch_sizes(after);
+  ASSERT_FALSE(sizes.empty());
+  EXPECT_EQ(sizes.back(), 1024u);
+  EXPECT_LE(sim.count(FaultKind::kMissing, after), 3u);
+
+  after = sim.calls.size();
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<uint64_t> far_page(100000, (1 << 20) - 1);
+  for (int i = 0; i < 100; ++i) sim.touch(far_page(rng), 1);
+  EXPECT_TRUE(sim.prefetch_sizes(after).empty());
 }
 
 TEST(PrefetchPlanner, ClipsAtTheEndOfTheObject) {
