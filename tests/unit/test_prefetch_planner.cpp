@@ -484,5 +484,57 @@ TEST(PrefetchPlanner, RandomFaultsDoNotFlushSequentialStreams) {
   EXPECT_EQ(sizes.front(), 1024u);
 }
 
+TEST(PrefetchPlanner, ArbitraryFaultSequencesGiveWellFormedBoundedAnswers) {
+  // Whatever the engine reports, answers stay inside the object, non-empty, demand first, and
+  // one fault never asks for more than a demand block and one window (or one strided batch).
+  constexpr uint64_t kTotal = 5000;
+  const PlannerConfig config{4, 64, 1024, 4};
+  PrefetchPlanner planner(kTotal, config);
+  std::mt19937_64 rng(5);
+  uint64_t page = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t choice = rng() % 10;
+    page = choice < 6 ? (page + rng() % 8) % kTotal : rng() % (kTotal + 3);  // mostly forward
+    const auto kind = static_cast<FaultKind>(rng() % 3);
+    if (i % 997 == 0) planner.on_memory_pressure();
+    if (i % 1999 == 0) planner.set_hint(static_cast<AccessHint>(rng() % 3));
+    const auto ranges = planner.on_fault(page, rng() % 3, kind);
+    if (page >= kTotal) {
+      EXPECT_TRUE(ranges.empty());
+      continue;
+    }
+    uint64_t readahead = 0;
+    for (size_t j = 0; j < ranges.size(); ++j) {
+      const FetchRange& r = ranges[j];
+      ASSERT_GT(r.page_count, 0u);
+      ASSERT_LE(r.first_page + r.page_count, kTotal);
+      EXPECT_EQ(r.demand, j == 0 && kind == FaultKind::kMissing);
+      if (!r.demand) readahead += r.page_count;
+    }
+    if (kind == FaultKind::kMissing) {
+      ASSERT_FALSE(ranges.empty());
+      EXPECT_LE(ranges[0].first_page, page);
+      EXPECT_GT(ranges[0].first_page + ranges[0].page_count, page);
+      EXPECT_LE(ranges[0].page_count, config.random_fetch_pages);
+    }
+    EXPECT_LE(readahead, config.max_window_pages);
+  }
+}
+
+TEST(PrefetchPlanner, RepeatedWaitsDoNotRepeatRequests) {
+  PrefetchPlanner planner(1 << 16, kSmallCap);
+  planner.on_fault(0, 1, FaultKind::kMissing);
+  planner.on_fault(4, 1, FaultKind::kMissing);
+  uint64_t requested = 0;
+  for (int i = 0; i < 100; ++i) {
+    for (uint64_t p : {8u, 20u, 30u}) {
+      for (const FetchRange& r : planner.on_fault(p, 1 + i % 3, FaultKind::kInFlight)) {
+        requested += r.page_count;
+      }
+    }
+  }
+  EXPECT_LE(requested, 128u);  // one grown window at most
+}
+
 }  // namespace
 }  // namespace mmapurl::control
