@@ -19,6 +19,10 @@ constexpr size_t kReadSize = 256 * 1024;
 // Reads smaller than this are copied out of the scratch buffer, so many small delayed messages
 // do not each pin a 256 KiB buffer.
 constexpr size_t kCopyBelow = 64 * 1024;
+constexpr size_t kMaxWrite = 4 * 1024 * 1024;
+constexpr size_t kMaxIov = 64;
+// Reads per wake-up while the sender keeps filling whole buffers: fewer polls at full speed.
+constexpr int kReadsPerWake = 4;
 constexpr int kConnectTimeoutMs = 10000;
 // After a truncation (FIN both ways) unread input is drained for a while: closing a socket with
 // unread data would send an RST and turn the clean close into a reset.
@@ -160,6 +164,12 @@ bool ProxiedConnection::wants_read(const Direction& d) const {
 }
 
 void ProxiedConnection::read_from(Direction& d, Clock::time_point now) {
+  for (int i = 0; i < kReadsPerWake && wants_read(d); ++i) {
+    if (!read_once(d, now)) break;
+  }
+}
+
+bool ProxiedConnection::read_once(Direction& d, Clock::time_point now) {
   const ssize_t n = recv(fd(d.src), d.scratch.data(), d.scratch.size(), MSG_DONTWAIT);
   Clock::time_point sent_at = now;
   if (&d == &up_ && shared_.options.emulate_handshake_rtt) {
@@ -174,30 +184,38 @@ void ProxiedConnection::read_from(Direction& d, Clock::time_point now) {
       d.queue.push(std::vector<char>(d.scratch.begin(), d.scratch.begin() + n), len,
                    sent_at + d.delay);
     }
-    return;
+    return len == kReadSize;  // a full buffer: more is probably waiting
   }
   if (n == 0) {
     d.src_done = true;  // EOF travels with the same delay as the data before it
     d.end_due = sent_at + d.delay;
-    return;
+    return false;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
   on_side_failed(d.src, now);
+  return false;
 }
 
 void ProxiedConnection::write_due(Direction& d, Clock::time_point now) {
   if (d.dst_dead) return;
   while (!d.write_blocked) {
-    const std::span<const char> due = d.queue.front_due(now);
-    if (due.empty()) break;
-    size_t n = due.size();
+    size_t n = std::min(d.queue.bytes(), kMaxWrite);
     if (&d == &down_ && is_byte_fault(fault_)) {
       if (down_.delivered >= fault_limit_) break;  // the fault fires before anything more
       n = std::min<uint64_t>(n, fault_limit_ - down_.delivered);
     }
-    n = d.bucket.allowance(now, n);
+    // Everything due goes out in one sendmsg: with a delay, many small chunks fall due together.
+    iovec iov[kMaxIov];
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = d.queue.gather_due(now, n, iov, kMaxIov);
+    size_t due = 0;
+    for (size_t i = 0; i < msg.msg_iovlen; ++i) due += iov[i].iov_len;
+    if (due == 0) break;
+    n = d.bucket.allowance(now, due);
     if (n == 0) break;
-    const ssize_t w = send(fd(d.dst), due.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < due) msg.msg_iovlen = d.queue.gather_due(now, n, iov, kMaxIov);
+    const ssize_t w = sendmsg(fd(d.dst), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -73,6 +73,7 @@ class ProxiedConnection {
   int fd(Side s) const { return fds_[static_cast<int>(s)]; }
   bool wants_read(const Direction& d) const;
   void read_from(Direction& d, Clock::time_point now);
+  bool read_once(Direction& d, Clock::time_point now);  // true: read a full buffer
   void write_due(Direction& d, Clock::time_point now);
   void on_side_failed(Side s, Clock::time_point now);
   Outcome sync_fault(Clock::time_point now);

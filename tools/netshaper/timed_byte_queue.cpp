@@ -2,6 +2,7 @@
 // it may be delivered to the other side.
 #include "netshaper/timed_byte_queue.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace mmapurl::netshaper {
@@ -20,6 +21,18 @@ std::span<const char> TimedByteQueue::front_due(Clock::time_point now) const {
   if (chunks_.empty() || chunks_.front().due > now) return {};
   const Chunk& c = chunks_.front();
   return {c.buffer.data() + c.offset, c.length - c.offset};
+}
+
+size_t TimedByteQueue::gather_due(Clock::time_point now, size_t max_bytes, iovec* iov,
+                                  size_t max_iov) const {
+  size_t used = 0;
+  for (const Chunk& c : chunks_) {
+    if (used == max_iov || max_bytes == 0 || c.due > now) break;
+    const size_t len = std::min(c.length - c.offset, max_bytes);
+    iov[used++] = {const_cast<char*>(c.buffer.data() + c.offset), len};
+    max_bytes -= len;
+  }
+  return used;
 }
 
 std::optional<TimedByteQueue::Clock::time_point> TimedByteQueue::next_due() const {

@@ -3,6 +3,8 @@
 // limiting throughput (the whole bandwidth-delay product sits here).
 #pragma once
 
+#include <sys/uio.h>
+
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -20,6 +22,9 @@ class TimedByteQueue {
   void push(std::vector<char>&& buffer, size_t length, Clock::time_point due);
   // The unsent rest of the front chunk if it is due at `now`; empty otherwise.
   std::span<const char> front_due(Clock::time_point now) const;
+  // Fills iov with up to max_iov due pieces totalling at most max_bytes (for one sendmsg);
+  // returns the number of entries used.
+  size_t gather_due(Clock::time_point now, size_t max_bytes, iovec* iov, size_t max_iov) const;
   std::optional<Clock::time_point> next_due() const;
   // Drops n sent bytes from the front (n <= front_due().size()).
   void consume(size_t n);
