@@ -2,6 +2,7 @@
 // should, and the S3 proxy accepts botocore's signatures and refuses bad or missing ones.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <filesystem>
 #include <string>
 
@@ -43,14 +44,10 @@ RunResult curl(const std::string& scratch, std::vector<std::string> args) {
   SpawnOptions options;
   options.argv = {kCurl, "-q", "-sS"};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.env_overrides = {{"CURL_CA_BUNDLE", std::nullopt},
-                           {"SSL_CERT_FILE", std::nullopt},
-                           {"SSL_CERT_DIR", std::nullopt},
-                           {"http_proxy", std::nullopt},
-                           {"https_proxy", std::nullopt},
-                           {"HTTPS_PROXY", std::nullopt},
-                           {"all_proxy", std::nullopt},
-                           {"ALL_PROXY", std::nullopt}};
+  options.env_overrides = {{"CURL_CA_BUNDLE", std::nullopt}, {"SSL_CERT_FILE", std::nullopt},
+                           {"SSL_CERT_DIR", std::nullopt},   {"http_proxy", std::nullopt},
+                           {"https_proxy", std::nullopt},    {"HTTPS_PROXY", std::nullopt},
+                           {"all_proxy", std::nullopt},      {"ALL_PROXY", std::nullopt}};
   return run_program(options, scratch, std::chrono::seconds(30));
 }
 
@@ -69,12 +66,12 @@ TEST(FixturesSelfTest, NginxServesHttpsWithRangesAndRedirects) {
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   EXPECT_EQ(whole.out, doc.content);
 
-  RunResult ranged = curl(scratch, {"--cacert", server->ca_file(), "-o", "/dev/null", "-w",
-                                    "%{http_code}", "-r", "1000-1999",
-                                    server->https_url("/blob.bin")});
+  RunResult ranged =
+      curl(scratch, {"--cacert", server->ca_file(), "-o", "/dev/null", "-w", "%{http_code}", "-r",
+                     "1000-1999", server->https_url("/blob.bin")});
   EXPECT_EQ(ranged.out, "206") << ranged.err;
-  RunResult range_body =
-      curl(scratch, {"--cacert", server->ca_file(), "-r", "1000-1999", server->https_url("/blob.bin")});
+  RunResult range_body = curl(
+      scratch, {"--cacert", server->ca_file(), "-r", "1000-1999", server->https_url("/blob.bin")});
   EXPECT_EQ(range_body.out, doc.content.substr(1000, 1000));
 
   // Without the test CA the certificate must not verify: the fixture is real TLS.
@@ -128,14 +125,16 @@ TEST(FixturesSelfTest, S3ServerVerifiesSignatures) {
   std::string scratch = s3->proxy_log_path() + ".d";
   ASSERT_TRUE(std::filesystem::create_directory(scratch));
   std::string downloaded = scratch + "/downloaded";
-  RunResult get = s3->aws({"s3api", "get-object", "--bucket", "selftest", "--key", key, downloaded});
+  RunResult get =
+      s3->aws({"s3api", "get-object", "--bucket", "selftest", "--key", key, downloaded});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(read_file(downloaded).value_or(""), content);
   uint64_t verified = s3->requests_verified();
   EXPECT_GE(verified, 3u);  // create-bucket, put-object, get-object
 
   // Unsigned: refused unless anonymous access is allowed.
-  const std::string target = "/selftest/dir%20one/a%2Bb%3Dc%26d~e%3Bf%2Cg%28h%29%25i/%C3%BC//x/trail/";
+  const std::string target =
+      "/selftest/dir%20one/a%2Bb%3Dc%26d~e%3Bf%2Cg%28h%29%25i/%C3%BC//x/trail/";
   auto anonymous = plain_http_request(s3->port(), "GET", target);
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 403);
@@ -147,18 +146,55 @@ TEST(FixturesSelfTest, S3ServerVerifiesSignatures) {
   EXPECT_EQ(allowed->body, content);
   ASSERT_TRUE(s3->allow_anonymous(false));
 
-  // Signed with a wrong secret: SignatureDoesNotMatch.
-  AwsCredentials wrong = s3->credentials();
-  wrong.secret_access_key += "x";
-  RunResult bad = s3->aws_with(
-      wrong, {"s3api", "get-object", "--bucket", "selftest", "--key", key, downloaded + ".bad"});
-  EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.err.find("SignatureDoesNotMatch"), std::string::npos) << bad.err;
+  // Well-formed SigV4 header whose signature is wrong: SignatureDoesNotMatch.
+  char amz_date[32];
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &utc);
+  const std::string empty_sha256 =
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  auto forged = plain_http_request(
+      s3->port(), "GET", "/selftest/anything",
+      {{"x-amz-date", amz_date},
+       {"x-amz-content-sha256", empty_sha256},
+       {"Authorization", "AWS4-HMAC-SHA256 Credential=" + s3->access_key_id() + "/" +
+                             std::string(amz_date, 8) +
+                             "/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;"
+                             "x-amz-date, Signature=" +
+                             std::string(64, '0')}});
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403);
+  EXPECT_NE(forged->body.find("<Code>SignatureDoesNotMatch</Code>"), std::string::npos)
+      << forged->body;
   auto stats = s3->stats();
   ASSERT_TRUE(stats);
   EXPECT_NE(stats->last_rejection.find("SignatureDoesNotMatch"), std::string::npos)
       << stats->last_rejection;
-  EXPECT_GE(stats->rejected, 2u);
+  EXPECT_EQ(stats->rejected, 2u);
+  EXPECT_EQ(stats->verified, verified + 1);  // + the allowed anonymous GET (admin calls: none)
+
+  // botocore's client against the proxy: many awkward keys, ranges, presigned URLs, session
+  // tokens, and replayed/tampered signatures that must be refused.
+  SpawnOptions check;
+  check.argv = {"/usr/bin/python3",
+                s3_fixture_dir() + "/botocore_client_check.py",
+                "--endpoint",
+                s3->endpoint_url(),
+                "--access-key-id",
+                s3->access_key_id(),
+                "--secret-access-key",
+                s3->secret_access_key(),
+                "--bucket",
+                "selftest"};
+  check.env_overrides = {{"PYTHONPATH", std::nullopt},
+                         {"PYTHONDONTWRITEBYTECODE", "1"},
+                         {"http_proxy", std::nullopt},
+                         {"no_proxy", std::nullopt},
+                         {"HTTP_PROXY", std::nullopt}};
+  RunResult checked = run_program(check, scratch, std::chrono::seconds(60));
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  EXPECT_NE(checked.out.find("ok: "), std::string::npos) << checked.out;
 }
 
 }  // namespace
