@@ -1,0 +1,303 @@
+// Parsers for AWS credential documents (XML from STS, JSON from containers, IMDS and
+// credential_process) and builders for the requests that fetch them.
+#include "source/s3/aws_responses.hpp"
+
+#include <charconv>
+
+#include "source/s3/iso8601_time.hpp"
+#include "source/s3/json_reader.hpp"
+#include "source/s3/uri_encoding.hpp"
+
+namespace mmapurl::s3 {
+namespace {
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::string xml_unescape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out.push_back(text[i]);
+      continue;
+    }
+    size_t semi = text.find(';', i);
+    if (semi == std::string_view::npos || semi - i > 10) {
+      out.push_back('&');
+      continue;
+    }
+    std::string_view entity = text.substr(i + 1, semi - i - 1);
+    if (entity == "amp") out.push_back('&');
+    else if (entity == "lt") out.push_back('<');
+    else if (entity == "gt") out.push_back('>');
+    else if (entity == "quot") out.push_back('"');
+    else if (entity == "apos") out.push_back('\'');
+    else if (entity.size() > 1 && entity[0] == '#') {
+      uint32_t cp = 0;
+      bool hex = entity[1] == 'x' || entity[1] == 'X';
+      std::string_view digits = entity.substr(hex ? 2 : 1);
+      auto [ptr, ec] =
+          std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+      if (ec != std::errc() || ptr != digits.data() + digits.size() || cp > 0x10FFFF) {
+        out.push_back('&');
+        continue;
+      }
+      append_utf8(out, cp);
+    } else {
+      out.push_back('&');
+      continue;
+    }
+    i = semi;
+  }
+  return out;
+}
+
+// Finds "<name>" or "<name attr...>" as a whole tag name.
+size_t find_open_tag(std::string_view xml, std::string_view name, size_t from, size_t& content) {
+  while (true) {
+    size_t lt = xml.find('<', from);
+    if (lt == std::string_view::npos) return std::string_view::npos;
+    if (xml.substr(lt + 1, name.size()) == name && lt + 1 + name.size() < xml.size()) {
+      char after = xml[lt + 1 + name.size()];
+      if (after == '>' || after == ' ' || after == '\t' || after == '\n' || after == '\r') {
+        size_t gt = xml.find('>', lt);
+        if (gt == std::string_view::npos) return std::string_view::npos;
+        content = gt + 1;
+        return lt;
+      }
+    }
+    from = lt + 1;
+  }
+}
+
+CredentialsParse credentials_from_json(std::string_view json, const char* token_field,
+                                       const char* what) {
+  CredentialsParse result;
+  auto doc = parse_json(json);
+  if (!doc || doc->kind != JsonValue::Kind::kObject) {
+    result.error = std::string(what) + ": response is not a JSON object";
+    return result;
+  }
+  auto key_id = doc->string_member("AccessKeyId");
+  auto secret = doc->string_member("SecretAccessKey");
+  if (!key_id || key_id->empty() || !secret || secret->empty()) {
+    result.error = std::string(what) + ": response lacks AccessKeyId or SecretAccessKey";
+    return result;
+  }
+  Credentials creds;
+  creds.access_key_id = *key_id;
+  creds.secret_access_key = *secret;
+  creds.session_token = doc->string_member(token_field).value_or("");
+  if (auto expiration = doc->string_member("Expiration")) {
+    creds.expiration = parse_iso8601(*expiration);
+    if (!creds.expiration) {
+      result.error = std::string(what) + ": unreadable Expiration";
+      return result;
+    }
+  }
+  result.credentials = std::move(creds);
+  return result;
+}
+
+std::optional<HttpRequestSpec> imds_request(std::string_view endpoint, const char* method,
+                                            std::string path, std::string& error) {
+  auto url = parse_http_url(endpoint, error);
+  if (!url) {
+    error = "instance metadata endpoint " + error;
+    return std::nullopt;
+  }
+  while (!url->path.empty() && url->path.back() == '/') url->path.pop_back();
+  url->path += path;
+  url->query.clear();
+  HttpRequestSpec spec;
+  spec.method = method;
+  spec.url = std::move(*url);
+  spec.headers.emplace_back("Host", spec.url.host_header());
+  return spec;
+}
+
+}  // namespace
+
+std::optional<std::string> xml_element_text(std::string_view xml, std::string_view name) {
+  size_t content = 0;
+  size_t open = find_open_tag(xml, name, 0, content);
+  if (open == std::string_view::npos) return std::nullopt;
+  std::string close = "</" + std::string(name) + ">";
+  size_t end = xml.find(close, content);
+  if (end == std::string_view::npos) return std::nullopt;
+  return xml_unescape(xml.substr(content, end - content));
+}
+
+std::optional<HttpRequestSpec> sts_web_identity_request(const WebIdentitySettings& settings,
+                                                        std::string_view web_identity_token,
+                                                        std::string& error) {
+  std::string endpoint = settings.sts_endpoint_url.value_or(
+      settings.region.empty() ? std::string("https://sts.amazonaws.com")
+                              : "https://sts." + settings.region +
+                                    (settings.region.rfind("cn-", 0) == 0 ? ".amazonaws.com.cn"
+                                                                          : ".amazonaws.com"));
+  auto url = parse_http_url(endpoint, error);
+  if (!url) {
+    error = "STS endpoint " + error;
+    return std::nullopt;
+  }
+  if (settings.role_arn.empty() || web_identity_token.empty()) {
+    error = "web identity needs a role ARN and a token";
+    return std::nullopt;
+  }
+  if (url->path.empty()) url->path = "/";
+  HttpRequestSpec spec;
+  spec.method = "POST";
+  spec.url = std::move(*url);
+  spec.headers.emplace_back("Host", spec.url.host_header());
+  spec.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+  spec.headers.emplace_back("Accept", "application/xml");
+  spec.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
+              uri_encode(settings.role_arn, false) +
+              "&RoleSessionName=" + uri_encode(settings.role_session_name, false) +
+              "&WebIdentityToken=" + uri_encode(web_identity_token, false);
+  spec.headers.emplace_back("Content-Length", std::to_string(spec.body.size()));
+  return spec;
+}
+
+CredentialsParse parse_sts_web_identity_response(std::string_view xml) {
+  CredentialsParse result;
+  if (auto error = parse_aws_error(xml)) {
+    result.error = "STS AssumeRoleWithWebIdentity failed: " + error->code +
+                   (error->message.empty() ? "" : ": " + error->message);
+    return result;
+  }
+  size_t content = 0;
+  size_t open = find_open_tag(xml, "Credentials", 0, content);
+  size_t close = open == std::string_view::npos ? open : xml.find("</Credentials>", content);
+  if (close == std::string_view::npos) {
+    result.error = "STS response has no <Credentials>";
+    return result;
+  }
+  std::string_view block = xml.substr(content, close - content);
+  auto key_id = xml_element_text(block, "AccessKeyId");
+  auto secret = xml_element_text(block, "SecretAccessKey");
+  auto token = xml_element_text(block, "SessionToken");
+  auto expiration = xml_element_text(block, "Expiration");
+  if (!key_id || key_id->empty() || !secret || secret->empty() || !token || token->empty()) {
+    result.error = "STS response lacks AccessKeyId, SecretAccessKey or SessionToken";
+    return result;
+  }
+  Credentials creds{*key_id, *secret, *token, std::nullopt};
+  if (expiration) {
+    creds.expiration = parse_iso8601(*expiration);
+    if (!creds.expiration) {
+      result.error = "STS response has an unreadable Expiration";
+      return result;
+    }
+  }
+  result.credentials = std::move(creds);
+  return result;
+}
+
+CredentialsParse parse_container_credentials(std::string_view json) {
+  return credentials_from_json(json, "Token", "container credentials");
+}
+
+CredentialsParse parse_credential_process_output(std::string_view json) {
+  auto doc = parse_json(json);
+  if (doc && doc->kind == JsonValue::Kind::kObject) {
+    const JsonValue* version = doc->find("Version");
+    if (version == nullptr || version->kind != JsonValue::Kind::kNumber || version->text != "1") {
+      return {std::nullopt, "credential_process: output must have \"Version\": 1"};
+    }
+  }
+  return credentials_from_json(json, "SessionToken", "credential_process");
+}
+
+std::optional<HttpRequestSpec> imds_token_request(std::string_view endpoint, std::string& error) {
+  auto spec = imds_request(endpoint, "PUT", "/latest/api/token", error);
+  if (spec) {
+    spec->headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", "21600");
+    spec->headers.emplace_back("Content-Length", "0");
+  }
+  return spec;
+}
+
+std::optional<HttpRequestSpec> imds_role_name_request(std::string_view endpoint,
+                                                      std::string_view token, std::string& error) {
+  auto spec = imds_request(endpoint, "GET", "/latest/meta-data/iam/security-credentials/", error);
+  if (spec) spec->headers.emplace_back("X-aws-ec2-metadata-token", std::string(token));
+  return spec;
+}
+
+std::optional<std::string> parse_imds_role_name(std::string_view body) {
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t end = body.find('\n', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(start, end - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    if (!line.empty()) return std::string(line);
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpRequestSpec> imds_credentials_request(std::string_view endpoint,
+                                                        std::string_view token,
+                                                        std::string_view role_name,
+                                                        std::string& error) {
+  if (role_name.empty()) {
+    error = "instance metadata returned no role name";
+    return std::nullopt;
+  }
+  auto spec = imds_request(endpoint, "GET",
+                           "/latest/meta-data/iam/security-credentials/" +
+                               uri_encode(role_name, false),
+                           error);
+  if (spec) spec->headers.emplace_back("X-aws-ec2-metadata-token", std::string(token));
+  return spec;
+}
+
+CredentialsParse parse_imds_credentials(std::string_view json) {
+  auto doc = parse_json(json);
+  if (doc && doc->kind == JsonValue::Kind::kObject) {
+    if (auto code = doc->string_member("Code"); code && *code != "Success") {
+      return {std::nullopt, "instance metadata credentials: Code " + *code};
+    }
+  }
+  return credentials_from_json(json, "Token", "instance metadata credentials");
+}
+
+std::optional<AwsErrorDocument> parse_aws_error(std::string_view xml) {
+  size_t content = 0;
+  if (find_open_tag(xml, "Error", 0, content) == std::string_view::npos) return std::nullopt;
+  size_t close = xml.find("</Error>", content);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view block = xml.substr(content, close - content);
+  AwsErrorDocument doc;
+  doc.code = xml_element_text(block, "Code").value_or("");
+  doc.message = xml_element_text(block, "Message").value_or("");
+  doc.region = xml_element_text(block, "Region").value_or("");
+  doc.endpoint = xml_element_text(block, "Endpoint").value_or("");
+  // S3 puts RequestId inside <Error>; STS puts it beside it, in <ErrorResponse>.
+  doc.request_id = xml_element_text(block, "RequestId")
+                       .value_or(xml_element_text(xml, "RequestId").value_or(""));
+  if (doc.code.empty()) return std::nullopt;
+  return doc;
+}
+
+}  // namespace mmapurl::s3
