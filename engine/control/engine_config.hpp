@@ -1,0 +1,36 @@
+// EngineConfig: every tunable of the engine, read once from MMAPURL_* environment variables
+// (the README's table lists them). Parsing is pure: the lookup function is injected.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mmapurl::control {
+
+struct EngineConfig {
+  uint32_t connections = 8;                 // MMAPURL_CONNECTIONS: per origin
+  uint64_t part_bytes = 4ull << 20;         // MMAPURL_PART_SIZE: largest single ranged GET
+  uint64_t probe_bytes = 256ull << 10;      // MMAPURL_PROBE_SIZE: first GET at mapping time
+  uint64_t random_fetch_bytes = 16ull << 10;   // MMAPURL_RANDOM_FETCH: fetch on a random fault
+  uint64_t max_readahead_bytes = 64ull << 20;  // MMAPURL_MAX_READAHEAD
+  uint64_t memory_limit = 1ull << 30;       // MMAPURL_MEMORY_LIMIT: resident + in flight
+  double io_timeout_s = 10;                 // MMAPURL_IO_TIMEOUT: no progress for this long
+  double retry_timeout_s = 30;              // MMAPURL_RETRY_TIMEOUT: total budget of retries
+  std::string log;                          // MMAPURL_LOG: "", "error", "info", "debug"
+  std::string log_file;                     // MMAPURL_LOG_FILE: path (default: stderr)
+  bool disable_poison = false;              // MMAPURL_DISABLE_POISON: use the fallback path
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const char*)>;
+
+// Parses "123", "64K", "16M", "1G", "2GiB" (binary multiples). Nothing on garbage/overflow.
+std::optional<uint64_t> parse_byte_size(std::string_view text);
+
+// Reads the configuration; a malformed value keeps the default and is reported in `warnings`.
+EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings);
+EngineConfig load_engine_config_from_environment(std::string* warnings);
+
+}  // namespace mmapurl::control

@@ -1,0 +1,425 @@
+// Engine lifecycle and the calls that cross from application threads: start on first use,
+// open (probe, redirects, retries), map, unmap, hints and statistics.
+#include "core/engine.hpp"
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "core/engine_impl.hpp"
+#include "core/log.hpp"
+#include "mmapurl.h"
+#include "source/http/http_object_source.hpp"
+#include "source/http/http_url.hpp"
+
+namespace mmapurl::core {
+
+namespace asio = boost::asio;
+
+namespace {
+std::mutex g_engine_mutex;
+Engine* g_engine = nullptr;
+constexpr int kMaxRedirects = 10;
+constexpr int kMaxOpenAttempts = 4;
+
+void atfork_prepare() { g_engine_mutex.lock(); }
+void atfork_parent() { g_engine_mutex.unlock(); }
+// The child has no engine thread: forget the engine (leaked on purpose) so it can map anew.
+void atfork_child() {
+  g_engine = nullptr;
+  g_engine_mutex.unlock();
+}
+
+std::optional<std::string> getenv_string(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+int code_for(source::SourceError e) {
+  switch (e) {
+    case source::SourceError::kNotFound: return MMAP_S3_NOT_FOUND;
+    case source::SourceError::kPermission: return MMAP_S3_PERMISSION_ERROR;
+    case source::SourceError::kNoLength: return MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
+    default: return MMAP_S3_IOERROR;
+  }
+}
+}  // namespace
+
+void Counters::record_latency(Clock::duration d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  int bucket = 0;
+  while (bucket < 31 && (int64_t{1} << (bucket + 1)) <= us) ++bucket;
+  latency[bucket].fetch_add(1, std::memory_order_relaxed);
+}
+
+Engine* Engine::get(MapOutcome* failure) {
+  std::lock_guard lock(g_engine_mutex);
+  if (g_engine) return g_engine;
+  static std::once_flag atfork_once;
+  std::call_once(atfork_once, [] { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
+  auto* impl = new EngineImpl();
+  if (!impl->start(failure)) {
+    delete impl;
+    return nullptr;
+  }
+  // Never destroyed: closing the userfaultfd at exit would unregister the mappings and a
+  // thread still reading would see zeros.
+  g_engine = new Engine(impl);
+  return g_engine;
+}
+
+bool EngineImpl::start(MapOutcome* failure) {
+  // OpenSSL must not tear itself down at exit while the engine thread may still use it.
+  OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr);
+  std::string warnings;
+  config = control::load_engine_config_from_environment(&warnings);
+  log_init(config.log, config.log_file);
+  if (!warnings.empty()) MMAPURL_LOG(LogLevel::kError, warnings);
+  int err = 0;
+  std::string why;
+  if (!uffd.open(&err, &why)) {
+    failure->code = MMAP_S3_ERRNO;
+    failure->sys_errno = err;
+    failure->message = why + ": " + std::strerror(err);
+    return false;
+  }
+  try {
+    io = std::make_unique<asio::io_context>(1);
+    tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    // Honours SSL_CERT_FILE / SSL_CERT_DIR, then the system store.
+    tls->set_default_verify_paths();
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    uffd_reader = std::make_unique<asio::posix::stream_descriptor>(*io, uffd.fd());
+  } catch (const boost::system::system_error& e) {
+    failure->code = MMAP_S3_ERRNO;
+    failure->sys_errno = e.code().category() == boost::system::system_category() ? e.code().value() : EIO;
+    failure->message = std::string("cannot start the I/O engine (io_uring refused? see README): ") + e.what();
+    uffd_reader.reset();
+    return false;
+  } catch (const std::exception& e) {
+    failure->code = MMAP_S3_UNKNOWN;
+    failure->message = std::string("cannot start the I/O engine: ") + e.what();
+    return false;
+  }
+  MMAPURL_LOG(LogLevel::kInfo, "engine started; userfaultfd via " + uffd.features().opened_via +
+                                   (uffd.features().poison ? ", poison" : ", no poison") +
+                                   (uffd.features().thread_id ? ", thread ids" : ""));
+  read_faults();
+  thread = std::thread([this] {
+    // Signals are the application's business: the engine thread takes none.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    pthread_setname_np(pthread_self(), "mmapurl-engine");
+    auto guard = asio::make_work_guard(*io);
+    for (;;) {
+      try {
+        io->run();
+        break;
+      } catch (const std::exception& e) {
+        MMAPURL_LOG(LogLevel::kError, std::string("engine handler threw: ") + e.what());
+      }
+    }
+  });
+  thread.detach();
+  return true;
+}
+
+net::ConnectionPool* EngineImpl::pool_for(const net::Origin& origin) {
+  std::string key = origin.key() + "|" + origin.proxy_host + ":" + std::to_string(origin.proxy_port);
+  auto& slot = pools[key];
+  if (!slot) {
+    net::TransportSettings settings;
+    settings.io_timeout_s = config.io_timeout_s;
+    slot = std::make_unique<net::ConnectionPool>(*io, *tls, origin, settings, config.connections);
+  }
+  return slot.get();
+}
+
+Mapping* EngineImpl::find_mapping(uint64_t addr) {
+  auto it = by_address.upper_bound(addr);
+  if (it == by_address.begin()) return nullptr;
+  --it;
+  auto m = mappings.find(it->second);
+  if (m == mappings.end()) return nullptr;
+  Mapping* mp = m->second.get();
+  uint64_t span = std::max<uint64_t>(mp->length, kPageSize);
+  return addr < mp->base + span ? mp : nullptr;
+}
+
+static std::unique_ptr<source::ObjectSource> make_http_source(const source::HttpUrl& url) {
+  net::Origin origin;
+  origin.tls = url.tls;
+  origin.host = url.host;
+  origin.port = url.port;
+  source::apply_proxy_environment(url, &origin, getenv_string);
+  return std::make_unique<source::HttpObjectSource>(url, origin);
+}
+
+void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
+  if (!job->probe) job->probe = take_buffer(config.probe_bytes);
+  net::ConnectionPool* pool = pool_for(job->source->origin());
+  auto exchange = std::make_shared<net::Exchange>();
+  exchange->urgent = true;
+  exchange->request = job->source->range_request(0, config.probe_bytes - 1, false);
+  exchange->on_head = [this, job](const net::ResponseHead& head,
+                                  std::string* reject) -> std::optional<net::BodyTarget> {
+    source::ObjectIdentity id;
+    auto verdict = source::identity_from_probe(head, &id);
+    if (verdict.error == source::SourceError::kRangeIgnored && id.size <= config.probe_bytes) {
+      job->whole_object = true;  // the whole object fits: correct bytes whatever Range did
+    } else if (verdict.error != source::SourceError::kNone) {
+      *reject = verdict.message;
+      return std::nullopt;
+    }
+    job->source->set_identity(id);
+    job->probe_len = std::min<uint64_t>(id.size, config.probe_bytes);
+    return net::BodyTarget{job->probe, job->probe_len};
+  };
+  exchange->on_complete = [this, job](net::ExchangeResult&& r) {
+    totals.requests.fetch_add(1, std::memory_order_relaxed);
+    totals.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
+    MapOutcome out;
+    const unsigned status = r.head.status;
+    auto retry_or_fail = [&](const std::string& why) {
+      bool budget = Clock::now() - job->started < std::chrono::duration<double>(config.retry_timeout_s);
+      if (++job->attempts < kMaxOpenAttempts && budget) {
+        totals.retries.fetch_add(1, std::memory_order_relaxed);
+        MMAPURL_LOG(LogLevel::kInfo, "retrying " + job->source->describe() + ": " + why);
+        auto timer = std::make_shared<asio::steady_timer>(*io, backoff(job->attempts));
+        timer->async_wait([this, job, timer](boost::system::error_code) { begin_open(job); });
+        return;
+      }
+      out.code = MMAP_S3_IOERROR;
+      out.message = job->source->describe() + ": " + why;
+      finish_open(job, std::move(out));
+    };
+    if (r.error != net::NetError::kNone) {
+      if (r.error == net::NetError::kProtocol) {
+        // Refused in on_head, or a malformed answer: the server's fault, not the network's.
+        out.code = MMAP_S3_IOERROR;
+        if (r.message.find("Content-Range without total") != std::string::npos ||
+            r.message.find("without Content-Range") != std::string::npos ||
+            r.message.find("without Content-Length") != std::string::npos) {
+          out.code = MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
+        }
+        out.message = job->source->describe() + ": " + r.message;
+        return finish_open(job, std::move(out));
+      }
+      if (r.error == net::NetError::kTlsVerify) {
+        out.code = MMAP_S3_IOERROR;
+        out.message = job->source->describe() + ": " + r.message;
+        return finish_open(job, std::move(out));
+      }
+      return retry_or_fail(r.message);
+    }
+    if (status >= 300 && status < 400 && status != 304) {
+      const std::string* location = r.head.find("location");
+      auto* http = dynamic_cast<source::HttpObjectSource*>(job->source.get());
+      std::optional<source::HttpUrl> next;
+      if (location && http) next = source::resolve_location(http->url(), *location);
+      if (!next || ++job->redirects > kMaxRedirects) {
+        out.code = MMAP_S3_IOERROR;
+        out.message = job->source->describe() + ": bad or too many redirects";
+        return finish_open(job, std::move(out));
+      }
+      MMAPURL_LOG(LogLevel::kInfo, "redirect " + job->source->describe() + " -> " + next->redacted());
+      job->source = make_http_source(*next);
+      return begin_open(job);
+    }
+    if (status == 416) {
+      source::ObjectIdentity id;
+      auto verdict = source::identity_from_probe(r.head, &id);
+      if (verdict.error != source::SourceError::kNone) {
+        out.code = MMAP_S3_IOERROR;
+        out.message = job->source->describe() + ": " + verdict.message;
+        return finish_open(job, std::move(out));
+      }
+      job->source->set_identity(id);
+      job->probe_len = 0;
+      return create_mapping(job);
+    }
+    if (status / 100 != 2) {
+      auto verdict = job->source->classify_status(r.head, r.small_body);
+      if (verdict.error == source::SourceError::kTransient) return retry_or_fail(verdict.message);
+      out.code = code_for(verdict.error);
+      out.message = job->source->describe() + ": " + verdict.message;
+      return finish_open(job, std::move(out));
+    }
+    if (r.body_bytes != job->probe_len) {
+      out.code = MMAP_S3_NO_BODY_RETURNED;
+      out.message = job->source->describe() + ": no body returned";
+      return finish_open(job, std::move(out));
+    }
+    create_mapping(job);
+  };
+  pool->submit(std::move(exchange));
+}
+
+void EngineImpl::finish_open(std::shared_ptr<OpenJob> job, MapOutcome outcome) {
+  if (job->probe) give_buffer(job->probe, config.probe_bytes);
+  job->probe = nullptr;
+  if (outcome.code != MMAP_S3_OK) MMAPURL_LOG(LogLevel::kInfo, "mapping failed: " + outcome.message);
+  job->promise.set_value(std::move(outcome));
+}
+
+void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
+  MapOutcome out;
+  const source::ObjectIdentity& id = job->source->identity();
+  uint64_t pages = (id.size + kPageSize - 1) / kPageSize;
+  uint64_t length = pages * kPageSize;
+  // A 0-byte object still gets a valid (inaccessible-beyond-nothing) read-only page.
+  uint64_t reserve = std::max<uint64_t>(length, kPageSize);
+  void* addr = ::mmap(nullptr, reserve, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (addr == MAP_FAILED) {
+    out.code = MMAP_S3_ERRNO;
+    out.sys_errno = errno;
+    out.message = std::string("mmap: ") + std::strerror(errno);
+    return finish_open(job, std::move(out));
+  }
+  uint64_t base = reinterpret_cast<uint64_t>(addr);
+  // A forked child must never read zeros from an inherited mapping: it gets SIGSEGV.
+  ::madvise(addr, reserve, MADV_DONTFORK);
+  if (length > 0) {
+    if (int e = uffd.register_missing(base, length)) {
+      ::munmap(addr, reserve);
+      out.code = MMAP_S3_ERRNO;
+      out.sys_errno = e;
+      out.message = std::string("UFFDIO_REGISTER: ") + std::strerror(e);
+      return finish_open(job, std::move(out));
+    }
+  }
+  control::PlannerConfig pc;
+  pc.random_fetch_pages = config.random_fetch_bytes / kPageSize;
+  pc.max_window_pages = std::max<uint64_t>(1, config.max_readahead_bytes / kPageSize);
+  pc.initial_window_pages = std::min<uint64_t>(pc.max_window_pages, std::max<uint64_t>(64, pc.random_fetch_pages));
+  auto m = std::make_unique<Mapping>(pages, pc);
+  m->id = next_mapping_id++;
+  m->base = base;
+  m->length = length;
+  m->size = id.size;
+  m->source = std::move(job->source);
+  m->pool = pool_for(m->source->origin());
+  Mapping& ref = *m;
+  by_address[base] = m->id;
+  mappings[m->id] = std::move(m);
+  // The probe's bytes are the object's first pages: fill them now, no fault needed.
+  if (job->probe_len > 0) {
+    uint64_t probe_pages = (job->probe_len + kPageSize - 1) / kPageSize;
+    std::memset(job->probe + job->probe_len, 0, probe_pages * kPageSize - job->probe_len);
+    if (uffd.copy(base, job->probe, probe_pages * kPageSize) == 0) {
+      ref.pages.set_range(0, probe_pages, control::PageState::kResident);
+      note_resident(ref, 0, probe_pages);
+    }
+  }
+  ref.counters.requests.fetch_add(1, std::memory_order_relaxed);
+  ref.counters.bytes_fetched.fetch_add(job->probe_len, std::memory_order_relaxed);
+  MMAPURL_LOG(LogLevel::kInfo, "mapped " + ref.source->describe() + " (" + std::to_string(id.size) +
+                                   " bytes, etag " + (id.etag.empty() ? "none" : id.etag) + ")");
+  out.addr = addr;
+  out.size = id.size;
+  finish_open(job, std::move(out));
+}
+
+MapOutcome Engine::map(const std::string& url) {
+  MapOutcome out;
+  auto parsed = source::parse_http_url(url);
+  if (!parsed) {
+    out.code = MMAP_S3_INVALID_S3URL;
+    out.message = "malformed or unsupported URL";
+    return out;
+  }
+  auto job = std::make_shared<OpenJob>();
+  job->url = url;
+  job->source = make_http_source(*parsed);
+  job->started = Clock::now();
+  auto future = job->promise.get_future();
+  asio::post(*impl_->io, [impl = impl_, job] { impl->begin_open(job); });
+  return future.get();
+}
+
+int EngineImpl::unmap_now(uint64_t addr) {
+  auto it = by_address.find(addr);
+  if (it == by_address.end()) return -1;
+  auto mit = mappings.find(it->second);
+  Mapping& m = *mit->second;
+  for (const auto& fetch : m.fetches) {
+    // Queued requests are dropped; running ones finish and find no mapping (discarded).
+    if (m.pool->withdraw(fetch->exchange)) {
+      give_buffer(fetch->buffer, fetch->page_count * kPageSize);
+      fetch->buffer = nullptr;
+      totals.in_flight_bytes.fetch_sub(fetch->page_count * kPageSize, std::memory_order_relaxed);
+    }
+  }
+  if (m.length > 0) uffd.unregister(m.base, m.length);
+  ::munmap(reinterpret_cast<void*>(m.base), std::max<uint64_t>(m.length, kPageSize));
+  totals.resident_bytes.fetch_sub(m.counters.resident_bytes.load(), std::memory_order_relaxed);
+  by_address.erase(it);
+  mappings.erase(mit);
+  return 0;
+}
+
+int Engine::unmap(const void* addr) {
+  std::promise<int> done;
+  auto future = done.get_future();
+  asio::post(*impl_->io, [impl = impl_, &done, a = reinterpret_cast<uint64_t>(addr)] {
+    done.set_value(impl->unmap_now(a));
+  });
+  return future.get();
+}
+
+int Engine::advise(const void* addr, size_t len, int advice) {
+  std::promise<int> done;
+  auto future = done.get_future();
+  asio::post(*impl_->io, [impl = impl_, &done, a = reinterpret_cast<uint64_t>(addr), len, advice] {
+    done.set_value(impl->advise_now(a, len, advice));
+  });
+  return future.get();
+}
+
+static void copy_counters(const Counters& c, Stats* out) {
+  out->faults = c.faults.load();
+  out->bytes_fetched = c.bytes_fetched.load();
+  out->requests = c.requests.load();
+  out->retries = c.retries.load();
+  out->prefetch_hits = c.prefetch_hits.load();
+  out->evictions = c.evictions.load();
+  out->resident_bytes = c.resident_bytes.load();
+  out->in_flight_bytes = c.in_flight_bytes.load();
+  out->failed_pages = c.failed_pages.load();
+  out->max_requests_in_flight = c.max_requests_in_flight.load();
+  out->connections = c.connections.load();
+  for (size_t i = 0; i < 32; ++i) out->fault_latency_us_log2[i] = c.latency[i].load();
+}
+
+bool Engine::stats(const void* addr, Stats* out) {
+  std::promise<bool> done;
+  auto future = done.get_future();
+  asio::post(*impl_->io, [impl = impl_, &done, addr, out] {
+    if (!addr) {
+      copy_counters(impl->totals, out);
+      uint64_t conns = 0;
+      for (auto& [key, pool] : impl->pools) conns += pool->connections();
+      out->connections = conns;
+      return done.set_value(true);
+    }
+    Mapping* m = impl->find_mapping(reinterpret_cast<uint64_t>(addr));
+    if (m) copy_counters(m->counters, out);
+    done.set_value(m != nullptr);
+  });
+  return future.get();
+}
+
+}  // namespace mmapurl::core

@@ -1,0 +1,37 @@
+// Engine: the one per-process engine behind the C API. It owns the userfaultfd, the io_uring
+// event loop thread, the connection pools and every mapping; callers post to it and wait.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "mmapurl.hpp"
+
+namespace mmapurl::core {
+
+struct MapOutcome {
+  const void* addr = nullptr;
+  size_t size = 0;
+  int code = 0;        // MMAP_S3_*
+  int sys_errno = 0;   // with MMAP_S3_ERRNO
+  std::string message; // redacted: no secrets, no query strings
+};
+
+class EngineImpl;
+
+class Engine {
+ public:
+  // The process's engine, started on first use. On failure returns null and fills `failure`.
+  static Engine* get(MapOutcome* failure);
+
+  MapOutcome map(const std::string& url);
+  int unmap(const void* addr);
+  int advise(const void* addr, size_t len, int advice);
+  bool stats(const void* addr, Stats* out);
+
+ private:
+  explicit Engine(EngineImpl* impl) : impl_(impl) {}
+  EngineImpl* impl_;
+};
+
+}  // namespace mmapurl::core

@@ -1,0 +1,98 @@
+// EngineImpl: the engine's state, owned by its single event-loop thread. Two files implement
+// it: engine.cpp (start, mapping, unmapping, hints, stats) and fault_service.cpp (faults,
+// fetches, fills, retries, eviction).
+#pragma once
+
+#include <linux/userfaultfd.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "control/engine_config.hpp"
+#include "core/engine.hpp"
+#include "core/mapping.hpp"
+#include "uffd/userfaultfd.hpp"
+
+namespace mmapurl::core {
+
+struct OpenJob;
+
+class EngineImpl {
+ public:
+  EngineImpl() = default;
+  bool start(MapOutcome* failure);
+
+  // Called on the engine thread.
+  void begin_open(std::shared_ptr<OpenJob> job);
+  void finish_open(std::shared_ptr<OpenJob> job, MapOutcome outcome);
+  void create_mapping(std::shared_ptr<OpenJob> job);
+  int unmap_now(uint64_t addr);
+  int advise_now(uint64_t addr, uint64_t len, int advice);
+  Mapping* find_mapping(uint64_t addr);
+  net::ConnectionPool* pool_for(const net::Origin& origin);
+
+  // fault_service.cpp
+  void read_faults();
+  void on_fault(const uffd_msg& msg);
+  void plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, control::FaultKind kind);
+  void schedule_range(Mapping& m, const control::FetchRange& range);
+  void start_fetch(Mapping& m, std::shared_ptr<Fetch> fetch);
+  void on_fetch_progress(const std::shared_ptr<Fetch>& fetch, uint64_t received);
+  void on_fetch_complete(const std::shared_ptr<Fetch>& fetch, net::ExchangeResult&& result);
+  void fill_pages(Mapping& m, Fetch& f, uint64_t upto);
+  void fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& fetch, const std::string& why, bool mapping_wide);
+  void poison_pages(Mapping& m, uint64_t first, uint64_t count);
+  void release_fetch(Mapping* m, const std::shared_ptr<Fetch>& fetch);
+  void note_resident(Mapping& m, uint64_t first, uint64_t count);
+  void evict_for(uint64_t bytes_needed);
+  uint8_t* take_buffer(uint64_t bytes);
+  void give_buffer(uint8_t* p, uint64_t bytes);
+  Clock::duration backoff(int attempt) const;
+
+  control::EngineConfig config;
+  uffd::Userfaultfd uffd;
+  std::unique_ptr<boost::asio::io_context> io;
+  std::unique_ptr<boost::asio::ssl::context> tls;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> uffd_reader;
+  std::array<uffd_msg, 64> msgs{};
+  std::thread thread;
+
+  std::map<uint64_t, uint64_t> by_address;  // base → mapping id
+  std::unordered_map<uint64_t, std::unique_ptr<Mapping>> mappings;
+  std::unordered_map<std::string, std::unique_ptr<net::ConnectionPool>> pools;
+  uint64_t next_mapping_id = 1;
+  uint64_t requests_in_flight = 0;
+
+  struct FilledSegment {
+    uint64_t mapping_id, first_page, count;
+  };
+  std::deque<FilledSegment> fill_order;  // eviction walks it oldest first
+  std::unordered_map<uint64_t, std::vector<uint8_t*>> spare_buffers;  // by size
+  uint64_t spare_bytes = 0;
+
+  Counters totals;
+};
+
+// A mapping being opened: the probe, redirects and retries, then the caller's answer.
+struct OpenJob {
+  std::string url;
+  std::promise<MapOutcome> promise;
+  std::unique_ptr<source::ObjectSource> source;
+  int redirects = 0;
+  int attempts = 0;
+  Clock::time_point started;
+  uint8_t* probe = nullptr;  // staging for the first range, config.probe_bytes long
+  uint64_t probe_len = 0;    // bytes of the object it holds
+  bool whole_object = false; // the server ignored Range but the object fit in the probe
+};
+
+}  // namespace mmapurl::core

@@ -1,0 +1,502 @@
+// The fault path: read userfaultfd events through io_uring, plan fetches, run them on the
+// connection pools, fill pages with UFFDIO_COPY as the body arrives, retry transient failures,
+// poison pages that failed for good, and evict to stay inside the memory limit.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+#include <random>
+
+#include "core/engine_impl.hpp"
+#include "core/log.hpp"
+
+namespace mmapurl::core {
+
+namespace asio = boost::asio;
+using control::FaultKind;
+using control::PageState;
+
+namespace {
+// Fill as the body arrives, but in batches: one UFFDIO_COPY per 256 KiB unless a thread waits.
+constexpr uint64_t kFillBatchPages = 64;
+constexpr uint64_t kSpareBufferLimit = 128ull << 20;
+
+void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
+  uint64_t cur = a.load(std::memory_order_relaxed);
+  while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+void EngineImpl::read_faults() {
+  uffd_reader->async_read_some(
+      asio::buffer(msgs.data(), msgs.size() * sizeof(uffd_msg)),
+      [this](boost::system::error_code ec, size_t n) {
+        if (ec) {
+          if (ec == asio::error::would_block || ec == asio::error::interrupted ||
+              ec == asio::error::try_again) {
+            return read_faults();
+          }
+          MMAPURL_LOG(LogLevel::kError, "reading userfaultfd failed: " + ec.message());
+          // Keep trying: giving up would leave faulting threads asleep forever.
+          auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(10));
+          timer->async_wait([this, timer](boost::system::error_code) { read_faults(); });
+          return;
+        }
+        for (size_t i = 0; i < n / sizeof(uffd_msg); ++i) {
+          if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
+        }
+        read_faults();
+      });
+}
+
+void EngineImpl::on_fault(const uffd_msg& msg) {
+  uint64_t addr = msg.arg.pagefault.address & ~(kPageSize - 1);
+  uint64_t stream = uffd.features().thread_id ? msg.arg.pagefault.feat.ptid : 0;
+  totals.faults.fetch_add(1, std::memory_order_relaxed);
+  Mapping* m = find_mapping(addr);
+  if (!m) return;  // unmapped meanwhile: unregistering woke the thread already
+  m->counters.faults.fetch_add(1, std::memory_order_relaxed);
+  uint64_t page = (addr - m->base) / kPageSize;
+  if (page >= m->pages.size()) return;
+  auto now = Clock::now();
+  switch (m->pages.get(page)) {
+    case PageState::kResident:
+      // Filled after the kernel queued this fault: the thread may still sleep.
+      uffd.wake(addr, kPageSize);
+      return;
+    case PageState::kFailed:
+      poison_pages(*m, page, 1);
+      return;
+    case PageState::kMarker: {
+      auto it = m->markers.find(page);
+      if (it != m->markers.end() && uffd.copy(addr, it->second.get(), kPageSize) == 0) {
+        m->pages.set(page, PageState::kResident);
+        note_resident(*m, page, 1);
+        m->markers.erase(it);
+      } else {
+        m->pages.set(page, PageState::kAbsent);
+        m->markers.erase(page);
+        m->waiters.emplace(page, now);
+        plan_and_schedule(*m, page, stream, FaultKind::kMissing);
+        return;
+      }
+      m->counters.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
+      totals.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
+      m->counters.record_latency(Clock::now() - now);
+      totals.record_latency(Clock::now() - now);
+      plan_and_schedule(*m, page, stream, FaultKind::kMarker);
+      return;
+    }
+    case PageState::kInFlight: {
+      m->waiters.emplace(page, now);
+      m->counters.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
+      totals.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
+      for (const auto& f : m->fetches) {
+        if (page >= f->first_page && page < f->first_page + f->page_count) {
+          f->demand = true;
+          m->pool->promote(f->exchange);
+          // Its bytes may be here already, waiting for a batch to fill up.
+          on_fetch_progress(f, f->received);
+          break;
+        }
+      }
+      plan_and_schedule(*m, page, stream, FaultKind::kInFlight);
+      return;
+    }
+    case PageState::kAbsent:
+      m->waiters.emplace(page, now);
+      if (!m->broken.empty()) {
+        poison_pages(*m, page, 1);
+        return;
+      }
+      plan_and_schedule(*m, page, stream, FaultKind::kMissing);
+      return;
+  }
+}
+
+void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, FaultKind kind) {
+  for (const auto& range : m.planner.on_fault(page, stream, kind)) schedule_range(m, range);
+  if (m.pages.get(page) == PageState::kAbsent) {
+    // Whatever the planner said, the faulting page itself is always fetched.
+    control::FetchRange own;
+    own.first_page = page;
+    own.page_count = 1;
+    own.demand = true;
+    schedule_range(m, own);
+  }
+}
+
+void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
+  uint64_t end = std::min<uint64_t>(range.first_page + range.page_count, m.pages.size());
+  uint64_t part_pages = std::max<uint64_t>(1, config.part_bytes / kPageSize);
+  uint64_t p = range.first_page;
+  while (p < end) {
+    if (m.pages.get(p) != PageState::kAbsent) {
+      ++p;
+      continue;
+    }
+    uint64_t run = m.pages.run_length(p, std::min(part_pages, end - p), PageState::kAbsent);
+    uint64_t bytes = run * kPageSize;
+    uint64_t used = totals.resident_bytes.load() + totals.in_flight_bytes.load();
+    if (used + bytes > config.memory_limit) {
+      evict_for(used + bytes - config.memory_limit);
+      used = totals.resident_bytes.load() + totals.in_flight_bytes.load();
+      if (!range.demand && used + bytes > config.memory_limit) {
+        m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
+        return;
+      }
+    }
+    auto f = std::make_shared<Fetch>();
+    f->mapping_id = m.id;
+    f->first_page = p;
+    f->page_count = run;
+    f->demand = range.demand;
+    if (range.marker_page >= p && range.marker_page < p + run) f->marker_page = range.marker_page;
+    f->started = Clock::now();
+    m.pages.set_range(p, run, PageState::kInFlight);
+    start_fetch(m, std::move(f));
+    p += run;
+  }
+}
+
+void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
+  if (!f->buffer) {
+    f->buffer = take_buffer(f->page_count * kPageSize);
+    totals.in_flight_bytes.fetch_add(f->page_count * kPageSize, std::memory_order_relaxed);
+    m.fetches.insert(f);
+  }
+  f->request_from_page = f->copied_pages;
+  f->received = 0;
+  uint64_t first = (f->first_page + f->copied_pages) * kPageSize;
+  uint64_t last = std::min<uint64_t>((f->first_page + f->page_count) * kPageSize, m.size) - 1;
+  auto ex = std::make_shared<net::Exchange>();
+  ex->request = m.source->range_request(first, last, true);
+  ex->urgent = f->demand;
+  std::weak_ptr<Fetch> weak = f;
+  ex->on_head = [this, weak, first, last](const net::ResponseHead& head,
+                                          std::string* reject) -> std::optional<net::BodyTarget> {
+    auto fetch = weak.lock();
+    if (!fetch) return std::nullopt;
+    auto mit = mappings.find(fetch->mapping_id);
+    if (mit == mappings.end() || !fetch->buffer) {
+      *reject = "mapping gone";
+      return std::nullopt;
+    }
+    auto verdict = source::check_range_response(head, mit->second->source->identity(), first, last);
+    if (verdict.error != source::SourceError::kNone) {
+      fetch->rejected = verdict;
+      *reject = verdict.message;
+      return std::nullopt;
+    }
+    return net::BodyTarget{fetch->buffer + fetch->request_from_page * kPageSize, last - first + 1};
+  };
+  ex->on_progress = [this, weak](uint64_t received) {
+    if (auto fetch = weak.lock()) on_fetch_progress(fetch, received);
+  };
+  ex->on_complete = [this, f](net::ExchangeResult&& r) { on_fetch_complete(f, std::move(r)); };
+  f->exchange = ex;
+  ++requests_in_flight;
+  bump_max(totals.max_requests_in_flight, requests_in_flight);
+  bump_max(m.counters.max_requests_in_flight, requests_in_flight);
+  m.pool->submit(std::move(ex));
+}
+
+void EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t received) {
+  auto mit = mappings.find(f->mapping_id);
+  if (mit == mappings.end() || !f->buffer) return;
+  Mapping& m = *mit->second;
+  f->received = received;
+  uint64_t body_start = (f->first_page + f->request_from_page) * kPageSize;
+  uint64_t body_end = std::min<uint64_t>((f->first_page + f->page_count) * kPageSize, m.size);
+  uint64_t have = body_start + received;
+  uint64_t ready = have >= body_end ? f->page_count : have / kPageSize - f->first_page;
+  if (ready <= f->copied_pages) return;
+  bool someone_waits = false;
+  auto w = m.waiters.lower_bound(f->first_page + f->copied_pages);
+  if (w != m.waiters.end() && w->first < f->first_page + ready) someone_waits = true;
+  if (someone_waits || ready - f->copied_pages >= kFillBatchPages || ready == f->page_count) {
+    fill_pages(m, *f, ready);
+  }
+}
+
+void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
+  uint64_t body_end = std::min<uint64_t>((f.first_page + f.page_count) * kPageSize, m.size);
+  uint64_t end_byte = (f.first_page + upto) * kPageSize;
+  if (end_byte > body_end) {
+    // The object's last page: zero what lies past its end (the staging buffer is reused).
+    uint64_t off = body_end - f.first_page * kPageSize;
+    std::memset(f.buffer + off, 0, end_byte - body_end);
+  }
+  auto now = Clock::now();
+  uint64_t p = f.copied_pages;
+  while (p < upto) {
+    uint64_t q = p;
+    while (q < upto && f.first_page + q != f.marker_page) ++q;
+    if (q > p) {
+      uint64_t dst = m.base + (f.first_page + p) * kPageSize;
+      int e = uffd.copy(dst, f.buffer + p * kPageSize, (q - p) * kPageSize);
+      if (e != 0) MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
+      m.pages.set_range(f.first_page + p, q - p, PageState::kResident);
+      note_resident(m, f.first_page + p, q - p);
+    }
+    if (q < upto) {
+      // The readahead marker: hold its bytes back unless a thread already waits on it.
+      uint64_t page = f.first_page + q;
+      if (m.waiters.count(page)) {
+        uffd.copy(m.base + page * kPageSize, f.buffer + q * kPageSize, kPageSize);
+        m.pages.set(page, PageState::kResident);
+        note_resident(m, page, 1);
+      } else {
+        auto held = std::make_unique<uint8_t[]>(kPageSize);
+        std::memcpy(held.get(), f.buffer + q * kPageSize, kPageSize);
+        m.markers[page] = std::move(held);
+        m.pages.set(page, PageState::kMarker);
+      }
+      ++q;
+    }
+    p = q;
+  }
+  auto w = m.waiters.lower_bound(f.first_page + f.copied_pages);
+  while (w != m.waiters.end() && w->first < f.first_page + upto) {
+    m.counters.record_latency(now - w->second);
+    totals.record_latency(now - w->second);
+    w = m.waiters.erase(w);
+  }
+  f.copied_pages = upto;
+}
+
+void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
+  m.counters.resident_bytes.fetch_add(count * kPageSize, std::memory_order_relaxed);
+  totals.resident_bytes.fetch_add(count * kPageSize, std::memory_order_relaxed);
+  if (!fill_order.empty() && fill_order.back().mapping_id == m.id &&
+      fill_order.back().first_page + fill_order.back().count == first) {
+    fill_order.back().count += count;
+  } else {
+    fill_order.push_back({m.id, first, count});
+  }
+}
+
+void EngineImpl::evict_for(uint64_t bytes_needed) {
+  // Oldest fills first: userspace cannot see accesses to resident pages, so fill order is
+  // the best age we know.
+  uint64_t freed = 0;
+  while (freed < bytes_needed && !fill_order.empty()) {
+    FilledSegment seg = fill_order.front();
+    fill_order.pop_front();
+    auto mit = mappings.find(seg.mapping_id);
+    if (mit == mappings.end()) continue;
+    Mapping& m = *mit->second;
+    uint64_t p = seg.first_page;
+    uint64_t end = seg.first_page + seg.count;
+    while (p < end) {
+      uint64_t run = m.pages.run_length(p, end - p, PageState::kResident);
+      if (run == 0) {
+        ++p;
+        continue;
+      }
+      ::madvise(reinterpret_cast<void*>(m.base + p * kPageSize), run * kPageSize, MADV_DONTNEED);
+      m.pages.set_range(p, run, PageState::kAbsent);
+      m.counters.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
+      totals.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
+      m.counters.evictions.fetch_add(run, std::memory_order_relaxed);
+      totals.evictions.fetch_add(run, std::memory_order_relaxed);
+      freed += run * kPageSize;
+      p += run;
+    }
+  }
+}
+
+void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::ExchangeResult&& r) {
+  --requests_in_flight;
+  totals.requests.fetch_add(1, std::memory_order_relaxed);
+  totals.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
+  auto mit = mappings.find(f->mapping_id);
+  if (mit == mappings.end()) {
+    // Unmapped while in flight: drop the bytes; nothing may land in that address range.
+    if (f->buffer) {
+      give_buffer(f->buffer, f->page_count * kPageSize);
+      totals.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
+      f->buffer = nullptr;
+    }
+    return;
+  }
+  Mapping& m = *mit->second;
+  m.counters.requests.fetch_add(1, std::memory_order_relaxed);
+  m.counters.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
+  if (r.error == net::NetError::kNone && r.head.status / 100 == 2) {
+    fill_pages(m, *f, f->page_count);
+    return release_fetch(&m, f);
+  }
+  // Keep what arrived: the retry asks only for the rest.
+  if (r.body_bytes > 0) {
+    uint64_t have_pages = (r.body_bytes / kPageSize) + f->request_from_page;
+    if (have_pages > f->copied_pages) fill_pages(m, *f, std::min(have_pages, f->page_count));
+  }
+  std::string why;
+  bool transient = true;
+  bool mapping_wide = false;
+  if (f->rejected.error != source::SourceError::kNone) {
+    why = f->rejected.message;
+    transient = false;
+    mapping_wide = f->rejected.error == source::SourceError::kChanged;
+    // A server that answers a range wrongly once may be a confused proxy: one more try.
+    if (f->rejected.error != source::SourceError::kChanged && f->attempts == 0) transient = true;
+    f->rejected = {};
+  } else if (r.error != net::NetError::kNone) {
+    why = r.message;
+    transient = r.error != net::NetError::kTlsVerify && r.error != net::NetError::kCancelled;
+  } else {
+    auto verdict = m.source->classify_status(r.head, r.small_body);
+    why = verdict.message;
+    transient = verdict.error == source::SourceError::kTransient;
+    mapping_wide = !transient;  // 404/403/412 after mapping: the object is gone or changed
+  }
+  auto elapsed = Clock::now() - f->started;
+  auto delay = backoff(f->attempts + 1);
+  if (transient && elapsed + delay < std::chrono::duration<double>(config.retry_timeout_s)) {
+    ++f->attempts;
+    m.counters.retries.fetch_add(1, std::memory_order_relaxed);
+    totals.retries.fetch_add(1, std::memory_order_relaxed);
+    MMAPURL_LOG(LogLevel::kInfo, "retrying " + m.source->describe() + " pages " +
+                                     std::to_string(f->first_page) + "+" + std::to_string(f->page_count) +
+                                     " after: " + why);
+    auto timer = std::make_shared<asio::steady_timer>(*io, delay);
+    uint64_t id = m.id;
+    timer->async_wait([this, f, timer, id](boost::system::error_code) {
+      auto it = mappings.find(id);
+      if (it == mappings.end()) return release_fetch(nullptr, f);
+      start_fetch(*it->second, f);
+    });
+    return;
+  }
+  fail_fetch(m, f, why, mapping_wide);
+}
+
+void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const std::string& why,
+                            bool mapping_wide) {
+  MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": pages " +
+                                    std::to_string(f->first_page + f->copied_pages) + ".." +
+                                    std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
+  if (mapping_wide && m.broken.empty()) m.broken = why;
+  uint64_t first = f->first_page + f->copied_pages;
+  uint64_t count = f->page_count - f->copied_pages;
+  bool waited = false;
+  for (auto w = m.waiters.lower_bound(first); w != m.waiters.end() && w->first < first + count; ++w) {
+    waited = true;
+  }
+  f->copied_pages = f->page_count;
+  release_fetch(&m, f);
+  if (f->demand || waited || mapping_wide) {
+    // Exactly these pages raise SIGBUS from now on (sticky, even if eviction zaps poison).
+    poison_pages(m, first, count);
+  } else {
+    // Readahead nobody asked for yet: forget it; a touch fetches (and judges) again.
+    m.pages.set_range(first, count, PageState::kAbsent);
+  }
+}
+
+void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
+  for (uint64_t p = first; p < first + count; ++p) {
+    if (m.pages.get(p) != PageState::kFailed) {
+      m.pages.set(p, PageState::kFailed);
+      m.counters.failed_pages.fetch_add(1, std::memory_order_relaxed);
+      totals.failed_pages.fetch_add(1, std::memory_order_relaxed);
+    }
+    m.waiters.erase(p);
+  }
+  uint64_t addr = m.base + first * kPageSize;
+  uint64_t len = count * kPageSize;
+  if (uffd.features().poison && !config.disable_poison) {
+    if (int e = uffd.poison(addr, len)) MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_POISON: ") + std::strerror(e));
+    return;
+  }
+  // Kernels before 6.6: put a mapping that raises SIGBUS (a shared mapping past the end of an
+  // empty memfd) over the failed pages, then wake the waiters so they fault into it.
+  int fd = ::memfd_create("mmapurl-failed", MFD_CLOEXEC);
+  if (fd >= 0) {
+    ::mmap(reinterpret_cast<void*>(addr), len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+    ::close(fd);
+  }
+  uffd.wake(addr, len);
+}
+
+void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
+  if (f->buffer) {
+    give_buffer(f->buffer, f->page_count * kPageSize);
+    totals.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
+    f->buffer = nullptr;
+  }
+  f->exchange.reset();
+  if (m) m->fetches.erase(f);
+}
+
+uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
+  auto it = spare_buffers.find(bytes);
+  if (it != spare_buffers.end() && !it->second.empty()) {
+    uint8_t* p = it->second.back();
+    it->second.pop_back();
+    spare_bytes -= bytes;
+    return p;
+  }
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<uint8_t*>(p);
+}
+
+void EngineImpl::give_buffer(uint8_t* p, uint64_t bytes) {
+  if (!p) return;
+  if (spare_bytes + bytes <= kSpareBufferLimit) {
+    spare_buffers[bytes].push_back(p);
+    spare_bytes += bytes;
+    return;
+  }
+  ::munmap(p, bytes);
+}
+
+Clock::duration EngineImpl::backoff(int attempt) const {
+  if (attempt <= 1) return std::chrono::milliseconds(0);  // a stale keep-alive: retry at once
+  static thread_local std::minstd_rand rng(std::random_device{}());
+  double base = std::min(5.0, 0.1 * static_cast<double>(1 << std::min(attempt - 1, 10)));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(base * jitter(rng)));
+}
+
+int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
+  Mapping* m = find_mapping(addr);
+  if (!m || m->length == 0 || addr + len > m->base + m->length) return -1;
+  uint64_t first = (addr - m->base) / kPageSize;
+  uint64_t last = (addr + len + kPageSize - 1 - m->base) / kPageSize;
+  switch (advice) {
+    case 0: m->planner.set_hint(control::AccessHint::kNormal); return 0;
+    case 1: m->planner.set_hint(control::AccessHint::kSequential); return 0;
+    case 2: m->planner.set_hint(control::AccessHint::kRandom); return 0;
+    case 3: {
+      control::FetchRange r;
+      r.first_page = first;
+      r.page_count = last - first;
+      schedule_range(*m, r);
+      return 0;
+    }
+    case 4: {
+      for (uint64_t p = first; p < last;) {
+        uint64_t run = m->pages.run_length(p, last - p, PageState::kResident);
+        if (run == 0) {
+          ++p;
+          continue;
+        }
+        ::madvise(reinterpret_cast<void*>(m->base + p * kPageSize), run * kPageSize, MADV_DONTNEED);
+        m->pages.set_range(p, run, PageState::kAbsent);
+        m->counters.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
+        totals.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
+        p += run;
+      }
+      return 0;
+    }
+    default: return -1;
+  }
+}
+
+}  // namespace mmapurl::core

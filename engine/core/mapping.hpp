@@ -1,0 +1,69 @@
+// Mapping and Fetch: the engine thread's records of one mapped object and of one ranged GET
+// filling part of it. Only the engine thread touches them (counters are read elsewhere).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "control/page_state_table.hpp"
+#include "control/prefetch_planner.hpp"
+#include "net/connection_pool.hpp"
+#include "source/object_source.hpp"
+
+namespace mmapurl::core {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kPageSize = 4096;
+
+struct Counters {
+  std::atomic<uint64_t> faults{0}, bytes_fetched{0}, requests{0}, retries{0}, prefetch_hits{0},
+      evictions{0}, resident_bytes{0}, in_flight_bytes{0}, failed_pages{0},
+      max_requests_in_flight{0}, connections{0};
+  std::atomic<uint64_t> latency[32] = {};
+  void record_latency(Clock::duration d);
+};
+
+struct Fetch;
+
+struct Mapping {
+  uint64_t id = 0;
+  uint64_t base = 0;
+  uint64_t length = 0;  // page-rounded
+  uint64_t size = 0;    // the object's bytes
+  std::unique_ptr<source::ObjectSource> source;
+  net::ConnectionPool* pool = nullptr;
+  control::PageStateTable pages;
+  control::PrefetchPlanner planner;
+  std::map<uint64_t, Clock::time_point> waiters;  // faulted pages not yet filled
+  std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> markers;  // held-back marker pages
+  std::unordered_set<std::shared_ptr<Fetch>> fetches;
+  std::string broken;  // set once the object is gone or changed: every missing page fails
+  Counters counters;
+
+  Mapping(uint64_t pages_count, control::PlannerConfig planner_config)
+      : pages(pages_count), planner(pages_count, planner_config) {}
+};
+
+struct Fetch {
+  uint64_t mapping_id = 0;
+  uint64_t first_page = 0;
+  uint64_t page_count = 0;
+  uint64_t copied_pages = 0;    // filled (or held as marker) so far, from the start
+  uint64_t request_from_page = 0;  // where the current attempt's body starts
+  uint64_t received = 0;           // body bytes of the current attempt so far
+  uint64_t marker_page = control::FetchRange::kNoMarker;
+  bool demand = false;
+  uint8_t* buffer = nullptr;  // page-aligned staging, page_count pages
+  std::shared_ptr<net::Exchange> exchange;
+  int attempts = 0;
+  Clock::time_point started;
+  source::SourceVerdict rejected;  // why on_head refused the answer, if it did
+};
+
+}  // namespace mmapurl::core

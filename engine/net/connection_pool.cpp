@@ -1,0 +1,71 @@
+// ConnectionPool implementation: two queues and a fixed set of connection slots.
+#include "net/connection_pool.hpp"
+
+#include <algorithm>
+
+namespace mmapurl::net {
+
+ConnectionPool::ConnectionPool(boost::asio::io_context& io, boost::asio::ssl::context& tls,
+                               Origin origin, TransportSettings settings, uint32_t max_connections)
+    : io_(io),
+      tls_(tls),
+      origin_(std::move(origin)),
+      settings_(settings),
+      max_connections_(std::max<uint32_t>(1, max_connections)) {}
+
+ConnectionPool::~ConnectionPool() { *alive_ = false; }
+
+void ConnectionPool::submit(std::shared_ptr<Exchange> exchange) {
+  (exchange->urgent ? urgent_ : normal_).push_back(std::move(exchange));
+  dispatch();
+}
+
+void ConnectionPool::promote(const std::shared_ptr<Exchange>& exchange) {
+  auto it = std::find(normal_.begin(), normal_.end(), exchange);
+  if (it == normal_.end()) return;
+  normal_.erase(it);
+  exchange->urgent = true;
+  urgent_.push_back(exchange);
+  dispatch();
+}
+
+bool ConnectionPool::withdraw(const std::shared_ptr<Exchange>& exchange) {
+  for (auto* queue : {&urgent_, &normal_}) {
+    auto it = std::find(queue->begin(), queue->end(), exchange);
+    if (it != queue->end()) {
+      queue->erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ConnectionPool::dispatch() {
+  // Prefetch may use all but one connection when there are several.
+  uint32_t prefetch_limit = max_connections_ > 2 ? max_connections_ - 1 : max_connections_;
+  while (!urgent_.empty() || (!normal_.empty() && busy_ < prefetch_limit)) {
+    if (busy_ >= max_connections_) return;
+    HttpConnection* idle = nullptr;
+    for (auto& slot : slots_) {
+      if (!slot->busy()) {
+        idle = slot.get();
+        break;
+      }
+    }
+    if (!idle) {
+      slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
+      idle = slots_.back().get();
+    }
+    auto& queue = urgent_.empty() ? normal_ : urgent_;
+    auto exchange = std::move(queue.front());
+    queue.pop_front();
+    ++busy_;
+    idle->run(std::move(exchange), [this, alive = alive_](bool) {
+      if (!*alive) return;
+      --busy_;
+      dispatch();
+    });
+  }
+}
+
+}  // namespace mmapurl::net

@@ -1,0 +1,46 @@
+// ConnectionPool: the keep-alive connections to one origin and the queue of exchanges waiting
+// for them. Urgent exchanges (a thread waits) go first, and one connection is kept free of
+// prefetch so a demand fault never queues behind a long readahead.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "net/http_connection.hpp"
+
+namespace mmapurl::net {
+
+class ConnectionPool {
+ public:
+  ConnectionPool(boost::asio::io_context& io, boost::asio::ssl::context& tls, Origin origin,
+                 TransportSettings settings, uint32_t max_connections);
+  ~ConnectionPool();
+
+  void submit(std::shared_ptr<Exchange> exchange);
+  // Moves a queued exchange to the urgent queue (a thread now waits for it).
+  void promote(const std::shared_ptr<Exchange>& exchange);
+  // Drops an exchange that has not started; false if it is running or unknown.
+  bool withdraw(const std::shared_ptr<Exchange>& exchange);
+
+  const Origin& origin() const { return origin_; }
+  uint32_t busy() const { return busy_; }
+  size_t queued() const { return urgent_.size() + normal_.size(); }
+  size_t connections() const { return slots_.size(); }
+
+ private:
+  void dispatch();
+  boost::asio::io_context& io_;
+  boost::asio::ssl::context& tls_;
+  Origin origin_;
+  TransportSettings settings_;
+  uint32_t max_connections_;
+  uint32_t busy_ = 0;
+  std::vector<std::unique_ptr<HttpConnection>> slots_;
+  std::deque<std::shared_ptr<Exchange>> urgent_;
+  std::deque<std::shared_ptr<Exchange>> normal_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace mmapurl::net

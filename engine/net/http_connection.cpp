@@ -1,0 +1,371 @@
+// HttpConnection implementation: connect (optionally via an HTTP proxy), TLS handshake with
+// verification, request write, Beast header parse, body read into the consumer's buffer.
+#include "net/http_connection.hpp"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstring>
+#include <optional>
+
+namespace mmapurl::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr uint64_t kSmallBodyLimit = 64 * 1024;
+constexpr uint64_t kReadChunk = 1 << 20;
+constexpr uint32_t kHeaderLimit = 16 * 1024;
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+}  // namespace
+
+struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
+  asio::io_context& io;
+  asio::ssl::context& tls_ctx;
+  Origin origin;
+  TransportSettings settings;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream>> tls;
+  bool connected = false;
+  bool busy = false;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::empty_body>> parser;
+  std::shared_ptr<Exchange> ex;
+  std::function<void(bool)> done;
+  std::string request_text;
+  ExchangeResult result;
+  BodyTarget target;
+  bool taking_body = false;
+  bool reusable = true;
+  uint64_t small_expected = 0;
+  std::string small_scratch;
+
+  Impl(asio::io_context& io_, asio::ssl::context& ctx, const Origin& o, const TransportSettings& s)
+      : io(io_), tls_ctx(ctx), origin(o), settings(s) {}
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  void arm_timer() {
+    lowest().expires_after(std::chrono::milliseconds(static_cast<int64_t>(settings.io_timeout_s * 1000)));
+  }
+
+  static NetError classify(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout) return NetError::kTimeout;
+    if (ec == asio::error::operation_aborted) return NetError::kCancelled;
+    if (ec.category() == boost::system::error_code(http::error::bad_version).category()) {
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+        return NetError::kClosed;
+      }
+      return NetError::kProtocol;
+    }
+    return NetError::kClosed;
+  }
+
+  void fail(NetError e, std::string message) {
+    result.error = e;
+    result.message = std::move(message);
+    reusable = false;
+    finish();
+  }
+
+  void finish() {
+    if (!reusable) shutdown_socket();
+    busy = false;
+    auto exchange = std::move(ex);
+    auto callback = std::move(done);
+    ExchangeResult r = std::move(result);
+    result = {};
+    parser.reset();
+    if (exchange && exchange->on_complete) exchange->on_complete(std::move(r));
+    if (callback) callback(reusable && connected);
+  }
+
+  void shutdown_socket() {
+    connected = false;
+    buffer.clear();
+    if (plain || tls) {
+      boost::system::error_code ec;
+      lowest().socket().close(ec);
+    }
+    // The stream objects stay until the next connect(): a pending operation may still
+    // reference them, and completes with an error once the socket is closed.
+  }
+
+  void start(std::shared_ptr<Exchange> exchange, std::function<void(bool)> cb) {
+    ex = std::move(exchange);
+    done = std::move(cb);
+    busy = true;
+    reusable = true;
+    taking_body = false;
+    result = {};
+    if (connected) {
+      send_request();
+    } else {
+      connect();
+    }
+  }
+
+  void connect() {
+    const std::string& host = origin.proxy_host.empty() ? origin.host : origin.proxy_host;
+    uint16_t port = origin.proxy_host.empty() ? origin.port : origin.proxy_port;
+    boost::system::error_code ec;
+    tcp::resolver resolver(io);
+    // Name resolution is synchronous: it happens once per connection, and numeric or
+    // /etc/hosts names (loopback, endpoints) resolve without touching the network.
+    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) return fail(NetError::kConnect, "cannot resolve " + host + ": " + ec.message());
+    plain.reset();
+    tls.reset();
+    if (origin.tls) {
+      tls = std::make_unique<asio::ssl::stream<beast::tcp_stream>>(io, tls_ctx);
+    } else {
+      plain = std::make_unique<beast::tcp_stream>(io);
+    }
+    arm_timer();
+    lowest().async_connect(endpoints, [self = shared_from_this()](
+                                          const boost::system::error_code& ec, const tcp::endpoint&) {
+      if (ec) {
+        return self->fail(ec == beast::error::timeout ? NetError::kTimeout : NetError::kConnect,
+                          "connect to " + self->origin.key() + ": " + ec.message());
+      }
+      boost::system::error_code ignored;
+      self->lowest().socket().set_option(tcp::no_delay(true), ignored);
+      if (!self->origin.proxy_host.empty() && self->origin.tls) return self->proxy_connect();
+      self->after_tcp();
+    });
+  }
+
+  // HTTPS through a proxy: a CONNECT tunnel, then TLS end to end.
+  void proxy_connect() {
+    request_text = "CONNECT " + origin.host + ":" + std::to_string(origin.port) + " HTTP/1.1\r\nHost: " +
+                   origin.host + ":" + std::to_string(origin.port) + "\r\n\r\n";
+    arm_timer();
+    asio::async_write(lowest(), asio::buffer(request_text),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
+                        self->parser.emplace();
+                        self->parser->skip(true);  // a CONNECT answer has no body
+                        self->arm_timer();
+                        http::async_read_header(
+                            self->lowest(), self->buffer, *self->parser,
+                            [self](boost::system::error_code ec, size_t) {
+                              if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
+                              unsigned status = self->parser->get().result_int();
+                              self->parser.reset();
+                              if (status / 100 != 2) {
+                                return self->fail(NetError::kConnect,
+                                                  "proxy refused CONNECT: " + std::to_string(status));
+                              }
+                              self->after_tcp();
+                            });
+                      });
+  }
+
+  void after_tcp() {
+    if (!tls) {
+      connected = true;
+      return send_request();
+    }
+    if (!is_ip_literal(origin.host)) {
+      SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str());
+    }
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    tls->set_verify_callback(asio::ssl::host_name_verification(origin.host));
+    arm_timer();
+    tls->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this()](
+                                                            boost::system::error_code ec) {
+      if (ec) {
+        long verify = SSL_get_verify_result(self->tls->native_handle());
+        if (ec != asio::error::operation_aborted && verify != X509_V_OK) {
+          return self->fail(NetError::kTlsVerify,
+                            std::string("certificate of ") + self->origin.host + " not trusted: " +
+                                X509_verify_cert_error_string(verify));
+        }
+        return self->fail(ec == beast::error::timeout ? NetError::kTimeout : NetError::kTls,
+                          "TLS handshake with " + self->origin.key() + ": " + ec.message());
+      }
+      self->connected = true;
+      self->send_request();
+    });
+  }
+
+  template <class Fn>
+  void with_stream(Fn&& fn) {
+    if (tls) {
+      fn(*tls);
+    } else {
+      fn(*plain);
+    }
+  }
+
+  void send_request() {
+    const RequestSpec& r = ex->request;
+    std::string target = r.target;
+    if (!origin.tls && !origin.proxy_host.empty()) {
+      // Plain HTTP through a proxy: absolute-form request target.
+      target = "http://" + r.host_header + r.target;
+    }
+    request_text.clear();
+    request_text.reserve(256 + r.target.size());
+    request_text += r.method + " " + target + " HTTP/1.1\r\nHost: " + r.host_header + "\r\n";
+    for (const auto& h : r.headers) request_text += h.name + ": " + h.value + "\r\n";
+    request_text += "User-Agent: mmapurl/0.1\r\n\r\n";
+    arm_timer();
+    with_stream([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(request_text),
+                        [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                          if (ec) return self->fail(classify(ec), "sending request: " + ec.message());
+                          self->read_header();
+                        });
+    });
+  }
+
+  void read_header() {
+    parser.emplace();
+    parser->header_limit(kHeaderLimit);
+    if (ex->request.method == "HEAD") parser->skip(true);
+    arm_timer();
+    with_stream([&](auto& stream) {
+      http::async_read_header(stream, buffer, *parser,
+                              [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                                if (ec) {
+                                  return self->fail(classify(ec),
+                                                    "reading response header: " + ec.message());
+                                }
+                                self->on_header();
+                              });
+    });
+  }
+
+  void on_header() {
+    const auto& msg = parser->get();
+    ResponseHead& head = result.head;
+    head.status = msg.result_int();
+    head.keep_alive = msg.keep_alive();
+    head.chunked = parser->chunked();
+    if (auto len = parser->content_length()) head.content_length = *len;
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      head.headers.push_back({std::move(name), std::string(field.value())});
+    }
+    if (!head.keep_alive) reusable = false;
+    bool has_body = ex->request.method != "HEAD" && head.status != 204 && head.status != 304 &&
+                    (head.chunked || head.content_length.value_or(0) > 0);
+    std::optional<BodyTarget> t;
+    if (head.status / 100 == 2 && ex->on_head) {
+      std::string reject;
+      t = ex->on_head(head, &reject);
+      if (!reject.empty()) return fail(NetError::kProtocol, reject);
+    }
+    if (!has_body) {
+      if (t && t->size != 0) return fail(NetError::kProtocol, "response has no body");
+      return finish_ok();
+    }
+    if (t) {
+      if (head.chunked || !head.content_length) {
+        return fail(NetError::kProtocol, "2xx body without Content-Length (chunked)");
+      }
+      if (*head.content_length != t->size) {
+        return fail(NetError::kProtocol, "Content-Length " + std::to_string(*head.content_length) +
+                                             " differs from the " + std::to_string(t->size) +
+                                             " bytes asked for");
+      }
+      target = *t;
+      taking_body = true;
+      // Bytes the header read already pulled in belong to the body.
+      auto leftover = buffer.data();
+      uint64_t n = std::min<uint64_t>(leftover.size(), target.size);
+      std::memcpy(target.data, leftover.data(), n);
+      buffer.consume(n);
+      if (buffer.size() != 0) reusable = false;  // more than the body: never trust this stream
+      result.body_bytes = n;
+      if (n && ex->on_progress) ex->on_progress(n);
+      return read_body();
+    }
+    // An answer whose body nobody takes (errors): keep it when small, else drop the connection.
+    if (head.chunked || !head.content_length || *head.content_length > kSmallBodyLimit) {
+      reusable = false;
+      return finish_ok();
+    }
+    small_expected = *head.content_length;
+    auto leftover = buffer.data();
+    uint64_t n = std::min<uint64_t>(leftover.size(), small_expected);
+    result.small_body.assign(static_cast<const char*>(leftover.data()), n);
+    buffer.consume(n);
+    return read_small_body();
+  }
+
+  void read_small_body() {
+    if (result.small_body.size() >= small_expected) return finish_ok();
+    small_scratch.resize(small_expected - result.small_body.size());
+    arm_timer();
+    with_stream([&](auto& stream) {
+      stream.async_read_some(asio::buffer(small_scratch),
+                             [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                               if (ec) return self->fail(classify(ec), "reading body: " + ec.message());
+                               self->result.small_body.append(self->small_scratch.data(), n);
+                               self->read_small_body();
+                             });
+    });
+  }
+
+  void read_body() {
+    if (result.body_bytes >= target.size) return finish_ok();
+    uint64_t want = std::min<uint64_t>(target.size - result.body_bytes, kReadChunk);
+    arm_timer();
+    with_stream([&](auto& stream) {
+      stream.async_read_some(
+          asio::buffer(target.data + result.body_bytes, want),
+          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+            if (ec) {
+              return self->fail(classify(ec), "body ended after " +
+                                                  std::to_string(self->result.body_bytes) + " of " +
+                                                  std::to_string(self->target.size) + " bytes: " +
+                                                  ec.message());
+            }
+            self->result.body_bytes += n;
+            if (self->ex->on_progress) self->ex->on_progress(self->result.body_bytes);
+            self->read_body();
+          });
+    });
+  }
+
+  void finish_ok() {
+    if (plain || tls) lowest().expires_never();
+    finish();
+  }
+};
+
+HttpConnection::HttpConnection(asio::io_context& io, asio::ssl::context& tls, const Origin& origin,
+                               const TransportSettings& settings)
+    : impl_(std::make_shared<Impl>(io, tls, origin, settings)) {}
+
+HttpConnection::~HttpConnection() { close(); }
+
+void HttpConnection::run(std::shared_ptr<Exchange> exchange, std::function<void(bool)> done) {
+  impl_->start(std::move(exchange), std::move(done));
+}
+
+void HttpConnection::close() {
+  impl_->shutdown_socket();  // a pending operation completes with an error
+}
+
+bool HttpConnection::busy() const { return impl_->busy; }
+
+}  // namespace mmapurl::net

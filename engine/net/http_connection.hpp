@@ -1,0 +1,34 @@
+// HttpConnection: one keep-alive HTTP/1.1 connection (plain or TLS) running one exchange at a
+// time. Beast parses each response header; the body is read straight into the consumer's
+// buffer, with no Beast body type in between.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "net/http_types.hpp"
+#include "net/origin.hpp"
+
+namespace mmapurl::net {
+
+class HttpConnection {
+ public:
+  HttpConnection(boost::asio::io_context& io, boost::asio::ssl::context& tls, const Origin& origin,
+                 const TransportSettings& settings);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Runs `exchange`, connecting first if needed. `done` runs after exchange.on_complete, with
+  // whether the connection can be reused.
+  void run(std::shared_ptr<Exchange> exchange, std::function<void(bool reusable)> done);
+  // Closes the socket; a running exchange completes with kCancelled.
+  void close();
+  bool busy() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mmapurl::net

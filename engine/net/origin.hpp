@@ -1,0 +1,30 @@
+// Origin: where connections go (scheme, host, port) and the transport settings they share.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+namespace ssl {
+class context;
+}
+}  // namespace boost::asio
+
+namespace mmapurl::net {
+
+struct Origin {
+  bool tls = false;
+  std::string host;  // name for SNI and certificate checks (IPv6 literal without brackets)
+  uint16_t port = 0;
+  // Plain-HTTP proxy to send absolute-form requests to, or CONNECT through for TLS ("" = none).
+  std::string proxy_host;
+  uint16_t proxy_port = 0;
+  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + std::to_string(port); }
+};
+
+struct TransportSettings {
+  double io_timeout_s = 10;  // no progress for this long fails the exchange
+};
+
+}  // namespace mmapurl::net

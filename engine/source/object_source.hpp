@@ -1,0 +1,70 @@
+// ObjectSource: what a mapping reads from. HTTP and S3 are two sources; both answer ranged
+// GETs, pinned to the object seen at mapping time. Building requests and checking answers is
+// pure; the engine does the I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "net/http_types.hpp"
+#include "net/origin.hpp"
+
+namespace mmapurl::source {
+
+// What the mapping saw of the object at mapping time; every later range must match it.
+struct ObjectIdentity {
+  uint64_t size = 0;
+  std::string etag;  // as sent, quotes included; empty if none
+  bool etag_weak = false;
+  std::string last_modified;  // HTTP date; empty if none
+  std::string version_id;     // S3 versioned buckets
+};
+
+enum class SourceError : uint8_t {
+  kNone,
+  kTransient,      // retry with backoff
+  kChanged,        // the object is not the one that was mapped: permanent
+  kNotFound,       // 404 / NoSuchKey / NoSuchBucket
+  kPermission,     // 401 / 403
+  kProtocol,       // the server broke the protocol (wrong range, 200 to a range, ...)
+  kNoLength,       // no total size learnt
+  kRangeIgnored,   // 200 with the whole object to a ranged GET
+};
+
+struct SourceVerdict {
+  SourceError error = SourceError::kNone;
+  std::string message;
+};
+
+class ObjectSource {
+ public:
+  virtual ~ObjectSource() = default;
+  virtual const net::Origin& origin() const = 0;
+  // A GET for bytes [first, last]; `pinned` adds the snapshot conditions (If-Match, ...).
+  virtual net::RequestSpec range_request(uint64_t first, uint64_t last, bool pinned) = 0;
+  // The URL without its query string: safe for logs and error messages.
+  virtual std::string describe() const = 0;
+  // Classifies an error status (4xx/5xx) with its body (S3 error XML, ...).
+  virtual SourceVerdict classify_status(const net::ResponseHead& head, const std::string& body) const;
+
+  const ObjectIdentity& identity() const { return identity_; }
+  void set_identity(ObjectIdentity id) { identity_ = std::move(id); }
+
+ protected:
+  ObjectIdentity identity_;
+};
+
+// Checks a 206 against the range asked for and the pinned identity. Pure.
+SourceVerdict check_range_response(const net::ResponseHead& head, const ObjectIdentity& identity,
+                                   uint64_t first, uint64_t last);
+
+// Learns the identity from the answer to the mapping-time probe (`bytes=0-(probe-1)`).
+// For a 200 (server ignores Range) the identity is filled when Content-Length is known, with
+// kRangeIgnored. For 416 with "bytes */0" the object is empty.
+SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity* out);
+
+// True if a status is worth retrying (timeouts, 5xx, 429, S3's SlowDown).
+bool is_transient_status(unsigned status);
+
+}  // namespace mmapurl::source
