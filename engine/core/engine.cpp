@@ -19,6 +19,7 @@
 #include "mmapurl.h"
 #include "source/http/http_object_source.hpp"
 #include "source/http/http_url.hpp"
+#include "source/source_factory.hpp"
 
 namespace mmapurl::core {
 
@@ -36,12 +37,6 @@ void atfork_parent() { g_engine_mutex.unlock(); }
 void atfork_child() {
   g_engine = nullptr;
   g_engine_mutex.unlock();
-}
-
-std::optional<std::string> getenv_string(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v) return std::nullopt;
-  return std::string(v);
 }
 
 int code_for(source::SourceError e) {
@@ -159,15 +154,6 @@ Mapping* EngineImpl::find_mapping(uint64_t addr) {
   return addr < mp->base + span ? mp : nullptr;
 }
 
-static std::unique_ptr<source::ObjectSource> make_http_source(const source::HttpUrl& url) {
-  net::Origin origin;
-  origin.tls = url.tls;
-  origin.host = url.host;
-  origin.port = url.port;
-  source::apply_proxy_environment(url, &origin, getenv_string);
-  return std::make_unique<source::HttpObjectSource>(url, origin);
-}
-
 void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
   if (!job->probe) job->probe = take_buffer(config.probe_bytes);
   net::ConnectionPool* pool = pool_for(job->source->origin());
@@ -225,6 +211,9 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
       }
       return retry_or_fail(r.message);
     }
+    if (status / 100 != 2 && job->source->adapt_to(r.head, r.small_body) && ++job->redirects <= kMaxRedirects) {
+      return begin_open(job);
+    }
     if (status >= 300 && status < 400 && status != 304) {
       const std::string* location = r.head.find("location");
       auto* http = dynamic_cast<source::HttpObjectSource*>(job->source.get());
@@ -236,12 +225,24 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
         return finish_open(job, std::move(out));
       }
       MMAPURL_LOG(LogLevel::kInfo, "redirect " + job->source->describe() + " -> " + next->redacted());
-      job->source = make_http_source(*next);
+      job->source = source::make_http_object_source(
+          std::string(next->tls ? "https://" : "http://") + next->host_header() + next->target);
+      if (!job->source) {
+        out.code = MMAP_S3_IOERROR;
+        out.message = "redirect to an unusable URL";
+        return finish_open(job, std::move(out));
+      }
       return begin_open(job);
     }
     if (status == 416) {
       source::ObjectIdentity id;
       auto verdict = source::identity_from_probe(r.head, &id);
+      if (verdict.error != source::SourceError::kNone && !job->asked_size) {
+        if (auto head_request = job->source->size_request()) {
+          job->asked_size = true;
+          return ask_size(job, std::move(*head_request));
+        }
+      }
       if (verdict.error != source::SourceError::kNone) {
         out.code = MMAP_S3_IOERROR;
         out.message = job->source->describe() + ": " + verdict.message;
@@ -333,17 +334,41 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   finish_open(job, std::move(out));
 }
 
+// The size of an object whose first range was refused (S3's empty objects): a HEAD.
+void EngineImpl::ask_size(std::shared_ptr<OpenJob> job, net::RequestSpec request) {
+  auto exchange = std::make_shared<net::Exchange>();
+  exchange->urgent = true;
+  exchange->request = std::move(request);
+  exchange->on_complete = [this, job](net::ExchangeResult&& r) {
+    MapOutcome out;
+    if (r.error == net::NetError::kNone && r.head.status / 100 == 2 && r.head.content_length) {
+      source::ObjectIdentity id;
+      id.size = *r.head.content_length;
+      if (const std::string* e = r.head.find("etag")) id.etag = *e;
+      if (id.size == 0) {
+        job->source->set_identity(id);
+        job->probe_len = 0;
+        return create_mapping(job);
+      }
+    }
+    out.code = r.head.status == 404 ? MMAP_S3_NOT_FOUND : MMAP_S3_IOERROR;
+    out.message = job->source->describe() + ": range refused (416) and the size is unknown";
+    finish_open(job, std::move(out));
+  };
+  pool_for(job->source->origin())->submit(std::move(exchange));
+}
+
 MapOutcome Engine::map(const std::string& url) {
   MapOutcome out;
-  auto parsed = source::parse_http_url(url);
-  if (!parsed) {
-    out.code = MMAP_S3_INVALID_S3URL;
-    out.message = "malformed or unsupported URL";
+  auto made = source::make_object_source(url);
+  if (!made.source) {
+    out.code = made.code;
+    out.message = made.message;
     return out;
   }
   auto job = std::make_shared<OpenJob>();
   job->url = url;
-  job->source = make_http_source(*parsed);
+  job->source = std::move(made.source);
   job->started = Clock::now();
   auto future = job->promise.get_future();
   asio::post(*impl_->io, [impl = impl_, job] { impl->begin_open(job); });

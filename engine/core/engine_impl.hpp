@@ -35,6 +35,7 @@ class EngineImpl {
   void begin_open(std::shared_ptr<OpenJob> job);
   void finish_open(std::shared_ptr<OpenJob> job, MapOutcome outcome);
   void create_mapping(std::shared_ptr<OpenJob> job);
+  void ask_size(std::shared_ptr<OpenJob> job, net::RequestSpec request);
   int unmap_now(uint64_t addr);
   int advise_now(uint64_t addr, uint64_t len, int advice);
   Mapping* find_mapping(uint64_t addr);
@@ -93,6 +94,7 @@ struct OpenJob {
   uint8_t* probe = nullptr;  // staging for the first range, config.probe_bytes long
   uint64_t probe_len = 0;    // bytes of the object it holds
   bool whole_object = false; // the server ignored Range but the object fit in the probe
+  bool asked_size = false;   // a HEAD was sent after a 416
 };
 
 }  // namespace mmapurl::core

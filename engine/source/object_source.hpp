@@ -48,6 +48,13 @@ class ObjectSource {
   // Classifies an error status (4xx/5xx) with its body (S3 error XML, ...).
   virtual SourceVerdict classify_status(const net::ResponseHead& head, const std::string& body) const;
 
+  // A request that learns the size when the first range was refused with 416 and no total
+  // (S3 answers so for empty objects): a HEAD. Nothing if the source has none.
+  virtual std::optional<net::RequestSpec> size_request() { return std::nullopt; }
+  // An answer that tells the source to change itself (S3: the bucket's real region, from
+  // x-amz-bucket-region on a 301/400). True if the request should be made again.
+  virtual bool adapt_to(const net::ResponseHead&, const std::string& /*body*/) { return false; }
+
   const ObjectIdentity& identity() const { return identity_; }
   void set_identity(ObjectIdentity id) { identity_ = std::move(id); }
 

@@ -43,11 +43,16 @@ std::string xml_unescape(std::string_view text) {
       continue;
     }
     std::string_view entity = text.substr(i + 1, semi - i - 1);
-    if (entity == "amp") out.push_back('&');
-    else if (entity == "lt") out.push_back('<');
-    else if (entity == "gt") out.push_back('>');
-    else if (entity == "quot") out.push_back('"');
-    else if (entity == "apos") out.push_back('\'');
+    if (entity == "amp")
+      out.push_back('&');
+    else if (entity == "lt")
+      out.push_back('<');
+    else if (entity == "gt")
+      out.push_back('>');
+    else if (entity == "quot")
+      out.push_back('"');
+    else if (entity == "apos")
+      out.push_back('\'');
     else if (entity.size() > 1 && entity[0] == '#') {
       uint32_t cp = 0;
       bool hex = entity[1] == 'x' || entity[1] == 'X';
@@ -148,10 +153,10 @@ std::optional<HttpRequestSpec> sts_web_identity_request(const WebIdentitySetting
                                                         std::string_view web_identity_token,
                                                         std::string& error) {
   std::string endpoint = settings.sts_endpoint_url.value_or(
-      settings.region.empty() ? std::string("https://sts.amazonaws.com")
-                              : "https://sts." + settings.region +
-                                    (settings.region.rfind("cn-", 0) == 0 ? ".amazonaws.com.cn"
-                                                                          : ".amazonaws.com"));
+      settings.region.empty()
+          ? std::string("https://sts.amazonaws.com")
+          : "https://sts." + settings.region +
+                (settings.region.rfind("cn-", 0) == 0 ? ".amazonaws.com.cn" : ".amazonaws.com"));
   auto url = parse_http_url(endpoint, error);
   if (!url) {
     error = "STS endpoint " + error;
@@ -264,10 +269,9 @@ std::optional<HttpRequestSpec> imds_credentials_request(std::string_view endpoin
     error = "instance metadata returned no role name";
     return std::nullopt;
   }
-  auto spec = imds_request(endpoint, "GET",
-                           "/latest/meta-data/iam/security-credentials/" +
-                               uri_encode(role_name, false),
-                           error);
+  auto spec = imds_request(
+      endpoint, "GET", "/latest/meta-data/iam/security-credentials/" + uri_encode(role_name, false),
+      error);
   if (spec) spec->headers.emplace_back("X-aws-ec2-metadata-token", std::string(token));
   return spec;
 }

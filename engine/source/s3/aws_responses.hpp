@@ -50,8 +50,7 @@ CredentialsParse parse_credential_process_output(std::string_view json);
 // ---- IMDSv2: PUT a token, GET the role name, GET the role's credentials.
 inline constexpr std::string_view kImdsDefaultEndpoint = "http://169.254.169.254";
 inline constexpr std::string_view kImdsIpv6Endpoint = "http://[fd00:ec2::254]";
-std::optional<HttpRequestSpec> imds_token_request(std::string_view endpoint,
-                                                  std::string& error);
+std::optional<HttpRequestSpec> imds_token_request(std::string_view endpoint, std::string& error);
 std::optional<HttpRequestSpec> imds_role_name_request(std::string_view endpoint,
                                                       std::string_view token, std::string& error);
 // The role name: the first non-empty line of the listing.

@@ -100,14 +100,13 @@ CredentialChainResult resolve_credentials(const AwsEnvironment& environment,
   bool partial = false;
   if (auto creds = static_keys(profile.from_credentials, partial)) {
     result.credentials = std::move(creds);
-    result.provider = "shared credentials file (" + profile.credentials_path + ", profile " +
-                      profile.name + ")";
+    result.provider =
+        "shared credentials file (" + profile.credentials_path + ", profile " + profile.name + ")";
     return result;
   }
   if (auto creds = static_keys(profile.from_config, partial)) {
     result.credentials = std::move(creds);
-    result.provider =
-        "config file (" + profile.config_path + ", profile " + profile.name + ")";
+    result.provider = "config file (" + profile.config_path + ", profile " + profile.name + ")";
     return result;
   }
   if (partial) {
@@ -162,8 +161,8 @@ CredentialChainResult resolve_credentials(const AwsEnvironment& environment,
   }
 
   // 4. Web identity (environment first, then the profile).
-  std::optional<std::string> token_file = first_of(
-      environment, profile, "AWS_WEB_IDENTITY_TOKEN_FILE", "web_identity_token_file");
+  std::optional<std::string> token_file =
+      first_of(environment, profile, "AWS_WEB_IDENTITY_TOKEN_FILE", "web_identity_token_file");
   std::optional<std::string> role_arn = first_of(environment, profile, "AWS_ROLE_ARN", "role_arn");
   if (token_file && role_arn) {
     std::optional<std::string> token =

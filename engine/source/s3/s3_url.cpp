@@ -67,11 +67,10 @@ bool is_valid_utf8(std::string_view text) {
 
 BucketNameKind classify_bucket_name(std::string_view bucket) {
   if (bucket.size() < 3 || bucket.size() > 255) return BucketNameKind::kInvalid;
-  bool modern = bucket.size() <= 63 && is_lower_alnum(bucket.front()) &&
-                is_lower_alnum(bucket.back()) && !looks_like_ipv4(bucket) &&
-                bucket.find("..") == std::string_view::npos &&
-                bucket.find(".-") == std::string_view::npos &&
-                bucket.find("-.") == std::string_view::npos;
+  bool modern =
+      bucket.size() <= 63 && is_lower_alnum(bucket.front()) && is_lower_alnum(bucket.back()) &&
+      !looks_like_ipv4(bucket) && bucket.find("..") == std::string_view::npos &&
+      bucket.find(".-") == std::string_view::npos && bucket.find("-.") == std::string_view::npos;
   for (char c : bucket) {
     bool lower_ok = is_lower_alnum(c) || c == '.' || c == '-';
     bool legacy_ok = lower_ok || (c >= 'A' && c <= 'Z') || c == '_';

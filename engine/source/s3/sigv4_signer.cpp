@@ -44,7 +44,9 @@ std::string canonical_uri(const SigningRequest& request, const SigningOptions& o
   return path;
 }
 
-std::string date_stamp(std::string_view amz_date_text) { return std::string(amz_date_text.substr(0, 8)); }
+std::string date_stamp(std::string_view amz_date_text) {
+  return std::string(amz_date_text.substr(0, 8));
+}
 
 }  // namespace
 
@@ -67,7 +69,8 @@ std::string canonical_query_string(std::string_view raw_query) {
     if (!piece.empty()) {
       size_t eq = piece.find('=');
       std::string_view key = piece.substr(0, eq);
-      std::string_view value = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
+      std::string_view value =
+          eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
       // A malformed escape is signed literally (encoded as given) rather than dropped.
       auto decoded_key = percent_decode(key);
       auto decoded_value = percent_decode(value);
@@ -114,8 +117,7 @@ std::string normalize_uri_path(std::string_view path) {
 }
 
 std::optional<SigningResult> sign_request(const SigningRequest& request,
-                                          const Credentials& credentials,
-                                          const SigningScope& scope,
+                                          const Credentials& credentials, const SigningScope& scope,
                                           const SigningOptions& options) {
   SigningResult result;
   const std::string date_time = amz_date(scope.time);
@@ -153,7 +155,8 @@ std::optional<SigningResult> sign_request(const SigningRequest& request,
       date_stamp(date_time) + "/" + scope.region + "/" + scope.service + "/aws4_request";
   const std::string request_hash = sha256_hex(result.canonical_request);
   if (request_hash.empty()) return std::nullopt;
-  result.string_to_sign = "AWS4-HMAC-SHA256\n" + date_time + "\n" + scope_text + "\n" + request_hash;
+  result.string_to_sign =
+      "AWS4-HMAC-SHA256\n" + date_time + "\n" + scope_text + "\n" + request_hash;
 
   auto k_date = hmac_sha256("AWS4" + credentials.secret_access_key, date_stamp(date_time));
   if (!k_date) return std::nullopt;

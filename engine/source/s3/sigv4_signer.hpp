@@ -50,8 +50,7 @@ struct SigningResult {
 // x-amz-content-sha256 or x-amz-security-token in `request.headers` are signed as given and
 // not added a second time.
 std::optional<SigningResult> sign_request(const SigningRequest& request,
-                                          const Credentials& credentials,
-                                          const SigningScope& scope,
+                                          const Credentials& credentials, const SigningScope& scope,
                                           const SigningOptions& options = {});
 
 // "20130524T000000Z" (x-amz-date) for a time point, in UTC.
