@@ -53,8 +53,8 @@ class Session {
       const std::optional<ObjectSnapshot> object = core_.find_object(req->path);
       const ResponsePlan plan =
           plan_response(*req, object ? &*object : nullptr, fault.fault, core_.plan_context());
-      const auto latency = std::chrono::nanoseconds(
-          static_cast<long long>(core_.options().latency_ms * 1e6));
+      const auto latency =
+          std::chrono::nanoseconds(static_cast<long long>(core_.options().latency_ms * 1e6));
       if (!core_.sleep_for(latency)) return;
       if (!execute(plan, fault.epoch)) return;
       if (plan.close_after) return;
@@ -103,8 +103,9 @@ class Session {
     while (n > 0) {
       const size_t piece = pacer_.enabled() ? std::min(n, pacer_.max_piece()) : n;
       if (!core_.sleep_for(pacer_.reserve(piece))) return false;
-      if (!transport_.write_all(data, piece)) return false;
+      // Counted before the write, so a client that has read a byte sees it counted.
       core_.bytes_sent.fetch_add(piece, std::memory_order_relaxed);
+      if (!transport_.write_all(data, piece)) return false;
       data += piece;
       n -= piece;
     }
@@ -118,7 +119,7 @@ class Session {
   // Writes the plan; returns false when the connection must end without more ceremony.
   bool execute(const ResponsePlan& plan, uint64_t fault_epoch) {
     if (plan.endless_headers) return send_endless_headers(plan.head);
-    const uint64_t full = !plan.send_body        ? 0
+    const uint64_t full = !plan.send_body       ? 0
                           : plan.synthetic_body ? plan.body_len
                                                 : plan.literal_body.size();
     const uint64_t to_send = plan.cut == BodyCut::kNone ? full : full / 2;

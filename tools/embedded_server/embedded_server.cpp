@@ -122,8 +122,8 @@ void EmbeddedServer::reap_finished_connections(bool all) {
 uint16_t EmbeddedServer::port() const { return port_; }
 
 std::string EmbeddedServer::url(const std::string& path) const {
-  std::string u = std::string(opts_.tls ? "https" : "http") + "://127.0.0.1:" +
-                  std::to_string(port_);
+  std::string u =
+      std::string(opts_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
   if (path.empty() || path.front() != '/') u += '/';
   return u + path;
 }
@@ -145,9 +145,7 @@ void EmbeddedServer::set_fault(Fault f, int count, const std::string& path) {
   core_->add_fault(f, count, path);
 }
 
-void EmbeddedServer::clear_faults() {
-  core_->clear_faults();
-}
+void EmbeddedServer::clear_faults() { core_->clear_faults(); }
 
 void EmbeddedServer::replace_object(const std::string& path, uint64_t new_seed,
                                     const std::string& new_etag) {

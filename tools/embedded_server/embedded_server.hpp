@@ -41,6 +41,7 @@ class EmbeddedServer {
   // Last-Modified when the object had one).
   void replace_object(const std::string& path, uint64_t new_seed, const std::string& new_etag);
 
+  // requests: heads parsed; bytes_sent: response bytes (head + body) handed to the socket.
   struct Counters {
     uint64_t requests, bytes_sent, connections_accepted;
   };

@@ -8,7 +8,7 @@
 
 namespace mmapurl::testserver {
 
-std::string format_http_date(std::time_t t);                  // "Sun, 06 Nov 1994 08:49:37 GMT"
+std::string format_http_date(std::time_t t);  // "Sun, 06 Nov 1994 08:49:37 GMT"
 std::optional<std::time_t> parse_http_date(std::string_view text);  // IMF-fixdate only
 
 }  // namespace mmapurl::testserver

@@ -14,19 +14,32 @@ constexpr const char* kAbsurdContentLength = "1000000000000000";  // 1 PB
 
 const char* reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 412: return "Precondition Failed";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 302:
+      return "Found";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 412:
+      return "Precondition Failed";
+    case 416:
+      return "Range Not Satisfiable";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -136,8 +149,11 @@ ResponsePlan plan_response(const RequestHead& req, const ObjectSnapshot* object,
       (obj.etag.empty() ? "" : "ETag: " + obj.etag + "\r\n") +
       (obj.last_modified.empty() ? "" : "Last-Modified: " + obj.last_modified + "\r\n");
   if (!ctx.ignore_if_match && precondition_failed(req, obj)) {
-    p = literal(&req, 412, s3_error("PreconditionFailed", "At least one of the preconditions "
-                                    "you specified did not hold."), "application/xml");
+    p = literal(&req, 412,
+                s3_error("PreconditionFailed",
+                         "At least one of the preconditions "
+                         "you specified did not hold."),
+                "application/xml");
     finish_head(p, req);
     return p;
   }
@@ -155,8 +171,8 @@ ResponsePlan plan_response(const RequestHead& req, const ObjectSnapshot* object,
   const bool partial = range.kind == ResolvedRange::Kind::kPartial ||
                        fault == Fault::kWrongContentRange || fault == Fault::kWrongTotal;
   uint64_t first = range.kind == ResolvedRange::Kind::kPartial ? range.first : 0;
-  const uint64_t len = range.kind == ResolvedRange::Kind::kPartial ? range.last - first + 1
-                                                                    : obj.size;
+  const uint64_t len =
+      range.kind == ResolvedRange::Kind::kPartial ? range.last - first + 1 : obj.size;
   if (fault == Fault::kWrongContentRange) {
     // Shift by a word so both header and bytes are self-consistent but not what was asked.
     first = first >= kWrongContentRangeShift ? first - kWrongContentRangeShift
@@ -202,24 +218,42 @@ ResponsePlan plan_response(const RequestHead& req, const ObjectSnapshot* object,
 
 const char* fault_name(Fault f) {
   switch (f) {
-    case Fault::kNone: return "none";
-    case Fault::kStatus500: return "status500";
-    case Fault::kStatus503: return "status503";
-    case Fault::kStatus503SlowDown: return "status503_slowdown";
-    case Fault::kStatus404: return "status404";
-    case Fault::kStatus403: return "status403";
-    case Fault::kIgnoreRange: return "ignore_range";
-    case Fault::kWrongContentRange: return "wrong_content_range";
-    case Fault::kWrongTotal: return "wrong_total";
-    case Fault::kMoreBytes: return "more_bytes";
-    case Fault::kTruncate: return "truncate";
-    case Fault::kReset: return "reset";
-    case Fault::kStall: return "stall";
-    case Fault::kChunked: return "chunked";
-    case Fault::kGzip: return "gzip";
-    case Fault::kAbsurdContentLength: return "absurd_content_length";
-    case Fault::kEndlessHeaders: return "endless_headers";
-    case Fault::kChangeEtag: return "change_etag";
+    case Fault::kNone:
+      return "none";
+    case Fault::kStatus500:
+      return "status500";
+    case Fault::kStatus503:
+      return "status503";
+    case Fault::kStatus503SlowDown:
+      return "status503_slowdown";
+    case Fault::kStatus404:
+      return "status404";
+    case Fault::kStatus403:
+      return "status403";
+    case Fault::kIgnoreRange:
+      return "ignore_range";
+    case Fault::kWrongContentRange:
+      return "wrong_content_range";
+    case Fault::kWrongTotal:
+      return "wrong_total";
+    case Fault::kMoreBytes:
+      return "more_bytes";
+    case Fault::kTruncate:
+      return "truncate";
+    case Fault::kReset:
+      return "reset";
+    case Fault::kStall:
+      return "stall";
+    case Fault::kChunked:
+      return "chunked";
+    case Fault::kGzip:
+      return "gzip";
+    case Fault::kAbsurdContentLength:
+      return "absurd_content_length";
+    case Fault::kEndlessHeaders:
+      return "endless_headers";
+    case Fault::kChangeEtag:
+      return "change_etag";
   }
   return "unknown";
 }

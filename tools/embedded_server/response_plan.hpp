@@ -27,17 +27,17 @@ enum class BodyCut {
 
 struct ResponsePlan {
   int status = 200;
-  std::string head;  // status line + headers + blank line (just the status line if endless)
-  std::string literal_body;        // small fixed bodies (errors); used when !synthetic_body
-  bool synthetic_body = false;     // body = bytes [body_offset, +body_len) of object body_seed
+  std::string head;          // status line + headers + blank line (just the status line if endless)
+  std::string literal_body;  // small fixed bodies (errors); used when !synthetic_body
+  bool synthetic_body = false;  // body = bytes [body_offset, +body_len) of object body_seed
   uint64_t body_seed = 0;
   uint64_t body_offset = 0;
   uint64_t body_len = 0;
-  bool send_body = true;           // false for HEAD
-  bool chunked = false;            // body framed with Transfer-Encoding: chunked
-  bool endless_headers = false;    // after the status line, header lines until the peer leaves
+  bool send_body = true;         // false for HEAD
+  bool chunked = false;          // body framed with Transfer-Encoding: chunked
+  bool endless_headers = false;  // after the status line, header lines until the peer leaves
   BodyCut cut = BodyCut::kNone;
-  bool close_after = false;        // the connection cannot be reused after this answer
+  bool close_after = false;  // the connection cannot be reused after this answer
 };
 
 struct PlanContext {

@@ -69,8 +69,7 @@ std::optional<SelfSignedCert> make_self_signed_cert() {
       !add_extension(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign") ||
       !add_extension(cert.get(), NID_ext_key_usage, "serverAuth") ||
       !add_extension(cert.get(), NID_subject_key_identifier, "hash") ||
-      !add_extension(cert.get(), NID_subject_alt_name,
-                     "IP:127.0.0.1,IP:::1,DNS:localhost")) {
+      !add_extension(cert.get(), NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost")) {
     return std::nullopt;
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return std::nullopt;

@@ -54,10 +54,9 @@ bool ServerCore::init_tls(const std::string& cert_pem, const std::string& key_pe
   BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
   X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr) : nullptr;
   EVP_PKEY* key = key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr) : nullptr;
-  const bool loaded = cert != nullptr && key != nullptr &&
-                      SSL_CTX_use_certificate(ssl_ctx_, cert) == 1 &&
-                      SSL_CTX_use_PrivateKey(ssl_ctx_, key) == 1 &&
-                      SSL_CTX_check_private_key(ssl_ctx_) == 1;
+  const bool loaded =
+      cert != nullptr && key != nullptr && SSL_CTX_use_certificate(ssl_ctx_, cert) == 1 &&
+      SSL_CTX_use_PrivateKey(ssl_ctx_, key) == 1 && SSL_CTX_check_private_key(ssl_ctx_) == 1;
   X509_free(cert);
   EVP_PKEY_free(key);
   BIO_free(cert_bio);
@@ -71,8 +70,7 @@ bool ServerCore::init_tls(const std::string& cert_pem, const std::string& key_pe
       SSL_CTX_set_cipher_list(ssl_ctx_,
                               "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                               "ECDHE-ECDSA-CHACHA20-POLY1305") != 1 ||
-      SSL_CTX_set_session_id_context(ssl_ctx_, kSessionContext, sizeof(kSessionContext) - 1) !=
-          1) {
+      SSL_CTX_set_session_id_context(ssl_ctx_, kSessionContext, sizeof(kSessionContext) - 1) != 1) {
     return fail("configuring TLS");
   }
   SSL_CTX_set_options(ssl_ctx_, SSL_OP_CIPHER_SERVER_PREFERENCE);

@@ -1,6 +1,8 @@
 // Throughput sanity check: serves a 1 GiB synthetic object over HTTPS (or HTTP with --http) and
 // times `curl --cacert` downloading it to /dev/null. Not built by CMake (the library globs only
-// embedded_server/*.cpp); build it by hand, see README in this folder.
+// embedded_server/*.cpp); selftest/build_and_run.sh builds and runs it.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,12 +38,18 @@ int main(int argc, char** argv) {
                           (tls ? "--cacert " + ca + " " : std::string()) + server.url("/big");
   const auto t0 = std::chrono::steady_clock::now();
   const int rc = std::system(cmd.c_str());
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto c = server.counters();
-  std::printf("curl rc=%d  %.3f s  %.2f GB/s  (server: %llu requests, %llu bytes sent)\n", rc,
-              secs, static_cast<double>(size) / secs / 1e9,
-              static_cast<unsigned long long>(c.requests),
+  // CPU seconds per side: on a shared machine wall time is noisy, CPU cost per GB is not.
+  auto cpu = [](int who) {
+    rusage ru{};
+    getrusage(who, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  };
+  std::printf("cpu: server %.3f s, curl %.3f s\n", cpu(RUSAGE_SELF), cpu(RUSAGE_CHILDREN));
+  std::printf("curl rc=%d  %.3f s  %.2f GB/s  (server: %llu requests, %llu bytes sent)\n", rc, secs,
+              static_cast<double>(size) / secs / 1e9, static_cast<unsigned long long>(c.requests),
               static_cast<unsigned long long>(c.bytes_sent));
   return rc == 0 ? 0 : 1;
 }

@@ -1,12 +1,13 @@
 // Self-test of the embedded server: its pure parsing/planning, then the real server on loopback
 // spoken to over plain TCP and over TLS (trusting its own certificate), faults included.
+#include "embedded_server/embedded_server.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
 
-#include "embedded_server/embedded_server.hpp"
 #include "embedded_server/fault_schedule.hpp"
 #include "embedded_server/http_date.hpp"
 #include "embedded_server/http_request.hpp"
@@ -257,18 +258,19 @@ TEST_P(ServerTest, IfMatchMismatchAnswers412) {
   EXPECT_EQ(r.status, 412);
   r = roundtrip(get("/obj", std::string("Range: bytes=0-9\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 206);
-  r = roundtrip(get("/obj", "Range: bytes=0-9\r\nIf-Unmodified-Since: "
-                            "Sat, 05 Nov 1994 08:49:37 GMT\r\n"));
+  r = roundtrip(get("/obj",
+                    "Range: bytes=0-9\r\nIf-Unmodified-Since: "
+                    "Sat, 05 Nov 1994 08:49:37 GMT\r\n"));
   EXPECT_EQ(r.status, 412);
 }
 
 TEST_P(ServerTest, ReplacedObjectHasNewBytesAndEtag) {
   server_->replace_object("/obj", 999, "\"obj-v2\"");
-  WireResponse r = roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag +
-                                             "\r\n"));
+  WireResponse r =
+      roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 412);
-  r = roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Unmodified-Since: ") +
-                                kLastModified + "\r\n"));
+  r = roundtrip(get(
+      "/obj", std::string("Range: bytes=0-99\r\nIf-Unmodified-Since: ") + kLastModified + "\r\n"));
   EXPECT_EQ(r.status, 412);
   r = roundtrip(get("/obj", "Range: bytes=0-99\r\n"));
   EXPECT_EQ(r.status, 206);

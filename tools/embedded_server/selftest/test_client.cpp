@@ -63,8 +63,8 @@ bool TestClient::connect(uint16_t port, const std::string& ca_pem, std::string* 
   if (SSL_connect(ssl_) != 1) {
     char text[256] = "";
     ERR_error_string_n(ERR_get_error(), text, sizeof(text));
-    *error = std::string("TLS handshake: ") + text + " verify=" +
-             X509_verify_cert_error_string(SSL_get_verify_result(ssl_));
+    *error = std::string("TLS handshake: ") + text +
+             " verify=" + X509_verify_cert_error_string(SSL_get_verify_result(ssl_));
     return false;
   }
   return true;
@@ -117,7 +117,8 @@ WireResponse TestClient::read_response(bool head_request) {
   size_t pos = head.find("\r\n");
   while (pos != std::string::npos) {
     const size_t next = head.find("\r\n", pos + 2);
-    const std::string line = head.substr(pos + 2, next == std::string::npos ? next : next - pos - 2);
+    const std::string line =
+        head.substr(pos + 2, next == std::string::npos ? next : next - pos - 2);
     const size_t colon = line.find(':');
     if (colon != std::string::npos) {
       std::string name = line.substr(0, colon);

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Builds and runs the embedded server's self-test and curl throughput check, standalone
+# (g++, OpenSSL, GoogleTest), in a scratch directory. SANITIZE=address,undefined to sanitize.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+tools=$(cd "$here/../.." && pwd)
+out=${OUT:-/tmp/mmapurl-embedded-server-selftest}
+mkdir -p "$out"
+flags="-std=c++20 -Wall -Wextra -Werror -O2 -g -I$tools -I$here"
+if [ -n "${SANITIZE:-}" ]; then flags="$flags -fsanitize=$SANITIZE -fno-omit-frame-pointer"; fi
+objs=""
+for f in "$tools"/embedded_server/*.cpp "$here"/test_client.cpp; do
+  o="$out/$(basename "$f" .cpp).o"
+  g++ $flags -c "$f" -o "$o"
+  objs="$objs $o"
+done
+g++ $flags "$here/embedded_server_test.cpp" $objs -lssl -lcrypto -lgtest -lgtest_main -pthread \
+  -o "$out/embedded_server_test"
+g++ $flags "$here/curl_throughput_main.cpp" $objs -lssl -lcrypto -pthread -o "$out/curl_throughput"
+"$out/embedded_server_test"
+if command -v curl >/dev/null; then "$out/curl_throughput"; fi
