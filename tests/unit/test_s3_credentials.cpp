@@ -58,8 +58,9 @@ TEST(CredentialChain, EnvironmentComesFirst) {
   world.env["AWS_ACCESS_KEY_ID"] = "AKENV";
   world.env["AWS_SECRET_ACCESS_KEY"] = "SKENV";
   world.env["AWS_SESSION_TOKEN"] = "STENV";
-  world.files["/home/u/.aws/credentials"] = "[default]\naws_access_key_id=AKFILE\n"
-                                            "aws_secret_access_key=SKFILE\n";
+  world.files["/home/u/.aws/credentials"] =
+      "[default]\naws_access_key_id=AKFILE\n"
+      "aws_secret_access_key=SKFILE\n";
   auto result = world.resolve();
   ASSERT_TRUE(result.credentials.has_value());
   EXPECT_EQ(result.credentials->access_key_id, "AKENV");
@@ -78,16 +79,18 @@ TEST(CredentialChain, PartialEnvironmentIsAnError) {
 
 TEST(CredentialChain, CredentialsFileThenConfigFile) {
   FakeWorld world = world_with_home();
-  world.files["/home/u/.aws/config"] = "[default]\naws_access_key_id=AKCONF\n"
-                                       "aws_secret_access_key=SKCONF\n";
+  world.files["/home/u/.aws/config"] =
+      "[default]\naws_access_key_id=AKCONF\n"
+      "aws_secret_access_key=SKCONF\n";
   auto from_config = world.resolve();
   ASSERT_TRUE(from_config.credentials.has_value());
   EXPECT_EQ(from_config.credentials->access_key_id, "AKCONF");
   EXPECT_NE(from_config.provider.find("config file"), std::string::npos);
 
-  world.files["/home/u/.aws/credentials"] = "[default]\naws_access_key_id=AKFILE\n"
-                                            "aws_secret_access_key=SKFILE\n"
-                                            "aws_session_token=STFILE\n";
+  world.files["/home/u/.aws/credentials"] =
+      "[default]\naws_access_key_id=AKFILE\n"
+      "aws_secret_access_key=SKFILE\n"
+      "aws_session_token=STFILE\n";
   auto from_credentials = world.resolve();
   ASSERT_TRUE(from_credentials.credentials.has_value());
   EXPECT_EQ(from_credentials.credentials->access_key_id, "AKFILE");
@@ -99,8 +102,9 @@ TEST(CredentialChain, NamedProfileAndFileLocations) {
   FakeWorld world = world_with_home();
   world.env["AWS_PROFILE"] = "work";
   world.env["AWS_SHARED_CREDENTIALS_FILE"] = "/tmp/creds";
-  world.files["/tmp/creds"] = "[default]\naws_access_key_id=AKDEF\naws_secret_access_key=S\n"
-                              "[work]\naws_access_key_id=AKWORK\naws_secret_access_key=S\n";
+  world.files["/tmp/creds"] =
+      "[default]\naws_access_key_id=AKDEF\naws_secret_access_key=S\n"
+      "[work]\naws_access_key_id=AKWORK\naws_secret_access_key=S\n";
   auto result = world.resolve();
   ASSERT_TRUE(result.credentials.has_value());
   EXPECT_EQ(result.credentials->access_key_id, "AKWORK");

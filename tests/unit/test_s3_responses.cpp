@@ -17,7 +17,8 @@ std::string header(const HttpRequestSpec& spec, std::string_view name) {
 }
 
 TEST(StsWebIdentity, ParsesCredentialsAndExpiration) {
-  const char* xml = R"(<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  const char* xml =
+      R"(<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
     <SubjectFromWebIdentityToken>amzn1.account.AF6RHO7KZU5XRVQJGXK6HB56KR2A</SubjectFromWebIdentityToken>
     <Audience>client.5498841531868486423.1548@apps.example.com</Audience>
@@ -48,7 +49,8 @@ TEST(StsWebIdentity, ErrorResponseAndMissingFields) {
       "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
       "<Message>Token &lt;expired&gt;</Message></Error><RequestId>r1</RequestId></ErrorResponse>");
   EXPECT_FALSE(parsed.credentials.has_value());
-  EXPECT_EQ(parsed.error, "STS AssumeRoleWithWebIdentity failed: InvalidIdentityToken: Token <expired>");
+  EXPECT_EQ(parsed.error,
+            "STS AssumeRoleWithWebIdentity failed: InvalidIdentityToken: Token <expired>");
   EXPECT_FALSE(parse_sts_web_identity_response("<Credentials><AccessKeyId>A</AccessKeyId>"
                                                "</Credentials>")
                    .credentials.has_value());
@@ -100,13 +102,13 @@ TEST(CredentialProcessOutput, Version1Only) {
   ASSERT_TRUE(parsed.credentials.has_value()) << parsed.error;
   EXPECT_EQ(parsed.credentials->session_token, "ST");
   EXPECT_EQ(parsed.credentials->expiration, parse_iso8601("2030-01-02T02:04:05Z"));
-  auto no_expiry = parse_credential_process_output(
-      R"({"Version":1,"AccessKeyId":"AK","SecretAccessKey":"SK"})");
+  auto no_expiry =
+      parse_credential_process_output(R"({"Version":1,"AccessKeyId":"AK","SecretAccessKey":"SK"})");
   ASSERT_TRUE(no_expiry.credentials.has_value());
   EXPECT_FALSE(no_expiry.credentials->expiration.has_value());
-  EXPECT_FALSE(parse_credential_process_output(
-                   R"({"Version":2,"AccessKeyId":"AK","SecretAccessKey":"SK"})")
-                   .credentials.has_value());
+  EXPECT_FALSE(
+      parse_credential_process_output(R"({"Version":2,"AccessKeyId":"AK","SecretAccessKey":"SK"})")
+          .credentials.has_value());
   EXPECT_FALSE(parse_credential_process_output("garbage").credentials.has_value());
 }
 
@@ -155,7 +157,8 @@ TEST(S3Errors, ParsesErrorDocument) {
   EXPECT_EQ(doc->endpoint, "b.s3.eu-west-1.amazonaws.com");
   EXPECT_EQ(doc->request_id, "R1");
   EXPECT_TRUE(doc->message.starts_with("The bucket"));
-  auto no_key = parse_aws_error("<Error><Code>NoSuchKey</Code><Message>A &amp; B &#65;&#x42;</Message></Error>");
+  auto no_key = parse_aws_error(
+      "<Error><Code>NoSuchKey</Code><Message>A &amp; B &#65;&#x42;</Message></Error>");
   ASSERT_TRUE(no_key.has_value());
   EXPECT_EQ(no_key->message, "A & B AB");
   EXPECT_FALSE(parse_aws_error("<ListBucketResult></ListBucketResult>").has_value());

@@ -18,9 +18,11 @@ TEST(S3Url, PlainBucketAndKey) {
 
 TEST(S3Url, AwkwardKeysAreKeptByteForByte) {
   const std::vector<std::string> keys = {
-      "with space.txt", "a+b=c&d~e;f,g", "(parens)", "100% literal", "%41 not decoded",
-      "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac/\xf0\x9f\x98\x80", "double//slash",
-      "trailing/", "trailing//", "/leading-slash", "./dot/../dots", "?query#frag", "*!'@$:"};
+      "with space.txt", "a+b=c&d~e;f,g",   "(parens)",
+      "100% literal",   "%41 not decoded", "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac/\xf0\x9f\x98\x80",
+      "double//slash",  "trailing/",       "trailing//",
+      "/leading-slash", "./dot/../dots",   "?query#frag",
+      "*!'@$:"};
   for (const auto& key : keys) {
     auto parsed = parse_s3_url("s3://bucket/" + key);
     ASSERT_TRUE(parsed.location.has_value()) << key << ": " << parsed.error;

@@ -14,9 +14,7 @@ Credentials example_credentials() {
   return {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", std::nullopt};
 }
 
-SigningScope example_scope() {
-  return {"us-east-1", "s3", *parse_iso8601("2013-05-24T00:00:00Z")};
-}
+SigningScope example_scope() { return {"us-east-1", "s3", *parse_iso8601("2013-05-24T00:00:00Z")}; }
 
 std::string header_value(const HeaderList& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
@@ -26,16 +24,19 @@ std::string header_value(const HeaderList& headers, std::string_view name) {
 }
 
 TEST(SigV4S3Examples, GetObjectWithRange) {
-  SigningRequest request{"GET", "/test.txt", "",
+  SigningRequest request{"GET",
+                         "/test.txt",
+                         "",
                          {{"Host", "examplebucket.s3.amazonaws.com"}, {"Range", "bytes=0-9"}},
                          ""};
   auto result = sign_request(request, example_credentials(), example_scope());
   ASSERT_TRUE(result.has_value());
-  EXPECT_EQ(result->canonical_request,
-            "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-            "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(
+      result->canonical_request,
+      "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+      "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(result->string_to_sign,
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
@@ -46,8 +47,8 @@ TEST(SigV4S3Examples, GetObjectWithRange) {
             "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
   // The headers the caller must add, in order; no session token for long-term keys.
   ASSERT_EQ(result->headers_to_add.size(), 3u);
-  EXPECT_EQ(result->headers_to_add[0], (std::pair<std::string, std::string>{"x-amz-date",
-                                                                            "20130524T000000Z"}));
+  EXPECT_EQ(result->headers_to_add[0],
+            (std::pair<std::string, std::string>{"x-amz-date", "20130524T000000Z"}));
   EXPECT_EQ(result->headers_to_add[1].first, "x-amz-content-sha256");
   EXPECT_EQ(result->headers_to_add[1].second, kEmptyPayloadSha256);
   EXPECT_EQ(result->headers_to_add[2].first, "Authorization");
@@ -59,7 +60,9 @@ TEST(SigV4S3Examples, PutObjectKeyIsEncodedOnce) {
   ASSERT_EQ(target, "/test%24file.text");
   std::string payload_hash = sha256_hex("Welcome to Amazon S3.");
   ASSERT_EQ(payload_hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
-  SigningRequest request{"PUT", target, "",
+  SigningRequest request{"PUT",
+                         target,
+                         "",
                          {{"Host", "examplebucket.s3.amazonaws.com"},
                           {"Date", "Fri, 24 May 2013 00:00:00 GMT"},
                           {"x-amz-storage-class", "REDUCED_REDUNDANCY"}},
@@ -103,8 +106,9 @@ TEST(SigV4S3, SessionTokenIsSentAndSigned) {
   auto without_token = sign_request(request, example_credentials(), example_scope());
   ASSERT_TRUE(with_token && without_token);
   EXPECT_EQ(header_value(with_token->headers_to_add, "x-amz-security-token"), creds.session_token);
-  EXPECT_NE(with_token->canonical_request.find("\nx-amz-security-token:FQoGZXIvYXdzEXAMPLETOKEN+/=\n"),
-            std::string::npos);
+  EXPECT_NE(
+      with_token->canonical_request.find("\nx-amz-security-token:FQoGZXIvYXdzEXAMPLETOKEN+/=\n"),
+      std::string::npos);
   EXPECT_NE(with_token->authorization.find(
                 "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"),
             std::string::npos);
