@@ -308,6 +308,32 @@ TEST(NetShaperDelay, HandshakeEmulationChargesAFreshConnectionOneMoreRtt) {
   close(fd);
 }
 
+TEST(NetShaperDelay, FullQueueStopsReadingFromTheSender) {
+  const std::string body(64 << 20, 'z');
+  std::atomic<size_t> sent{0};
+  TestServer server([&](int fd) {
+    char c;
+    if (recv(fd, &c, 1, 0) != 1) return;
+    for (size_t off = 0; off < body.size(); off += 1 << 20) {
+      if (!write_all(fd, body.data() + off, 1 << 20)) return;
+      sent += 1 << 20;
+    }
+  });
+  ShaperOptions opts;
+  opts.delay_ms_down = 1000;  // nothing reaches the client during the test
+  opts.max_queued_bytes = 1 << 20;
+  auto proxy = start_proxy(server.port(), opts);
+  const int fd = connect_loopback(proxy->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, "G", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Only the 1 MiB queue and the kernel's socket buffers can have taken data.
+  EXPECT_LT(sent.load(), size_t{40} << 20);
+  EXPECT_EQ(proxy->counters().bytes_down, 0u);
+  proxy->stop();  // resets the server side, which ends the writer
+  close(fd);
+}
+
 TEST(NetShaperDelay, DelayDoesNotCutThroughput) {
   const std::string body = random_bytes(16 << 20, 2);
   TestServer server(sender(&body));

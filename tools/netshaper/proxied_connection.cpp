@@ -160,7 +160,7 @@ void ProxiedConnection::run() {
 
 bool ProxiedConnection::wants_read(const Direction& d) const {
   // Reading stops when the queue is full: the sender then feels TCP back-pressure.
-  return !d.src_done && !d.dst_dead && d.queue.bytes() < shared_.options.max_queued_bytes;
+  return !d.src_done && !d.dst_dead && d.queue.footprint() < shared_.options.max_queued_bytes;
 }
 
 void ProxiedConnection::read_from(Direction& d, Clock::time_point now) {

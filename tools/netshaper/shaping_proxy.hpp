@@ -20,7 +20,7 @@ struct ShaperOptions {
   // The local accept completes at once, so a fresh connection would save the handshake's RTT a
   // real network costs; when true, the client's first bytes are held as if it had waited one RTT.
   bool emulate_handshake_rtt = false;
-  // Bytes buffered per connection and direction (the bandwidth-delay product) before the proxy
+  // Memory buffered per connection and direction (the bandwidth-delay product) before the proxy
   // stops reading from the sender, which then feels TCP back-pressure.
   size_t max_queued_bytes = size_t{64} << 20;
 };

@@ -14,6 +14,7 @@ constexpr size_t kMaxSpareBuffers = 4;
 void TimedByteQueue::push(std::vector<char>&& buffer, size_t length, Clock::time_point due) {
   if (length == 0) return;
   bytes_ += length;
+  footprint_ += buffer.size();
   chunks_.push_back(Chunk{std::move(buffer), length, 0, due});
 }
 
@@ -48,6 +49,7 @@ void TimedByteQueue::consume(size_t n) {
     bytes_ -= take;
     n -= take;
     if (c.offset == c.length) {
+      footprint_ -= c.buffer.size();
       recycle(std::move(c.buffer));
       chunks_.pop_front();
     }
@@ -57,6 +59,7 @@ void TimedByteQueue::consume(size_t n) {
 void TimedByteQueue::clear() {
   chunks_.clear();
   bytes_ = 0;
+  footprint_ = 0;
 }
 
 std::vector<char> TimedByteQueue::take_buffer(size_t size) {

@@ -32,6 +32,8 @@ class TimedByteQueue {
 
   bool empty() const { return chunks_.empty(); }
   size_t bytes() const { return bytes_; }
+  // Memory held by the queued buffers (>= bytes()): what a queue cap should count.
+  size_t footprint() const { return footprint_; }
 
   // A buffer of `size` bytes for the next read: a recycled one when available.
   std::vector<char> take_buffer(size_t size);
@@ -47,6 +49,7 @@ class TimedByteQueue {
 
   std::deque<Chunk> chunks_;
   size_t bytes_ = 0;
+  size_t footprint_ = 0;
   std::vector<std::vector<char>> spare_;
 };
 
