@@ -1,0 +1,29 @@
+// The workloads uffd-bench runs on a mapping, each timed and verified.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "uffd_bench/bench_options.hpp"
+
+namespace mmapurl::bench {
+
+// Verifies [offset, offset+len) of what was read; returns false on the first wrong byte.
+using Verifier = std::function<bool(uint64_t offset, const uint8_t* data, size_t len)>;
+
+struct ScenarioResult {
+  std::string name;
+  bool ok = true;
+  std::string error;
+  double seconds = 0;
+  uint64_t bytes_touched = 0;
+  uint64_t reads = 0;
+  std::vector<double> latencies_us;  // per read, for the random scenarios
+};
+
+ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64_t size,
+                            const BenchOptions& opts, const Verifier& verify);
+
+}  // namespace mmapurl::bench
