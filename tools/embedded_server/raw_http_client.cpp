@@ -1,5 +1,6 @@
-// Blocking test client for the embedded server self-test (see test_client.hpp).
-#include "test_client.hpp"
+// Wire-level blocking HTTP/1.1 test client (see raw_http_client.hpp).
+// Parses only what tests assert on: status, headers, Content-Length or chunked bodies.
+#include "embedded_server/raw_http_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,9 +18,9 @@
 
 namespace mmapurl::testserver {
 
-TestClient::~TestClient() { close(); }
+RawHttpClient::~RawHttpClient() { close(); }
 
-void TestClient::close() {
+void RawHttpClient::close() {
   if (ssl_ != nullptr) SSL_free(ssl_);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
   if (fd_ >= 0) ::close(fd_);
@@ -30,7 +31,7 @@ void TestClient::close() {
   eof_ = error_ = false;
 }
 
-bool TestClient::connect(uint16_t port, const std::string& ca_pem, std::string* error) {
+bool RawHttpClient::connect(uint16_t port, const std::string& ca_pem, std::string* error) {
   close();
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -70,7 +71,7 @@ bool TestClient::connect(uint16_t port, const std::string& ca_pem, std::string* 
   return true;
 }
 
-bool TestClient::send(const std::string& bytes) {
+bool RawHttpClient::send(const std::string& bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     const long w = ssl_ != nullptr
@@ -82,14 +83,14 @@ bool TestClient::send(const std::string& bytes) {
   return true;
 }
 
-long TestClient::read_some(char* buf, size_t n) {
+long RawHttpClient::read_some(char* buf, size_t n) {
   if (ssl_ == nullptr) return ::recv(fd_, buf, n, 0);
   const int r = SSL_read(ssl_, buf, static_cast<int>(n));
   if (r > 0) return r;
   return SSL_get_error(ssl_, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
 }
 
-bool TestClient::fill() {
+bool RawHttpClient::fill() {
   char tmp[64 * 1024];
   const long n = read_some(tmp, sizeof(tmp));
   if (n > 0) {
@@ -100,8 +101,8 @@ bool TestClient::fill() {
   return false;
 }
 
-WireResponse TestClient::read_response(bool head_request) {
-  WireResponse r;
+RawResponse RawHttpClient::read_response(bool head_request) {
+  RawResponse r;
   size_t end;
   while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
     if (buf_.size() > (1u << 20) || !fill()) {
@@ -163,7 +164,7 @@ WireResponse TestClient::read_response(bool head_request) {
   return r;
 }
 
-std::string TestClient::read_until_close(size_t max, bool* error_seen) {
+std::string RawHttpClient::read_until_close(size_t max, bool* error_seen) {
   while (buf_.size() < max && fill()) {
   }
   if (error_seen != nullptr) *error_seen = error_;

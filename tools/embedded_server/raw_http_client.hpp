@@ -1,5 +1,5 @@
-// A deliberately simple blocking HTTP/1.1 client (raw socket, or OpenSSL trusting the server's
-// certificate) for the embedded server's self-test: it reports exactly what came off the wire.
+// A deliberately simple blocking HTTP/1.1 client (raw socket, or OpenSSL trusting one CA PEM)
+// for tests that must see exactly what a server put on the wire, faults included.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -10,7 +10,7 @@
 
 namespace mmapurl::testserver {
 
-struct WireResponse {
+struct RawResponse {
   bool head_ok = false;  // a complete head arrived
   int status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
@@ -24,18 +24,18 @@ struct WireResponse {
   }
 };
 
-class TestClient {
+class RawHttpClient {
  public:
-  TestClient() = default;
-  ~TestClient();
-  TestClient(const TestClient&) = delete;
-  TestClient& operator=(const TestClient&) = delete;
+  RawHttpClient() = default;
+  ~RawHttpClient();
+  RawHttpClient(const RawHttpClient&) = delete;
+  RawHttpClient& operator=(const RawHttpClient&) = delete;
 
   // ca_pem empty → plain TCP; otherwise TLS verifying the peer against ca_pem and 127.0.0.1.
   bool connect(uint16_t port, const std::string& ca_pem, std::string* error);
   bool send(const std::string& bytes);
   // Reads one response. A HEAD response has no body whatever its Content-Length.
-  WireResponse read_response(bool head_request = false);
+  RawResponse read_response(bool head_request = false);
   // Reads until EOF/error, at most max bytes; returns what came.
   std::string read_until_close(size_t max, bool* error_seen);
   void close();

@@ -6,10 +6,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 tools=$(cd "$here/../.." && pwd)
 out=${OUT:-/tmp/mmapurl-embedded-server-selftest}
 mkdir -p "$out"
-flags="-std=c++20 -Wall -Wextra -Werror -O2 -g -I$tools -I$here"
+flags="-std=c++20 -Wall -Wextra -Werror -O2 -g -I$tools"
 if [ -n "${SANITIZE:-}" ]; then flags="$flags -fsanitize=$SANITIZE -fno-omit-frame-pointer"; fi
 objs=""
-for f in "$tools"/embedded_server/*.cpp "$here"/test_client.cpp; do
+for f in "$tools"/embedded_server/*.cpp; do
   o="$out/$(basename "$f" .cpp).o"
   g++ $flags -c "$f" -o "$o"
   objs="$objs $o"

@@ -11,7 +11,7 @@
 #include "embedded_server/fault_schedule.hpp"
 #include "embedded_server/http_date.hpp"
 #include "embedded_server/http_request.hpp"
-#include "test_client.hpp"
+#include "embedded_server/raw_http_client.hpp"
 
 namespace mmapurl::testserver {
 namespace {
@@ -130,7 +130,7 @@ std::string get(const std::string& path, const std::string& extra = "",
   return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
 }
 
-bool body_is(const WireResponse& r, uint64_t seed, uint64_t offset) {
+bool body_is(const RawResponse& r, uint64_t seed, uint64_t offset) {
   uint64_t bad = 0;
   const bool ok = check_synthetic(seed, offset, reinterpret_cast<const uint8_t*>(r.body.data()),
                                   r.body.size(), &bad);
@@ -147,12 +147,12 @@ class ServerTest : public ::testing::TestWithParam<bool> {
     ASSERT_NE(server_->port(), 0);
   }
   void SetUp() override { start(basic_options(GetParam())); }
-  void connect(TestClient& c) {
+  void connect(RawHttpClient& c) {
     std::string error;
     ASSERT_TRUE(c.connect(server_->port(), server_->ca_pem(), &error)) << error;
   }
-  WireResponse roundtrip(const std::string& request, bool head = false) {
-    TestClient c;
+  RawResponse roundtrip(const std::string& request, bool head = false) {
+    RawHttpClient c;
     connect(c);
     EXPECT_TRUE(c.send(request));
     return c.read_response(head);
@@ -168,7 +168,7 @@ TEST_P(ServerTest, UrlAndCertificate) {
 }
 
 TEST_P(ServerTest, RangedGetReturnsTheRightBytes) {
-  const WireResponse r = roundtrip(get("/obj", "Range: bytes=1001-2000500\r\n"));
+  const RawResponse r = roundtrip(get("/obj", "Range: bytes=1001-2000500\r\n"));
   ASSERT_TRUE(r.head_ok);
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.header("content-range"), "bytes 1001-2000500/" + std::to_string(kSize));
@@ -181,7 +181,7 @@ TEST_P(ServerTest, RangedGetReturnsTheRightBytes) {
 }
 
 TEST_P(ServerTest, SuffixOpenAndWholeObject) {
-  WireResponse r = roundtrip(get("/obj", "Range: bytes=-100\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=-100\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body.size(), 100u);
   EXPECT_TRUE(body_is(r, kSeed, kSize - 100));
@@ -197,7 +197,7 @@ TEST_P(ServerTest, SuffixOpenAndWholeObject) {
 }
 
 TEST_P(ServerTest, UnsatisfiableRangesAnswer416) {
-  WireResponse r = roundtrip(get("/obj", "Range: bytes=" + std::to_string(kSize) + "-\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=" + std::to_string(kSize) + "-\r\n"));
   EXPECT_EQ(r.status, 416);
   EXPECT_EQ(r.header("content-range"), "bytes */" + std::to_string(kSize));
   r = roundtrip(get("/empty", "Range: bytes=0-4095\r\n"));
@@ -209,13 +209,13 @@ TEST_P(ServerTest, UnsatisfiableRangesAnswer416) {
 }
 
 TEST_P(ServerTest, KeepAliveServesThreeRequestsOnOneConnection) {
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   for (uint64_t i = 0; i < 3; ++i) {
     const uint64_t first = i * 4096 + 3;
     ASSERT_TRUE(c.send(get("/obj", "Range: bytes=" + std::to_string(first) + "-" +
                                        std::to_string(first + 4095) + "\r\n")));
-    const WireResponse r = c.read_response();
+    const RawResponse r = c.read_response();
     EXPECT_EQ(r.status, 206);
     ASSERT_EQ(r.body.size(), 4096u);
     EXPECT_TRUE(body_is(r, kSeed, first));
@@ -227,10 +227,10 @@ TEST_P(ServerTest, KeepAliveServesThreeRequestsOnOneConnection) {
 }
 
 TEST_P(ServerTest, ConnectionCloseIsHonoured) {
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-9\r\nConnection: close\r\n")));
-  const WireResponse r = c.read_response();
+  const RawResponse r = c.read_response();
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.header("connection"), "close");
   bool error = false;
@@ -239,10 +239,10 @@ TEST_P(ServerTest, ConnectionCloseIsHonoured) {
 }
 
 TEST_P(ServerTest, HeadHasHeadersButNoBody) {
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   ASSERT_TRUE(c.send(get("/obj", "", "HEAD")));
-  WireResponse r = c.read_response(/*head_request=*/true);
+  RawResponse r = c.read_response(/*head_request=*/true);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-length"), std::to_string(kSize));
   EXPECT_EQ(r.header("etag"), kEtag);
@@ -254,7 +254,7 @@ TEST_P(ServerTest, HeadHasHeadersButNoBody) {
 }
 
 TEST_P(ServerTest, IfMatchMismatchAnswers412) {
-  WireResponse r = roundtrip(get("/obj", "Range: bytes=0-9\r\nIf-Match: \"other\"\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=0-9\r\nIf-Match: \"other\"\r\n"));
   EXPECT_EQ(r.status, 412);
   r = roundtrip(get("/obj", std::string("Range: bytes=0-9\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 206);
@@ -266,7 +266,7 @@ TEST_P(ServerTest, IfMatchMismatchAnswers412) {
 
 TEST_P(ServerTest, ReplacedObjectHasNewBytesAndEtag) {
   server_->replace_object("/obj", 999, "\"obj-v2\"");
-  WireResponse r =
+  RawResponse r =
       roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 412);
   r = roundtrip(get(
@@ -281,10 +281,10 @@ TEST_P(ServerTest, ReplacedObjectHasNewBytesAndEtag) {
 
 TEST_P(ServerTest, Fault503ThenHealthy) {
   server_->set_fault(Fault::kStatus503, 1);
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-9\r\n")));
-  WireResponse r = c.read_response();
+  RawResponse r = c.read_response();
   EXPECT_EQ(r.status, 503);
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-9\r\n")));  // same connection still usable
   r = c.read_response();
@@ -294,7 +294,7 @@ TEST_P(ServerTest, Fault503ThenHealthy) {
 
 TEST_P(ServerTest, SlowDownHasS3Body) {
   server_->set_fault(Fault::kStatus503SlowDown, 1);
-  const WireResponse r = roundtrip(get("/obj"));
+  const RawResponse r = roundtrip(get("/obj"));
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("<Code>SlowDown</Code>"), std::string::npos);
 }
@@ -310,7 +310,7 @@ TEST_P(ServerTest, FaultsRespectPath) {
 
 TEST_P(ServerTest, IgnoreRangeSendsWholeObject) {
   server_->set_fault(Fault::kIgnoreRange, 1);
-  const WireResponse r = roundtrip(get("/obj", "Range: bytes=100-199\r\n"));
+  const RawResponse r = roundtrip(get("/obj", "Range: bytes=100-199\r\n"));
   EXPECT_EQ(r.status, 200);
   ASSERT_EQ(r.body.size(), kSize);
   EXPECT_TRUE(body_is(r, kSeed, 0));
@@ -318,7 +318,7 @@ TEST_P(ServerTest, IgnoreRangeSendsWholeObject) {
 
 TEST_P(ServerTest, TruncateClosesAfterHalfTheBody) {
   server_->set_fault(Fault::kTruncate, 1);
-  const WireResponse r = roundtrip(get("/obj", "Range: bytes=0-99999\r\n"));
+  const RawResponse r = roundtrip(get("/obj", "Range: bytes=0-99999\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.header("content-length"), "100000");
   EXPECT_FALSE(r.body_complete);
@@ -329,7 +329,7 @@ TEST_P(ServerTest, TruncateClosesAfterHalfTheBody) {
 
 TEST_P(ServerTest, ResetAfterHalfTheBody) {
   server_->set_fault(Fault::kReset, 1);
-  const WireResponse r = roundtrip(get("/obj", "Range: bytes=0-99999\r\n"));
+  const RawResponse r = roundtrip(get("/obj", "Range: bytes=0-99999\r\n"));
   EXPECT_FALSE(r.body_complete);
   EXPECT_LE(r.body.size(), 50000u);
   EXPECT_TRUE(r.peer_error);
@@ -337,7 +337,7 @@ TEST_P(ServerTest, ResetAfterHalfTheBody) {
 
 TEST_P(ServerTest, StallHoldsUntilFaultsCleared) {
   server_->set_fault(Fault::kStall, 1);
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-99999\r\n")));
   std::thread clearer([this] {
@@ -345,7 +345,7 @@ TEST_P(ServerTest, StallHoldsUntilFaultsCleared) {
     server_->clear_faults();
   });
   const auto t0 = std::chrono::steady_clock::now();
-  const WireResponse r = c.read_response();
+  const RawResponse r = c.read_response();
   const auto waited = std::chrono::steady_clock::now() - t0;
   clearer.join();
   EXPECT_EQ(r.status, 206);
@@ -356,7 +356,7 @@ TEST_P(ServerTest, StallHoldsUntilFaultsCleared) {
 
 TEST_P(ServerTest, StopEndsStalledAndIdleConnections) {
   server_->set_fault(Fault::kStall, -1);
-  TestClient stalled, idle;
+  RawHttpClient stalled, idle;
   connect(stalled);
   connect(idle);
   ASSERT_TRUE(stalled.send(get("/obj")));
@@ -364,7 +364,7 @@ TEST_P(ServerTest, StopEndsStalledAndIdleConnections) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     server_->stop();
   });
-  const WireResponse r = stalled.read_response();
+  const RawResponse r = stalled.read_response();
   stopper.join();
   EXPECT_FALSE(r.body_complete);
   bool error = false;
@@ -373,7 +373,7 @@ TEST_P(ServerTest, StopEndsStalledAndIdleConnections) {
 
 TEST_P(ServerTest, MoreBytesWrongRangeWrongTotalChangeEtag) {
   server_->set_fault(Fault::kMoreBytes, 1);
-  WireResponse r = roundtrip(get("/obj", "Range: bytes=0-999\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=0-999\r\n"));
   EXPECT_EQ(r.header("content-range"), "bytes 0-999/" + std::to_string(kSize));
   EXPECT_GT(r.body.size(), 1000u);
   EXPECT_TRUE(body_is(r, kSeed, 0));
@@ -404,7 +404,7 @@ TEST_P(ServerTest, MoreBytesWrongRangeWrongTotalChangeEtag) {
 
 TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
   server_->set_fault(Fault::kChunked, 1);
-  WireResponse r = roundtrip(get("/obj", "Range: bytes=10-200009\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=10-200009\r\n"));
   EXPECT_EQ(r.header("transfer-encoding"), "chunked");
   EXPECT_EQ(r.header("content-length"), "");
   EXPECT_TRUE(r.body_complete);
@@ -416,7 +416,7 @@ TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
   EXPECT_EQ(r.header("content-encoding"), "gzip");
 
   server_->set_fault(Fault::kAbsurdContentLength, 1);
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-9\r\n")));
   r = c.read_response(/*head_request=*/true);  // head only: the length is a lie
@@ -425,7 +425,7 @@ TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
   EXPECT_EQ(c.read_until_close(1 << 20, &error).size(), 10u);
 
   server_->set_fault(Fault::kEndlessHeaders, 1);
-  TestClient e;
+  RawHttpClient e;
   connect(e);
   ASSERT_TRUE(e.send(get("/obj")));
   const std::string junk = e.read_until_close(256 * 1024, &error);
@@ -435,10 +435,10 @@ TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
 
 TEST_P(ServerTest, NotFoundRedirectAndOversizedHead) {
   EXPECT_EQ(roundtrip(get("/nothing")).status, 404);
-  const WireResponse redirect = roundtrip(get("/old"));
+  const RawResponse redirect = roundtrip(get("/old"));
   EXPECT_EQ(redirect.status, 302);
   EXPECT_EQ(redirect.header("location"), "/obj");
-  const WireResponse big = roundtrip(get("/obj", "X-Big: " + std::string(20000, 'x') + "\r\n"));
+  const RawResponse big = roundtrip(get("/obj", "X-Big: " + std::string(20000, 'x') + "\r\n"));
   EXPECT_EQ(big.status, 431);
 }
 
@@ -447,7 +447,7 @@ TEST_P(ServerTest, PacingHonoursConnMbps) {
   o.conn_mbps = 10;  // 10 MB/s → 2 MB in about 0.2 s
   start(o);
   const auto t0 = std::chrono::steady_clock::now();
-  const WireResponse r = roundtrip(get("/obj", "Range: bytes=0-1999999\r\n"));
+  const RawResponse r = roundtrip(get("/obj", "Range: bytes=0-1999999\r\n"));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(body_is(r, kSeed, 0));
   EXPECT_GT(secs, 0.15);
@@ -458,7 +458,7 @@ TEST_P(ServerTest, LatencyIsAddedBeforeTheAnswer) {
   ServerOptions o = basic_options(GetParam());
   o.latency_ms = 60;
   start(o);
-  TestClient c;
+  RawHttpClient c;
   connect(c);
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-9\r\n")));
@@ -471,7 +471,7 @@ TEST_P(ServerTest, IgnoreIfMatchServesChangedObject) {
   o.ignore_if_match = true;
   start(o);
   server_->replace_object("/obj", 5, "\"obj-v2\"");
-  const WireResponse r =
+  const RawResponse r =
       roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.header("etag"), "\"obj-v2\"");
