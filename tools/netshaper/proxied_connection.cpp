@@ -213,7 +213,10 @@ void ProxiedConnection::write_due(Direction& d, Clock::time_point now) {
     for (size_t i = 0; i < msg.msg_iovlen; ++i) due += iov[i].iov_len;
     if (due == 0) break;
     n = d.bucket.allowance(now, due);
-    if (n == 0) break;
+    if (n == 0) {
+      d.paced_wanted = due;
+      break;
+    }
     if (n < due) msg.msg_iovlen = d.queue.gather_due(now, n, iov, kMaxIov);
     const ssize_t w = sendmsg(fd(d.dst), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
@@ -299,7 +302,7 @@ ProxiedConnection::Clock::time_point ProxiedConnection::next_wakeup(const Direct
     if (d.write_blocked) return Clock::time_point::max();  // POLLOUT wakes us
     const Clock::time_point due = *d.queue.next_due();
     if (due > now) return due;
-    return d.bucket.ready_at(d.queue.front_due(now).size());  // due but paced
+    return d.bucket.ready_at(d.paced_wanted);  // due but paced
   }
   if (d.queue.empty() && d.src_done && !d.end_delivered) return d.end_due;
   return Clock::time_point::max();

@@ -67,6 +67,7 @@ class ProxiedConnection {
     bool end_delivered = false;   // shutdown(dst, SHUT_WR) done
     bool dst_dead = false;        // dst failed: what flows towards it is dropped
     bool write_blocked = false;   // dst's send buffer is full: wait for POLLOUT
+    size_t paced_wanted = 0;      // what the token bucket last refused: sizes the wait for it
   };
   enum class Outcome { kContinue, kDone };
 
