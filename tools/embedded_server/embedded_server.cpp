@@ -152,6 +152,8 @@ void EmbeddedServer::replace_object(const std::string& path, uint64_t new_seed,
   core_->replace_object(path, new_seed, new_etag);
 }
 
+void EmbeddedServer::put_object(const ObjectSpec& spec) { core_->put_object(spec); }
+
 EmbeddedServer::Counters EmbeddedServer::counters() const {
   return Counters{core_->requests.load(), core_->bytes_sent.load(),
                   core_->connections_accepted.load()};

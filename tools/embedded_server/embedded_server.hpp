@@ -38,8 +38,10 @@ class EmbeddedServer {
   void set_fault(Fault f, int count = -1, const std::string& path = "");
   void clear_faults();  // also releases responses stalled by kStall
   // The object changed: later responses carry the new seed's bytes and the new ETag (and a newer
-  // Last-Modified when the object had one).
+  // Last-Modified when the object had one). No effect on a path that serves nothing.
   void replace_object(const std::string& path, uint64_t new_seed, const std::string& new_etag);
+  // Adds an object, or replaces one wholesale (size included: "the object grew").
+  void put_object(const ObjectSpec& spec);
 
   // requests: heads parsed; bytes_sent: response bytes (head + body) handed to the socket.
   struct Counters {

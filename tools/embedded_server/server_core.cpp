@@ -88,7 +88,9 @@ std::optional<ObjectSnapshot> ServerCore::find_object(const std::string& path) c
 void ServerCore::replace_object(const std::string& path, uint64_t new_seed,
                                 const std::string& new_etag) {
   std::lock_guard<std::mutex> lock(mu_);
-  ObjectSnapshot& obj = objects_[path];
+  const auto it = objects_.find(path);
+  if (it == objects_.end()) return;
+  ObjectSnapshot& obj = it->second;
   obj.seed = new_seed;
   obj.etag = new_etag;
   if (!obj.last_modified.empty()) {
@@ -99,6 +101,11 @@ void ServerCore::replace_object(const std::string& path, uint64_t new_seed,
     if (before && now <= *before) now = *before + 1;
     obj.last_modified = format_http_date(now);
   }
+}
+
+void ServerCore::put_object(const ObjectSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  objects_[spec.path] = ObjectSnapshot{spec.size, spec.seed, spec.etag, spec.last_modified};
 }
 
 ServerCore::TakenFault ServerCore::take_fault(const std::string& path) {

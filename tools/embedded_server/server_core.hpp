@@ -36,6 +36,7 @@ class ServerCore {
 
   std::optional<ObjectSnapshot> find_object(const std::string& path) const;
   void replace_object(const std::string& path, uint64_t new_seed, const std::string& new_etag);
+  void put_object(const ObjectSpec& spec);
 
   struct TakenFault {
     Fault fault;

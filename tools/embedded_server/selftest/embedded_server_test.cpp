@@ -279,6 +279,20 @@ TEST_P(ServerTest, ReplacedObjectHasNewBytesAndEtag) {
   EXPECT_TRUE(body_is(r, 999, 0));
 }
 
+TEST_P(ServerTest, PutObjectAddsAndResizes) {
+  server_->replace_object("/new", 1, "\"x\"");  // nothing there: no effect
+  EXPECT_EQ(roundtrip(get("/new")).status, 404);
+  server_->put_object({"/new", 100, 9, "\"n1\"", ""});
+  RawResponse r = roundtrip(get("/new", "Range: bytes=90-\r\n"));
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.header("content-range"), "bytes 90-99/100");
+  EXPECT_TRUE(body_is(r, 9, 90));
+  server_->put_object({"/new", 200, 9, "\"n2\"", ""});
+  r = roundtrip(get("/new", "Range: bytes=90-\r\n"));
+  EXPECT_EQ(r.header("content-range"), "bytes 90-199/200");
+  EXPECT_EQ(r.header("etag"), "\"n2\"");
+}
+
 TEST_P(ServerTest, Fault503ThenHealthy) {
   server_->set_fault(Fault::kStatus503, 1);
   RawHttpClient c;
