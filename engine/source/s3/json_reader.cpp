@@ -122,7 +122,8 @@ class Parser {
       if (!name || !consume(':')) return std::nullopt;
       auto member = parse_value(depth + 1);
       if (!member) return std::nullopt;
-      value.members.emplace_back(std::move(*name), std::move(*member));
+      value.member_names.push_back(std::move(*name));
+      value.member_values.push_back(std::move(*member));
     } while (consume(','));
     if (!consume('}')) return std::nullopt;
     return value;
@@ -231,8 +232,8 @@ class Parser {
 
 const JsonValue* JsonValue::find(std::string_view name) const {
   const JsonValue* found = nullptr;
-  for (const auto& [key, value] : members) {
-    if (key == name) found = &value;
+  for (size_t i = 0; i < member_names.size() && i < member_values.size(); ++i) {
+    if (member_names[i] == name) found = &member_values[i];
   }
   return found;
 }

@@ -5,7 +5,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace mmapurl::s3 {
@@ -16,7 +15,10 @@ struct JsonValue {
   bool boolean = false;
   std::string text;  // decoded string, or a number's literal text
   std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> members;  // objects, in document order
+  // Objects, in document order: member_names[i] names member_values[i]. (Two vectors, because
+  // std::vector, unlike std::pair, may hold the still-incomplete JsonValue.)
+  std::vector<std::string> member_names;
+  std::vector<JsonValue> member_values;
 
   // The member named `name` (the last one if repeated), or nullptr.
   const JsonValue* find(std::string_view name) const;
