@@ -3,14 +3,7 @@
 
 namespace mmapurl::control {
 
-void PageStateTable::ensure_counted() {
-  if (counted_) return;
-  counts_[static_cast<int>(PageState::kAbsent)] = states_.size();
-  counted_ = true;
-}
-
 void PageStateTable::set(uint64_t page, PageState s) {
-  ensure_counted();
   --counts_[static_cast<int>(states_[page])];
   states_[page] = s;
   ++counts_[static_cast<int>(s)];

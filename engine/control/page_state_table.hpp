@@ -17,7 +17,7 @@ enum class PageState : uint8_t {
 
 class PageStateTable {
  public:
-  explicit PageStateTable(uint64_t pages) : states_(pages, PageState::kAbsent) {}
+  explicit PageStateTable(uint64_t pages) : states_(pages, PageState::kAbsent) { counts_[0] = pages; }
 
   uint64_t size() const { return states_.size(); }
   PageState get(uint64_t page) const { return states_[page]; }
@@ -30,8 +30,6 @@ class PageStateTable {
  private:
   std::vector<PageState> states_;
   uint64_t counts_[5] = {0, 0, 0, 0, 0};
-  bool counted_ = false;
-  void ensure_counted();
 };
 
 }  // namespace mmapurl::control

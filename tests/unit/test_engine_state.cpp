@@ -1,0 +1,57 @@
+// Pure engine state: the page-state table and the MMAPURL_* configuration parser.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "control/engine_config.hpp"
+#include "control/page_state_table.hpp"
+
+using namespace mmapurl::control;
+
+TEST(PageStateTable, TracksStatesAndRuns) {
+  PageStateTable t(10);
+  EXPECT_EQ(t.count(PageState::kAbsent), 10u);
+  t.set_range(2, 3, PageState::kInFlight);
+  EXPECT_EQ(t.count(PageState::kInFlight), 3u);
+  EXPECT_EQ(t.count(PageState::kAbsent), 7u);
+  EXPECT_EQ(t.run_length(0, 10, PageState::kAbsent), 2u);
+  EXPECT_EQ(t.run_length(2, 10, PageState::kInFlight), 3u);
+  EXPECT_EQ(t.run_length(2, 2, PageState::kInFlight), 2u);
+  t.set(3, PageState::kFailed);
+  EXPECT_EQ(t.get(3), PageState::kFailed);
+  EXPECT_EQ(t.count(PageState::kFailed), 1u);
+  t.set_range(8, 5, PageState::kResident);  // clipped at the end
+  EXPECT_EQ(t.count(PageState::kResident), 2u);
+}
+
+TEST(EngineConfig, ParsesByteSizes) {
+  EXPECT_EQ(*parse_byte_size("123"), 123u);
+  EXPECT_EQ(*parse_byte_size("64K"), 64u << 10);
+  EXPECT_EQ(*parse_byte_size("256M"), 256u << 20);
+  EXPECT_EQ(*parse_byte_size("1G"), 1ull << 30);
+  EXPECT_EQ(*parse_byte_size("2GiB"), 2ull << 30);
+  EXPECT_EQ(*parse_byte_size("3mb"), 3ull << 20);
+  for (const char* bad : {"", "x", "12Q", "-1", "99999999999999999999", "20000000000G"}) {
+    EXPECT_FALSE(parse_byte_size(bad)) << bad;
+  }
+}
+
+TEST(EngineConfig, ReadsVariablesAndKeepsDefaultsOnGarbage) {
+  std::map<std::string, std::string> env = {{"MMAPURL_MEMORY_LIMIT", "256M"}, {"MMAPURL_CONNECTIONS", "4"},
+                                             {"MMAPURL_RETRY_TIMEOUT", "2.5"}, {"MMAPURL_PART_SIZE", "banana"},
+                                             {"MMAPURL_RANDOM_FETCH", "5000"}};
+  std::string warnings;
+  auto c = load_engine_config(
+      [&](const char* n) -> std::optional<std::string> {
+        auto it = env.find(n);
+        if (it == env.end()) return std::nullopt;
+        return it->second;
+      },
+      &warnings);
+  EXPECT_EQ(c.memory_limit, 256ull << 20);
+  EXPECT_EQ(c.connections, 4u);
+  EXPECT_DOUBLE_EQ(c.retry_timeout_s, 2.5);
+  EXPECT_EQ(c.part_bytes, EngineConfig{}.part_bytes);
+  EXPECT_NE(warnings.find("MMAPURL_PART_SIZE"), std::string::npos);
+  EXPECT_EQ(c.random_fetch_bytes, 8192u);  // rounded up to whole pages
+}

@@ -1,0 +1,106 @@
+// Content-Range parsing and the checks every ranged answer goes through: a lying server gets
+// a clear verdict, never a wrong byte.
+#include <gtest/gtest.h>
+
+#include "source/http/content_range.hpp"
+#include "source/object_source.hpp"
+
+using namespace mmapurl::source;
+using mmapurl::net::ResponseHead;
+
+TEST(ContentRange, Parses) {
+  auto r = parse_content_range("bytes 0-99/1000");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 0u);
+  EXPECT_EQ(r->last, 99u);
+  EXPECT_EQ(*r->total, 1000u);
+  auto star = parse_content_range("bytes 5-9/*");
+  ASSERT_TRUE(star);
+  EXPECT_FALSE(star->total);
+  auto uns = parse_content_range("bytes */0");
+  ASSERT_TRUE(uns);
+  EXPECT_TRUE(uns->unsatisfied);
+  EXPECT_EQ(*uns->total, 0u);
+  auto big = parse_content_range("bytes 4294967296-4294971391/5000000000");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->first, 4294967296ull);
+}
+
+TEST(ContentRange, RefusesMalformedAndOverflow) {
+  for (const char* bad : {"", "bytes", "bytes 1-0/10", "bytes 0-10/10", "items 0-1/2", "bytes 0-1",
+                          "bytes -1-2/3", "bytes 0-99999999999999999999/1", "bytes */*", "bytes a-b/c",
+                          "bytes 0-1/2x"}) {
+    EXPECT_FALSE(parse_content_range(bad)) << bad;
+  }
+}
+
+static ResponseHead head(unsigned status, std::vector<std::pair<std::string, std::string>> h) {
+  ResponseHead r;
+  r.status = status;
+  for (auto& [k, v] : h) r.headers.push_back({k, v});
+  return r;
+}
+
+TEST(RangeChecks, AcceptsExactAnswer) {
+  ObjectIdentity id;
+  id.size = 1000;
+  id.etag = "\"abc\"";
+  auto v = check_range_response(head(206, {{"content-range", "bytes 100-199/1000"}, {"etag", "\"abc\""}}), id, 100, 199);
+  EXPECT_EQ(v.error, SourceError::kNone) << v.message;
+}
+
+TEST(RangeChecks, RefusesLies) {
+  ObjectIdentity id;
+  id.size = 1000;
+  id.etag = "\"abc\"";
+  EXPECT_EQ(check_range_response(head(200, {}), id, 0, 9).error, SourceError::kRangeIgnored);
+  EXPECT_EQ(check_range_response(head(206, {{"etag", "\"abc\""}}), id, 0, 9).error, SourceError::kProtocol);
+  EXPECT_EQ(check_range_response(head(206, {{"content-range", "bytes 1-10/1000"}, {"etag", "\"abc\""}}), id, 0, 9).error,
+            SourceError::kProtocol);
+  EXPECT_EQ(check_range_response(head(206, {{"content-range", "bytes 0-9/999"}, {"etag", "\"abc\""}}), id, 0, 9).error,
+            SourceError::kChanged);
+  EXPECT_EQ(check_range_response(head(206, {{"content-range", "bytes 0-9/1000"}, {"etag", "\"new\""}}), id, 0, 9).error,
+            SourceError::kChanged);
+  EXPECT_EQ(check_range_response(head(206, {{"content-range", "bytes 0-9/1000"}}), id, 0, 9).error, SourceError::kChanged);
+  EXPECT_EQ(check_range_response(head(206, {{"content-range", "bytes 0-9/1000"}, {"etag", "\"abc\""},
+                                            {"content-encoding", "gzip"}}),
+                                 id, 0, 9)
+                .error,
+            SourceError::kProtocol);
+  ObjectIdentity dated;
+  dated.size = 1000;
+  dated.last_modified = "Mon, 23 Nov 2026 10:00:00 GMT";
+  EXPECT_EQ(check_range_response(head(206, {{"content-range", "bytes 0-9/1000"},
+                                            {"last-modified", "Mon, 23 Nov 2026 11:00:00 GMT"}}),
+                                 dated, 0, 9)
+                .error,
+            SourceError::kChanged);
+}
+
+TEST(RangeChecks, ProbeLearnsIdentity) {
+  ObjectIdentity id;
+  auto v = identity_from_probe(head(206, {{"content-range", "bytes 0-99/12345"}, {"etag", "W/\"w\""},
+                                          {"last-modified", "Mon, 23 Nov 2026 10:00:00 GMT"}}),
+                               &id);
+  EXPECT_EQ(v.error, SourceError::kNone);
+  EXPECT_EQ(id.size, 12345u);
+  EXPECT_TRUE(id.etag_weak);
+  ObjectIdentity empty;
+  EXPECT_EQ(identity_from_probe(head(416, {{"content-range", "bytes */0"}}), &empty).error, SourceError::kNone);
+  EXPECT_EQ(empty.size, 0u);
+  ObjectIdentity none;
+  EXPECT_EQ(identity_from_probe(head(206, {{"content-range", "bytes 0-9/*"}}), &none).error, SourceError::kNoLength);
+  ResponseHead whole = head(200, {});
+  whole.content_length = 10;
+  ObjectIdentity w;
+  EXPECT_EQ(identity_from_probe(whole, &w).error, SourceError::kRangeIgnored);
+  EXPECT_EQ(w.size, 10u);
+}
+
+TEST(RangeChecks, StatusClassification) {
+  EXPECT_TRUE(is_transient_status(503));
+  EXPECT_TRUE(is_transient_status(500));
+  EXPECT_TRUE(is_transient_status(429));
+  EXPECT_FALSE(is_transient_status(404));
+  EXPECT_FALSE(is_transient_status(403));
+}
