@@ -1,0 +1,16 @@
+// Regions discovered for buckets (x-amz-bucket-region on a 301/400), remembered for the
+// process so that later mappings of the same bucket go to the right region at once.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace mmapurl::s3 {
+
+// The region learnt for `bucket` at `endpoint_key` (the configured endpoint, "" for AWS).
+std::optional<std::string> cached_bucket_region(const std::string& endpoint_key,
+                                                const std::string& bucket);
+void remember_bucket_region(const std::string& endpoint_key, const std::string& bucket,
+                            const std::string& region);
+
+}  // namespace mmapurl::s3

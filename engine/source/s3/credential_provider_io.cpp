@@ -1,0 +1,417 @@
+// Blocking HTTP/1.1 for the credential services (STS, container agent, IMDS): connect with a
+// deadline, write the request, read to the end. Small on purpose: these answers are tiny.
+#include "source/s3/credential_provider_io.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "source/s3/redact.hpp"
+
+namespace mmapurl::s3 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxResponseBytes = 1 << 20;
+
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() <= 0 ? 0 : static_cast<int>(left.count());
+}
+
+// Connects to the first address that answers before `deadline`; -1 on failure.
+int connect_with_deadline(const std::string& host, uint16_t port, Clock::time_point deadline,
+                          std::string* error) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  addrinfo* list = nullptr;
+  std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
+  if (rc != 0) {
+    *error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  for (addrinfo* ai = list; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    int s = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0) continue;
+    if (::connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
+      fd = s;
+      break;
+    }
+    if (errno == EINPROGRESS) {
+      pollfd p{s, POLLOUT, 0};
+      if (::poll(&p, 1, remaining_ms(deadline)) == 1) {
+        int so_error = 0;
+        socklen_t len = sizeof(so_error);
+        ::getsockopt(s, SOL_SOCKET, SO_ERROR, &so_error, &len);
+        if (so_error == 0) {
+          fd = s;
+          break;
+        }
+        *error = std::string("connect: ") + std::strerror(so_error);
+      } else {
+        *error = "connect timed out";
+      }
+    } else {
+      *error = std::string("connect: ") + std::strerror(errno);
+    }
+    ::close(s);
+  }
+  ::freeaddrinfo(list);
+  if (fd >= 0) {
+    // Blocking from here on, with per-call timeouts bounded by the deadline.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  }
+  return fd;
+}
+
+void set_io_timeout(int fd, Clock::time_point deadline) {
+  int ms = std::max(1, remaining_ms(deadline));
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+// A byte stream over a socket, with TLS when `ssl` is set.
+struct Stream {
+  int fd = -1;
+  SSL* ssl = nullptr;
+  long write(const char* data, size_t n) {
+    if (ssl) return SSL_write(ssl, data, static_cast<int>(n));
+    return ::send(fd, data, n, MSG_NOSIGNAL);
+  }
+  long read(char* data, size_t n) {
+    if (ssl) return SSL_read(ssl, data, static_cast<int>(n));
+    return ::recv(fd, data, n, 0);
+  }
+};
+
+std::string lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+// Decodes a chunked body; std::nullopt while incomplete or malformed.
+std::optional<std::string> dechunk(std::string_view data) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t eol = data.find("\r\n", pos);
+    if (eol == std::string_view::npos) return std::nullopt;
+    size_t size = 0;
+    try {
+      size = std::stoul(std::string(data.substr(pos, eol - pos)), nullptr, 16);
+    } catch (...) {
+      return std::nullopt;
+    }
+    pos = eol + 2;
+    if (size == 0) return out;
+    if (data.size() < pos + size + 2) return std::nullopt;
+    out.append(data.substr(pos, size));
+    pos += size + 2;
+  }
+}
+
+struct ParsedResponse {
+  bool complete = false;
+  unsigned status = 0;
+  std::string body;
+};
+
+// Parses what has arrived; complete once the body is whole (or `eof` ends it).
+ParsedResponse parse_response(const std::string& data, bool eof, bool head_request) {
+  ParsedResponse out;
+  size_t header_end = data.find("\r\n\r\n");
+  if (header_end == std::string::npos) return out;
+  if (data.compare(0, 5, "HTTP/") != 0) return out;
+  size_t sp = data.find(' ');
+  if (sp == std::string::npos || sp > header_end) return out;
+  out.status = static_cast<unsigned>(std::atoi(data.c_str() + sp + 1));
+  std::optional<size_t> content_length;
+  bool chunked = false;
+  size_t line = data.find("\r\n") + 2;
+  while (line < header_end) {
+    size_t next = data.find("\r\n", line);
+    std::string header = data.substr(line, next - line);
+    size_t colon = header.find(':');
+    if (colon != std::string::npos) {
+      std::string name = lower(header.substr(0, colon));
+      std::string value = header.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      if (name == "content-length") content_length = std::strtoull(value.c_str(), nullptr, 10);
+      if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos) {
+        chunked = true;
+      }
+    }
+    line = next + 2;
+  }
+  std::string_view body = std::string_view(data).substr(header_end + 4);
+  if (head_request || out.status == 204 || out.status == 304) {
+    out.complete = true;
+  } else if (chunked) {
+    if (auto decoded = dechunk(body)) {
+      out.body = std::move(*decoded);
+      out.complete = true;
+    }
+  } else if (content_length) {
+    if (body.size() >= *content_length) {
+      out.body = std::string(body.substr(0, *content_length));
+      out.complete = true;
+    }
+  } else if (eof) {
+    out.body = std::string(body);
+    out.complete = true;
+  }
+  return out;
+}
+
+SSL_CTX* make_tls_context(const std::optional<std::string>& ca_bundle, std::string* error) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    *error = "TLS context could not be created";
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  bool loaded = ca_bundle ? SSL_CTX_load_verify_locations(ctx, ca_bundle->c_str(), nullptr) == 1
+                          : SSL_CTX_set_default_verify_paths(ctx) == 1;
+  if (!loaded) {
+    *error = "cannot load CA certificates";
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
+std::mutex g_imds_mutex;
+std::set<std::string> g_unreachable_imds;  // endpoints that did not accept a connection
+
+bool imds_known_unreachable(const std::string& endpoint) {
+  std::lock_guard lock(g_imds_mutex);
+  return g_unreachable_imds.count(endpoint) > 0;
+}
+
+void mark_imds_unreachable(const std::string& endpoint) {
+  std::lock_guard lock(g_imds_mutex);
+  g_unreachable_imds.insert(endpoint);
+}
+
+}  // namespace
+
+ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
+                                              const ProviderHttpTimeouts& timeouts,
+                                              const std::optional<std::string>& ca_bundle) {
+  ProviderHttpResponse out;
+  auto start = Clock::now();
+  auto deadline = start + timeouts.total;
+  auto connect_deadline = std::min(deadline, start + timeouts.connect);
+  int fd = connect_with_deadline(request.url.host, request.url.port, connect_deadline, &out.error);
+  if (fd < 0) return out;
+  out.connected = true;
+  set_io_timeout(fd, deadline);
+  Stream stream{fd, nullptr};
+  SSL_CTX* ctx = nullptr;
+  auto cleanup = [&] {
+    if (stream.ssl) SSL_free(stream.ssl);
+    if (ctx) SSL_CTX_free(ctx);
+    ::close(fd);
+  };
+  if (request.url.scheme == "https") {
+    ctx = make_tls_context(ca_bundle, &out.error);
+    if (!ctx) {
+      cleanup();
+      return out;
+    }
+    stream.ssl = SSL_new(ctx);
+    SSL_set_fd(stream.ssl, fd);
+    if (!request.url.ipv6) SSL_set_tlsext_host_name(stream.ssl, request.url.host.c_str());
+    SSL_set1_host(stream.ssl, request.url.host.c_str());
+    if (SSL_connect(stream.ssl) != 1) {
+      out.error = "TLS handshake with " + request.url.host + " failed";
+      ERR_clear_error();
+      cleanup();
+      return out;
+    }
+  }
+  std::string wire = request.method + " " + request.url.target() + " HTTP/1.1\r\n";
+  bool has_host = false;
+  for (const auto& [name, value] : request.headers) {
+    if (lower(name) == "host") has_host = true;
+    if (lower(name) == "connection") continue;
+    wire += name + ": " + value + "\r\n";
+  }
+  if (!has_host) wire += "Host: " + request.url.host_header() + "\r\n";
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
+    bool has_length = false;
+    for (const auto& header : request.headers) has_length |= lower(header.first) == "content-length";
+    if (!has_length) wire += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
+  }
+  wire += "Connection: close\r\n\r\n" + request.body;
+  size_t sent = 0;
+  while (sent < wire.size()) {
+    long n = stream.write(wire.data() + sent, wire.size() - sent);
+    if (n <= 0) {
+      out.error = "sending the request failed";
+      cleanup();
+      return out;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string data;
+  char buffer[8192];
+  bool head_request = request.method == "HEAD";
+  while (true) {
+    ParsedResponse parsed = parse_response(data, false, head_request);
+    if (parsed.complete) {
+      out.complete = true;
+      out.status = parsed.status;
+      out.body = std::move(parsed.body);
+      break;
+    }
+    if (remaining_ms(deadline) == 0) {
+      out.error = "no complete answer in time";
+      break;
+    }
+    long n = stream.read(buffer, sizeof(buffer));
+    if (n <= 0) {
+      parsed = parse_response(data, true, head_request);
+      if (parsed.complete) {
+        out.complete = true;
+        out.status = parsed.status;
+        out.body = std::move(parsed.body);
+      } else {
+        out.error = "connection closed before a complete answer";
+      }
+      break;
+    }
+    data.append(buffer, static_cast<size_t>(n));
+    if (data.size() > kMaxResponseBytes) {
+      out.error = "answer too large";
+      break;
+    }
+  }
+  ERR_clear_error();
+  cleanup();
+  return out;
+}
+
+CredentialsParse fetch_network_credentials(const NetworkProvider& provider,
+                                           const AwsEnvironment& environment) {
+  std::optional<std::string> ca_bundle = environment.get("AWS_CA_BUNDLE");
+  auto failed = [&](const std::string& why) {
+    return CredentialsParse{std::nullopt, provider.name + ": " + redact(why)};
+  };
+  auto expect_ok = [&](const ProviderHttpResponse& r, std::string* why) {
+    if (!r.complete) {
+      *why = r.error;
+      return false;
+    }
+    if (r.status / 100 != 2) {
+      *why = "HTTP " + std::to_string(r.status);
+      return false;
+    }
+    return true;
+  };
+  std::string why;
+  switch (provider.kind) {
+    case NetworkProviderKind::kWebIdentity: {
+      if (!provider.request) return failed("no request");
+      auto r = perform_provider_request(*provider.request, {std::chrono::milliseconds(3000),
+                                                           std::chrono::milliseconds(10000)},
+                                        ca_bundle);
+      if (!r.complete) return failed(r.error);
+      // STS answers errors as XML documents: the parser names the error code.
+      CredentialsParse parsed = parse_sts_web_identity_response(r.body);
+      if (!parsed.credentials && r.status / 100 == 2) return failed(parsed.error);
+      if (!parsed.credentials) return failed("HTTP " + std::to_string(r.status) + ": " + parsed.error);
+      return parsed;
+    }
+    case NetworkProviderKind::kContainer: {
+      if (!provider.request) return failed("no request");
+      auto r = perform_provider_request(*provider.request, {std::chrono::milliseconds(2000),
+                                                           std::chrono::milliseconds(5000)},
+                                        ca_bundle);
+      if (!expect_ok(r, &why)) return failed(why);
+      CredentialsParse parsed = parse_container_credentials(r.body);
+      if (!parsed.credentials) return failed(parsed.error);
+      return parsed;
+    }
+    case NetworkProviderKind::kInstanceMetadata: {
+      const std::string& endpoint = provider.imds_endpoint;
+      if (imds_known_unreachable(endpoint)) return failed("not reachable (earlier attempt)");
+      ProviderHttpTimeouts timeouts{std::chrono::milliseconds(1000),
+                                    std::chrono::milliseconds(2000)};
+      std::string error;
+      auto token_request = imds_token_request(endpoint, error);
+      if (!token_request) return failed(error);
+      auto token = perform_provider_request(*token_request, timeouts, ca_bundle);
+      if (!token.connected) {
+        mark_imds_unreachable(endpoint);
+        return failed(token.error);
+      }
+      if (!expect_ok(token, &why)) return failed("token: " + why);
+      std::string token_text = token.body;
+      while (!token_text.empty() && (token_text.back() == '\n' || token_text.back() == '\r')) {
+        token_text.pop_back();
+      }
+      auto role_request = imds_role_name_request(endpoint, token_text, error);
+      if (!role_request) return failed(error);
+      auto role = perform_provider_request(*role_request, timeouts, ca_bundle);
+      if (!expect_ok(role, &why)) return failed("role name: " + why);
+      auto role_name = parse_imds_role_name(role.body);
+      if (!role_name) return failed("no IAM role attached to the instance");
+      auto credentials_request = imds_credentials_request(endpoint, token_text, *role_name, error);
+      if (!credentials_request) return failed(error);
+      auto creds = perform_provider_request(*credentials_request, timeouts, ca_bundle);
+      if (!expect_ok(creds, &why)) return failed("credentials: " + why);
+      CredentialsParse parsed = parse_imds_credentials(creds.body);
+      if (!parsed.credentials) return failed(parsed.error);
+      return parsed;
+    }
+  }
+  return failed("unknown provider");
+}
+
+ResolvedCredentials resolve_credentials_with_network(const AwsEnvironment& environment) {
+  ResolvedCredentials out;
+  auto runner = [](const std::string& command) { return run_credential_process(command); };
+  CredentialChainResult chain =
+      resolve_credentials(environment, runner, std::chrono::system_clock::now());
+  if (chain.credentials) {
+    out.credentials = std::move(chain.credentials);
+    out.provider = chain.provider;
+    out.from_network_or_process = chain.provider.rfind("credential_process", 0) == 0;
+    return out;
+  }
+  if (!chain.fatal_error.empty()) {
+    out.error = chain.fatal_error;
+    return out;
+  }
+  for (const NetworkProvider& provider : chain.network_providers) {
+    CredentialsParse parsed = fetch_network_credentials(provider, environment);
+    if (parsed.credentials) {
+      out.credentials = std::move(parsed.credentials);
+      out.provider = provider.name;
+      out.from_network_or_process = true;
+      return out;
+    }
+    chain.tried.push_back(parsed.error);
+  }
+  out.error = chain.describe_failure();
+  return out;
+}
+
+}  // namespace mmapurl::s3

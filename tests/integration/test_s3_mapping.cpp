@@ -1,0 +1,279 @@
+// End-to-end mapping of s3:// URLs against s3rver behind the SigV4-verifying proxy: awkward
+// keys, large and empty objects, credentials from the environment, a profile, a session token,
+// anonymous access, and the failures (wrong secret, missing key or bucket, no credentials).
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fixtures/process.hpp"
+#include "fixtures/s3_server.hpp"
+#include "mmapurl.h"
+#include "mmapurl_ext.h"
+
+namespace {
+
+using mmapurl::testing::S3Server;
+using mmapurl::testing::TempDir;
+constexpr size_t kPage = 4096;
+constexpr size_t kMiB = 1 << 20;
+const char* const kBucket = "mmapurl-s3-test";
+
+std::string random_bytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+void set_env(const char* name, const std::string& value) {
+  const char* old = std::getenv(name);
+  if (!old || value != old) ::setenv(name, value.c_str(), 1);
+}
+
+void unset_env(const char* name) {
+  if (std::getenv(name)) ::unsetenv(name);
+}
+
+std::string failure(int err) {
+  return std::string(mmap_s3_errstr(err)) + ": " + mmapurl_last_error_message();
+}
+
+// One S3 server (and bucket) per test process; every test sets the whole AWS environment.
+class S3Mapping : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string error;
+    dir_ = TempDir::create("mmapurl-s3-mapping", &error).release();
+    server_ = S3Server::start(&error).release();
+    ASSERT_NE(server_, nullptr) << error;
+    ASSERT_TRUE(server_->create_bucket(kBucket, &error)) << error;
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    ASSERT_TRUE(server_->require_session_token("", std::nullopt));
+    ASSERT_TRUE(server_->allow_anonymous(false));
+    for (const char* name :
+         {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+          "AWS_CA_BUNDLE", "AWS_NO_SIGN_REQUEST", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+          "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
+          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+          "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "MMAPURL_S3_ADDRESSING", "HTTPS_PROXY",
+          "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
+      unset_env(name);
+    }
+    set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
+    set_env("AWS_ACCESS_KEY_ID", server_->access_key_id());
+    set_env("AWS_SECRET_ACCESS_KEY", server_->secret_access_key());
+    set_env("AWS_REGION", "us-east-1");
+    set_env("AWS_EC2_METADATA_DISABLED", "true");
+    write_aws_files("", "");
+  }
+
+  // The shared config and credentials files (both set, so ~/.aws never matters).
+  void write_aws_files(const std::string& config, const std::string& credentials) {
+    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), config));
+    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), credentials));
+    set_env("AWS_CONFIG_FILE", dir_->file("config"));
+    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
+  }
+
+  std::string put(const std::string& key, size_t size, uint64_t seed) {
+    std::string content = random_bytes(size, seed);
+    std::string error;
+    EXPECT_TRUE(server_->put_object_content(kBucket, key, content, &error)) << key << ": " << error;
+    return content;
+  }
+
+  static std::string url(const std::string& key) { return std::string("s3://") + kBucket + "/" + key; }
+
+  // Maps, compares every byte, unmaps.
+  void expect_same_bytes(const std::string& key, const std::string& content) {
+    size_t size = 0;
+    int err = -1;
+    const void* p = mmap_s3(url(key).c_str(), &size, &err);
+    ASSERT_NE(p, MAP_FAILED) << key << ": " << failure(err);
+    EXPECT_EQ(err, MMAP_S3_OK);
+    ASSERT_EQ(size, content.size()) << key;
+    EXPECT_EQ(std::memcmp(p, content.data(), size), 0) << key;
+    EXPECT_EQ(munmap_s3(p), 0);
+  }
+
+  int map_error(const std::string& full_url) {
+    size_t size = 0;
+    int err = -1;
+    const void* p = mmap_s3(full_url.c_str(), &size, &err);
+    if (p != MAP_FAILED) {
+      munmap_s3(p);
+      return MMAP_S3_OK;
+    }
+    return err;
+  }
+
+  static uint64_t rejected() { return server_->stats().value_or(mmapurl::testing::S3ProxyStats{}).rejected; }
+
+  static S3Server* server_;
+  static TempDir* dir_;
+};
+
+S3Server* S3Mapping::server_ = nullptr;
+TempDir* S3Mapping::dir_ = nullptr;
+
+TEST_F(S3Mapping, KeysWithSpecialCharactersReadByteForByte) {
+  const std::vector<std::string> keys = {
+      "plain.bin",
+      "with space/file name.bin",
+      "plus+sign=equals&amp~tilde;semi,comma.bin",
+      "paren(s) [and] brackets.bin",
+      "percent%20literal%2Fnot-decoded.bin",
+      "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e/\xf0\x9f\x98\x80.bin",
+      "repeated//slashes///inside.bin",
+      "trailing/slash/",
+      "quote'and\"double.bin",
+      "star*colon:at@dollar$.bin",
+  };
+  uint64_t rejected_before = rejected();
+  uint64_t seed = 1;
+  for (const std::string& key : keys) {
+    std::string content = put(key, 3 * kPage + 17 * seed, seed);
+    expect_same_bytes(key, content);
+    ++seed;
+  }
+  EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+}
+
+TEST_F(S3Mapping, MultiMebibyteObjectSequentialAndRandom) {
+  const std::string key = "large/object.bin";
+  std::string content = put(key, 6 * kMiB + 123, 42);
+  uint64_t verified_before = server_->requests_verified();
+  uint64_t rejected_before = rejected();
+  size_t size = 0;
+  int err = -1;
+  const void* p = mmap_s3(url(key).c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << failure(err);
+  ASSERT_EQ(size, content.size());
+  const auto* bytes = static_cast<const uint8_t*>(p);
+  // Random pages first (before readahead has fetched everything), then the whole object.
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    size_t offset = rng() % size;
+    ASSERT_EQ(bytes[offset], static_cast<uint8_t>(content[offset])) << "offset " << offset;
+  }
+  for (size_t off = 0; off < size; off += kMiB) {
+    size_t n = std::min(kMiB, size - off);
+    ASSERT_EQ(std::memcmp(bytes + off, content.data() + off, n), 0) << "MiB at " << off;
+  }
+  EXPECT_EQ(munmap_s3(p), 0);
+  EXPECT_GT(server_->requests_verified(), verified_before);
+  EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+}
+
+TEST_F(S3Mapping, EmptyObjectMapsWithSizeZero) {
+  put("empty/zero-bytes", 0, 3);
+  size_t size = 99;
+  int err = -1;
+  const void* p = mmap_s3(url("empty/zero-bytes").c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << failure(err);
+  EXPECT_EQ(size, 0u);
+  EXPECT_EQ(err, MMAP_S3_OK);
+  EXPECT_EQ(munmap_s3(p), 0);
+}
+
+TEST_F(S3Mapping, CredentialsFromAProfileInTheCredentialsFile) {
+  std::string content = put("profile/object.bin", 5000, 4);
+  unset_env("AWS_ACCESS_KEY_ID");
+  unset_env("AWS_SECRET_ACCESS_KEY");
+  write_aws_files("[profile other]\nregion = us-east-1\n",
+                  "[default]\naws_access_key_id = WRONG\naws_secret_access_key = wrong\n\n"
+                  "[ci]\naws_access_key_id = " + server_->access_key_id() +
+                      "\naws_secret_access_key = " + server_->secret_access_key() + "\n");
+  set_env("AWS_PROFILE", "ci");
+  uint64_t rejected_before = rejected();
+  expect_same_bytes("profile/object.bin", content);
+  EXPECT_EQ(rejected(), rejected_before);
+  // The default profile's wrong keys are refused by the proxy.
+  unset_env("AWS_PROFILE");
+  EXPECT_EQ(map_error(url("profile/object.bin")), MMAP_S3_PERMISSION_ERROR);
+}
+
+TEST_F(S3Mapping, WrongSecretIsAPermissionError) {
+  put("secret/object.bin", 100, 5);
+  set_env("AWS_SECRET_ACCESS_KEY", "not-the-secret");
+  uint64_t rejected_before = rejected();
+  EXPECT_EQ(map_error(url("secret/object.bin")), MMAP_S3_PERMISSION_ERROR);
+  EXPECT_GT(rejected(), rejected_before);
+  EXPECT_NE(server_->stats()->last_rejection.find("SignatureDoesNotMatch"), std::string::npos);
+  // No secret in the message.
+  EXPECT_EQ(std::string(mmapurl_last_error_message()).find("not-the-secret"), std::string::npos);
+}
+
+TEST_F(S3Mapping, MissingKeyAndMissingBucketAreNotFound) {
+  EXPECT_EQ(map_error(url("no/such/key.bin")), MMAP_S3_NOT_FOUND);
+  EXPECT_EQ(map_error("s3://no-such-bucket-mmapurl/key.bin"), MMAP_S3_NOT_FOUND);
+}
+
+TEST_F(S3Mapping, SessionTokenIsPassedThrough) {
+  std::string content = put("token/object.bin", 9000, 6);
+  ASSERT_TRUE(server_->require_session_token("session-token-abc/+=", std::nullopt));
+  EXPECT_EQ(map_error(url("token/object.bin")), MMAP_S3_PERMISSION_ERROR);
+  set_env("AWS_SESSION_TOKEN", "session-token-abc/+=");
+  uint64_t rejected_before = rejected();
+  expect_same_bytes("token/object.bin", content);
+  EXPECT_EQ(rejected(), rejected_before);
+}
+
+TEST_F(S3Mapping, AnonymousWhenAllowedAndRefusedOtherwise) {
+  std::string content = put("public/object.bin", 7000, 7);
+  set_env("AWS_NO_SIGN_REQUEST", "true");
+  unset_env("AWS_ACCESS_KEY_ID");
+  unset_env("AWS_SECRET_ACCESS_KEY");
+  EXPECT_EQ(map_error(url("public/object.bin")), MMAP_S3_PERMISSION_ERROR);
+  ASSERT_TRUE(server_->allow_anonymous(true));
+  uint64_t anonymous_before = server_->stats()->anonymous;
+  expect_same_bytes("public/object.bin", content);
+  EXPECT_GT(server_->stats()->anonymous, anonymous_before);
+}
+
+TEST_F(S3Mapping, NoCredentialsAtAllIsAPermissionErrorNamingTheChain) {
+  unset_env("AWS_ACCESS_KEY_ID");
+  unset_env("AWS_SECRET_ACCESS_KEY");
+  uint64_t verified_before = server_->requests_verified();
+  EXPECT_EQ(map_error(url("anything.bin")), MMAP_S3_PERMISSION_ERROR);
+  std::string message = mmapurl_last_error_message();
+  EXPECT_NE(message.find("tried"), std::string::npos) << message;
+  EXPECT_NE(message.find("environment"), std::string::npos) << message;
+  EXPECT_NE(message.find("instance metadata"), std::string::npos) << message;
+  EXPECT_EQ(server_->requests_verified(), verified_before);  // nothing was sent
+}
+
+TEST_F(S3Mapping, MalformedUrlsAreInvalid) {
+  EXPECT_EQ(map_error("s3://"), MMAP_S3_INVALID_S3URL);
+  EXPECT_EQ(map_error("s3://bucket-only"), MMAP_S3_INVALID_S3URL);
+  EXPECT_EQ(map_error("s3://bucket-only/"), MMAP_S3_INVALID_S3URL);
+  EXPECT_EQ(map_error("s3://Bad_Bucket!/key"), MMAP_S3_INVALID_S3URL);
+}
+
+TEST_F(S3Mapping, MmapurlCatWritesTheObject) {
+  std::string content = put("cat/object with space.bin", 2 * kMiB + 5, 8);
+  mmapurl::testing::SpawnOptions options;
+  options.argv = {MMAPURL_BINARY_DIR "/tools/mmapurl-cat", url("cat/object with space.bin")};
+  auto result = mmapurl::testing::run_program(options, dir_->path(), std::chrono::seconds(60));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(result.out == content) << "got " << result.out.size() << " bytes";
+}
+
+}  // namespace
