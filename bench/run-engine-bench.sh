@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Side-by-side engine benchmark: mmapurl (uffd-bench) against curl on the same nginx object,
+# alternated, RUNS times each; unshaped and through the S3-like shaper (20 ms RTT, 50 MB/s per
+# connection). Writes JSON lines to $OUT and prints a summary (bench/summarize.py).
+#   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), OUT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+size_mb=${SIZE_MB:-1024}
+runs=${RUNS:-3}
+out=${OUT:-bench/results/engine-$(date +%Y%m%d-%H%M%S).jsonl}
+mkdir -p "$(dirname "$out")"
+work=$(mktemp -d /tmp/mmapurl-bench-XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/www" "$work/logs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
+  -out "$work/cert.pem" -days 2 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+head -c $((size_mb << 20)) /dev/urandom > "$work/www/obj"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1; daemon off; master_process off; error_log $work/logs/error.log; pid $work/logs/pid;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; keepalive_requests 1000000;
+  client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
+  uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
+  server { listen 127.0.0.1:$port ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; root $work/www; } }
+CONF
+/usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
+sleep 0.5
+export SSL_CERT_FILE="$work/cert.pem"
+unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy
+url="https://127.0.0.1:$port/obj"
+"$build/tools/mmapurl-shaper" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rtt-ms 20 --conn-mbps 50 \
+  --handshake-rtt > "$work/shaper.out" 2>/dev/null &
+sleep 0.5
+sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out")
+surl="https://127.0.0.1:$sport/obj"
+
+curl_seq() {  # $1 profile, $2 url
+  local t
+  t=$(curl -s --cacert "$work/cert.pem" -o /dev/null -w '%{time_total}' "$2")
+  echo "{\"tool\":\"curl\",\"profile\":\"$1\",\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}" >> "$out"
+}
+curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GETs, one connection
+  local args=() i
+  for ((i = 0; i < $3; i++)); do args+=("$2"); done
+  curl -s --cacert "$work/cert.pem" -r 0-4095 -o /dev/null -w '%{time_total}\n' "${args[@]}" |
+    python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
+}
+bench() {  # $1 profile, $2 url, rest: uffd-bench args
+  local p=$1 u=$2; shift 2
+  "$build/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"mmapurl\",\"profile\":\"$p\",/" >> "$out"
+}
+for ((r = 1; r <= runs; r++)); do
+  echo "run $r/$runs" >&2
+  curl_seq none "$url"
+  bench none "$url" --scenario seq
+  curl_ranged_gets none "$url" 200
+  bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
+  curl_seq s3like "$surl"
+  bench s3like "$surl" --scenario seq
+  curl_ranged_gets s3like "$surl" 30
+  bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
+done
+/usr/bin/python3 bench/summarize.py "$out"

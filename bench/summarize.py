@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Medians of a run-engine-bench.sh JSON-lines file, as a Markdown table with ratios."""
+import json, statistics, sys
+from collections import defaultdict
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+groups = defaultdict(list)
+for r in rows:
+    groups[(r["profile"], r["tool"], r["scenario"])].append(r)
+
+def med(key, items):
+    vals = [i[key] for i in items if key in i]
+    return statistics.median(vals) if vals else float("nan")
+
+print("| profile | tool | scenario | runs | MB/s | p50 µs | p99 µs | fetched/touched | max in flight | peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for (p, t, s), items in sorted(groups.items()):
+    lat = [i.get("latency_us", {}) for i in items]
+    p50 = statistics.median([l["p50"] for l in lat if l]) if any(lat) else med("p50_us", items)
+    p99 = statistics.median([l["p99"] for l in lat if l]) if any(lat) else med("p99_us", items)
+    amp = med("bytes_fetched", items) / med("bytes_touched", items) if "bytes_touched" in items[0] and med("bytes_touched", items) else float("nan")
+    print(f"| {p} | {t} | {s} | {len(items)} | {med('mb_per_s', items):.1f} | {p50:.0f} | {p99:.0f} | {amp:.2f} | "
+          f"{med('max_requests_in_flight', items):.0f} | {med('peak_rss_bytes', items)/2**20:.0f} |")
+print()
+for p in sorted({k[0] for k in groups}):
+    m = groups.get((p, "mmapurl", "seq")); c = groups.get((p, "curl", "seq"))
+    if m and c:
+        print(f"- {p}: sequential mmapurl/curl = {med('mb_per_s', m) / med('mb_per_s', c):.2f}×")
+    m = groups.get((p, "mmapurl", "rand")); g = groups.get((p, "curl", "ranged-get-4k"))
+    if m and g:
+        mp50 = statistics.median([i["latency_us"]["p50"] for i in m])
+        print(f"- {p}: random 4 KiB fault p50 / one keep-alive ranged GET p50 = {mp50 / med('p50_us', g):.2f}×")
+    m1 = groups.get((p, "mmapurl", "threads-rand"))
+    if m1 and m:
+        print(f"- {p}: threads-rand MB/s / rand MB/s = {med('mb_per_s', m1) / med('mb_per_s', m):.2f}×")
