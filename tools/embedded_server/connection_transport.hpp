@@ -29,6 +29,7 @@ class ConnectionTransport {
  private:
   int fd_;
   SSL* ssl_ = nullptr;
+  BIO* write_bio_ = nullptr;  // owned by ssl_
   bool plain_ = true;
 };
 
