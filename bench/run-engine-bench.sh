@@ -43,8 +43,8 @@ curl_seq() {  # $1 profile, $2 url
 }
 curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GETs, one connection
   local args=() i
-  for ((i = 0; i < $3; i++)); do args+=("$2"); done
-  curl -s --cacert "$work/cert.pem" -r 0-4095 -o /dev/null -w '%{time_total}\n' "${args[@]}" |
+  for ((i = 0; i < $3; i++)); do args+=(-o /dev/null "$2"); done
+  curl -s --cacert "$work/cert.pem" -r 0-4095 -w '%{time_total}\n' "${args[@]}" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
 }
 bench() {  # $1 profile, $2 url, rest: uffd-bench args
