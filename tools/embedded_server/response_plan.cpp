@@ -144,6 +144,10 @@ ResponsePlan plan_response(const RequestHead& req, const ObjectSnapshot* object,
   if (fault == Fault::kChangeEtag) {
     obj.etag = changed_etag(obj.etag);
     obj.seed = changed_seed(obj.seed);
+    // Also newer, so a client pinning with If-Unmodified-Since sees the change too.
+    if (const auto modified = parse_http_date(obj.last_modified)) {
+      obj.last_modified = format_http_date(*modified + 3600);
+    }
   }
   const std::string validators =
       (obj.etag.empty() ? "" : "ETag: " + obj.etag + "\r\n") +

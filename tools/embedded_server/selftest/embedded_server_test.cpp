@@ -414,6 +414,10 @@ TEST_P(ServerTest, MoreBytesWrongRangeWrongTotalChangeEtag) {
   server_->set_fault(Fault::kChangeEtag, 1);
   r = roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 412);
+  server_->set_fault(Fault::kChangeEtag, 1);
+  r = roundtrip(get(
+      "/obj", std::string("Range: bytes=0-99\r\nIf-Unmodified-Since: ") + kLastModified + "\r\n"));
+  EXPECT_EQ(r.status, 412);
 }
 
 TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
