@@ -1,0 +1,189 @@
+// Helpers shared by the mapping integration tests: one nginx per test process over a temp docroot,
+// seeded random objects, the client environment, byte checks, and re-running a test afresh.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "fixtures/nginx_server.hpp"
+#include "fixtures/process.hpp"
+#include "mmapurl.h"
+
+namespace mmapurl::itest {
+
+using mmapurl::testing::NginxServer;
+using mmapurl::testing::TempDir;
+
+inline const void* const kMapFailed = MAP_FAILED;
+
+// `n` bytes from a seeded PRNG: an object no run of zeros (unfilled pages) can pass for.
+inline std::string random_bytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(out.data() + i, &v, 8);
+  }
+  uint64_t v = rng();
+  std::memcpy(out.data() + i, &v, n - i);
+  return out;
+}
+
+// setenv only when the value changes: the engine thread may call getenv concurrently.
+inline void set_env(const char* name, const std::string& value) {
+  const char* old = std::getenv(name);
+  if (!old || value != old) ::setenv(name, value.c_str(), 1);
+}
+
+inline void unset_env(const char* name) {
+  if (std::getenv(name)) ::unsetenv(name);
+}
+
+// Talk to loopback directly, whatever proxy the caller's environment names.
+inline void unset_proxy_environment() {
+  for (const char* proxy : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY",
+                            "no_proxy", "ALL_PROXY", "all_proxy"}) {
+    unset_env(proxy);
+  }
+}
+
+// What every TLS test's client depends on: trust exactly `ca_file`, no proxy. The engine reads
+// it when it starts, so it must be set before the process's first mmap_s3.
+inline void set_client_environment(const std::string& ca_file) {
+  set_env("SSL_CERT_FILE", ca_file);
+  unset_env("SSL_CERT_DIR");
+  unset_proxy_environment();
+}
+
+// Offset of the first byte where [data, data+n) differs from `expected` (npos if equal).
+// Compares in 1 MiB steps so a mismatch is located without a byte loop over everything.
+inline size_t first_mismatch(const uint8_t* data, size_t n, const std::string& expected) {
+  if (n != expected.size()) return std::min(n, expected.size());
+  constexpr size_t kStep = 1 << 20;
+  for (size_t off = 0; off < n; off += kStep) {
+    size_t len = std::min(kStep, n - off);
+    if (std::memcmp(data + off, expected.data() + off, len) == 0) continue;
+    for (size_t i = off; i < off + len; ++i) {
+      if (data[i] != static_cast<uint8_t>(expected[i])) return i;
+    }
+  }
+  return std::string::npos;
+}
+
+// Copies the mapping with write(2) into a memfd (the kernel faults the pages in, not user code)
+// and reads the copy back. nullopt if a write fails.
+inline std::optional<std::string> copy_out_with_write(const void* data, size_t n) {
+  int fd = ::memfd_create("mmapurl-itest", MFD_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const char* p = static_cast<const char*>(data);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::write(fd, p + done, std::min<size_t>(n - done, 8 << 20));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    done += static_cast<size_t>(w);
+  }
+  std::string back(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, back.data() + got, n - got, static_cast<off_t>(got));
+    if (r <= 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  return back;
+}
+
+// One nginx per test process, serving a temp docroot the tests write into. One server (one CA)
+// per process, because the engine reads SSL_CERT_FILE once, when it starts.
+class SharedOrigin {
+ public:
+  // Started on first use from the calling (main) thread; nullptr and *error on failure.
+  static SharedOrigin* get(std::string* error) {
+    static std::unique_ptr<SharedOrigin> origin;
+    if (origin) return origin.get();
+    auto o = std::unique_ptr<SharedOrigin>(new SharedOrigin());
+    o->docroot_ = TempDir::create("mmapurl-itest-docroot", error);
+    if (!o->docroot_) return nullptr;
+    o->nginx_ = NginxServer::start(o->docroot_->path(), error);
+    if (!o->nginx_) return nullptr;
+    origin = std::move(o);
+    return origin.get();
+  }
+
+  NginxServer& nginx() { return *nginx_; }
+  const std::string& docroot() const { return docroot_->path(); }
+  std::string path_of(const std::string& name) const { return docroot_->file(name); }
+  bool put(const std::string& name, const std::string& content) {
+    return mmapurl::testing::write_file(path_of(name), content);
+  }
+  // https:// or http:// URL of /<name>.
+  std::string url(bool https, const std::string& name) const {
+    return https ? nginx_->https_url("/" + name) : nginx_->http_url("/" + name);
+  }
+
+ private:
+  SharedOrigin() = default;
+  std::unique_ptr<TempDir> docroot_;
+  std::unique_ptr<NginxServer> nginx_;
+};
+
+// A test that needs the engine to start with its own environment (the engine reads it once per
+// process) runs its body in a new process of this executable; the parent only checks the result.
+constexpr const char* kFreshProcessMarker = "MMAPURL_ITEST_FRESH_PROCESS";
+
+inline std::string current_test_name() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return std::string(info->test_suite_name()) + "." + info->name();
+}
+
+// True in the child started by run_current_test_in_fresh_process.
+inline bool in_fresh_process() {
+  const char* v = std::getenv(kFreshProcessMarker);
+  return v && current_test_name() == v;
+}
+
+inline ::testing::AssertionResult run_current_test_in_fresh_process(
+    std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  std::string error;
+  auto scratch = TempDir::create("mmapurl-itest-fresh", &error);
+  if (!scratch) return ::testing::AssertionFailure() << error;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return ::testing::AssertionFailure() << "readlink /proc/self/exe failed";
+  self[n] = '\0';
+  mmapurl::testing::SpawnOptions options;
+  options.argv = {self, "--gtest_filter=" + current_test_name(), "--gtest_also_run_disabled_tests"};
+  options.env_overrides[kFreshProcessMarker] = current_test_name();
+  auto result = mmapurl::testing::run_program(options, scratch->path(), timeout);
+  bool passed = result.exit_code == 0 &&
+                result.out.find("[  PASSED  ] 1 test.") != std::string::npos &&
+                result.out.find("[  SKIPPED ]") == std::string::npos;
+  if (passed) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "the test in a fresh process failed (exit " << result.exit_code
+         << (result.timed_out ? ", timed out" : "") << "):\n"
+         << result.out << "\n"
+         << result.err;
+}
+
+}  // namespace mmapurl::itest
