@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz with clang++ (no CMake) and runs each one for
+# FUZZ_SECONDS on a scratch copy of its committed corpus. Exits non-zero if any target crashed.
+#
+# Usage: tests/fuzz/run-fuzzers.sh [BUILD_DIR] [TARGET...]
+#   BUILD_DIR defaults to /tmp/mmapurl-fuzz; TARGETs default to all of them.
+#   FUZZ_SECONDS (default 20) per target; FUZZ_BUILD_ONLY=1 only compiles.
+set -u
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${1:-/tmp/mmapurl-fuzz}"
+shift || true
+seconds="${FUZZ_SECONDS:-20}"
+CXX="${CXX:-clang++}"
+mkdir -p "$build"
+
+flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I "$repo/engine" -I "$repo/include" -I "$repo/tests/fuzz")
+
+s3="engine/source/s3"
+declare -A sources=(
+  [fuzz_http_url]="engine/source/http/http_url.cpp"
+  [fuzz_content_range]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
+  [fuzz_s3_url]="$s3/s3_url.cpp $s3/s3_endpoint.cpp $s3/http_url.cpp $s3/uri_encoding.cpp"
+  [fuzz_aws_responses]="$s3/aws_responses.cpp $s3/json_reader.cpp $s3/iso8601_time.cpp $s3/uri_encoding.cpp $s3/http_url.cpp $s3/aws_config_files.cpp $s3/aws_environment.cpp $s3/sigv4_signer.cpp $s3/sha256_hmac.cpp"
+  [fuzz_http_response_head]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
+)
+declare -A libs=([fuzz_aws_responses]="-lcrypto" [fuzz_http_response_head]="-pthread")
+all_targets=(fuzz_http_url fuzz_content_range fuzz_s3_url fuzz_aws_responses fuzz_http_response_head)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
+
+failed=()
+for t in "${targets[@]}"; do
+  if [ -z "${sources[$t]+x}" ]; then
+    echo "unknown target: $t (known: ${all_targets[*]})" >&2
+    failed+=("$t(unknown)")
+    continue
+  fi
+  echo "== building $t"
+  srcs=("$repo/tests/fuzz/$t.cpp")
+  for s in ${sources[$t]}; do srcs+=("$repo/$s"); done
+  # shellcheck disable=SC2086
+  if ! "$CXX" "${flags[@]}" "${srcs[@]}" -o "$build/$t" ${libs[$t]:-}; then
+    echo "!! $t: build failed" >&2
+    failed+=("$t(build)")
+    continue
+  fi
+done
+[ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && { [ ${#failed[@]} -eq 0 ]; exit $?; }
+
+for t in "${targets[@]}"; do
+  [ -x "$build/$t" ] || continue
+  case " ${failed[*]:-} " in *" $t("*) continue ;; esac
+  scratch="$build/work/$t"
+  artifacts="$build/artifacts/$t"
+  rm -rf "$scratch"
+  mkdir -p "$scratch" "$artifacts"
+  # The committed corpus is only read: new inputs go to the scratch copy.
+  cp -r "$repo/tests/fuzz/corpus/$t/." "$scratch/"
+  echo "== running $t for ${seconds}s (log: $build/$t.log)"
+  "$build/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "$scratch" >"$build/$t.log" 2>&1
+  rc=$?
+  grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$build/$t.log" | tail -2
+  if [ $rc -ne 0 ]; then
+    echo "!! $t crashed (exit $rc); reproducer(s):" >&2
+    ls "$artifacts" >&2
+    grep -m5 -E 'ERROR: |FUZZ_CHECK failed|runtime error' "$build/$t.log" >&2
+    failed+=("$t")
+  fi
+done
+
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "all fuzz targets ran clean"
