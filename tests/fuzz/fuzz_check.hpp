@@ -33,6 +33,12 @@ inline std::vector<std::string_view> split(std::string_view text, char sep) {
   }
 }
 
+// FUZZ_STRICT=1 turns on checks of known, deliberate-or-disputed engine behaviours (see README).
+inline bool strict_mode() {
+  static const bool strict = std::getenv("FUZZ_STRICT") != nullptr;
+  return strict;
+}
+
 inline bool has_forbidden_bytes(std::string_view s) {
   for (unsigned char c : s) {
     if (c <= 0x20 || c == 0x7f) return true;

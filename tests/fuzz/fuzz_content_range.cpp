@@ -1,6 +1,6 @@
 // Fuzz target: Content-Range / decimal parsing and the range checks of every source.
 // Input: 2 status bytes, then header lines "name: value" ("x-ask: A-B" sets the range asked
-// for, "x-size: N" the pinned size). Set FUZZ_STRICT_TOTAL=1 to also require a total.
+// for, "x-size: N" the pinned size). FUZZ_STRICT=1 also requires a total.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -130,8 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r && !r->unsatisfied);
     FUZZ_CHECK(r->first == first && r->last == last);
     // "bytes a-b/*" (no total) is accepted by the engine; strict mode flags it.
-    static const bool strict = std::getenv("FUZZ_STRICT_TOTAL") != nullptr;
-    if (r->total || strict) FUZZ_CHECK(r->total && *r->total == identity.size);
+    if (r->total || fuzz::strict_mode()) FUZZ_CHECK(r->total && *r->total == identity.size);
     FUZZ_CHECK(!head.content_encoding_set());
     if (!identity.etag.empty()) {
       const std::string* etag = head.find("etag");

@@ -36,9 +36,8 @@ void check_endpoint_url(std::string_view url) {
   FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->host_header()));
   FUZZ_CHECK(parsed->target().front() == '/');
   // The path and query go on the request line verbatim. The engine accepts spaces and
-  // control bytes there today (see README, findings); FUZZ_S3_STRICT_ENDPOINT=1 flags them.
-  static const bool strict = std::getenv("FUZZ_S3_STRICT_ENDPOINT") != nullptr;
-  if (strict) FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->target()));
+  // control bytes there today (see README, findings); FUZZ_STRICT=1 flags them.
+  if (fuzz::strict_mode()) FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->target()));
 }
 
 }  // namespace
