@@ -1,0 +1,484 @@
+// Fault-injection matrix: each HTTP- and TCP-level fault in front of a real server, after mapping.
+// Bytes are right or exactly the affected pages raise SIGBUS, in bounded time, and nothing else.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "embedded_server/embedded_server.hpp"
+#include "fixtures/nginx_server.hpp"
+#include "fixtures/process.hpp"
+#include "integration/fault_test_support.hpp"
+#include "mmapurl.hpp"
+#include "netshaper/shaping_proxy.hpp"
+
+namespace mmapurl::faulttest {
+namespace {
+
+using testserver::EmbeddedServer;
+using testserver::Fault;
+using testserver::ObjectSpec;
+using testserver::ServerOptions;
+
+// Small budgets keep the matrix fast; every bound below is derived from them.
+constexpr double kRetryBudgetS = 3;
+constexpr double kIoTimeoutS = 1.5;
+constexpr double kSlackS = 4;
+constexpr double kFailBoundS = kRetryBudgetS + kIoTimeoutS + kSlackS;
+
+constexpr uint64_t kObjectSize = (1 << 20) + 1000;  // 257 pages, the last one partial
+constexpr uint64_t kSeed = 0xfa17;
+constexpr uint64_t kHealthySeed = 0x600d;
+constexpr size_t kBeforePages = 16;  // read before the fault (pages 0..15)
+constexpr size_t kFaultPage = 128;   // first page touched under the fault
+constexpr size_t kFaultPages = 4;    // one random-mode fetch block (16 KiB)
+constexpr size_t kLaterPage = 160;   // read after the fault is cleared
+constexpr size_t kLaterPages = 8;
+
+// Engine knobs are read once per process, at the first mapping; overwrite=0 lets a re-run child
+// (or the caller) choose otherwise.
+void configure_engine_environment() {
+  setenv("MMAPURL_RETRY_TIMEOUT", "3", 0);
+  setenv("MMAPURL_IO_TIMEOUT", "1.5", 0);
+  setenv("MMAPURL_PROBE_SIZE", "16K", 0);
+  setenv("MMAPURL_RANDOM_FETCH", "16K", 0);
+  setenv("MMAPURL_CONNECTIONS", "4", 0);
+}
+
+ServerOptions plain_server(uint64_t seed, bool ignore_if_match = false) {
+  ServerOptions o;
+  o.tls = false;
+  o.objects.push_back(ObjectSpec{"/obj", kObjectSize, seed, "\"v1\"", ""});
+  o.ignore_if_match = ignore_if_match;
+  return o;
+}
+
+// What a fault may do to the pages touched while it is active.
+enum class Expect {
+  kRight,          // the engine recovers: every byte right
+  kRightOrSigbus,  // each touched page right or SIGBUS (sticky); never wrong bytes
+  kSigbus,         // every touched page raises SIGBUS; other pages unaffected
+  kBrokenForGood,  // the object changed: every later fetch of this mapping fails
+};
+
+void report_sigbus(const char* what, const PageScan& scan) {
+  for (size_t i = 0; i < scan.records.size() && i < 2; ++i) {
+    const SigbusRecord& r = scan.records[i];
+    std::printf("[%s] SIGBUS page %zu: si_code=%d (%s) si_addr=%#lx touched=%#lx (%s)\n", what,
+                scan.sigbus_pages[i], r.code, sigbus_code_name(r.code),
+                static_cast<unsigned long>(r.addr), static_cast<unsigned long>(r.touched),
+                r.addr == r.touched ? "same address" : "different address");
+  }
+}
+
+// A healthy origin in the same process must keep working whatever happened to another mapping.
+void expect_healthy_mapping_works() {
+  EmbeddedServer healthy(plain_server(kHealthySeed));
+  std::string err;
+  ASSERT_TRUE(healthy.start(&err)) << err;
+  Mapping m(healthy.url("/obj"));
+  ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
+  PageScan s = scan_pages(m.data(), m.size(), kHealthySeed, 0, (kObjectSize + kPage - 1) / kPage);
+  EXPECT_TRUE(s.all_right()) << "healthy mapping: SIGBUS " << describe_pages(s.sigbus_pages)
+                             << " wrong " << describe_pages(s.wrong_pages);
+}
+
+// Checks what the fault phase did to pages [kFaultPage, +kFaultPages), and that the rest of the
+// mapping is unaffected. `m` was read at [0, kBeforePages) before the fault.
+void check_fault_outcome(const Mapping& m, uint64_t seed, const PageScan& during, Expect expect,
+                         const char* name) {
+  EXPECT_TRUE(during.wrong_pages.empty()) << name << ": WRONG BYTES on pages "
+                                          << describe_pages(during.wrong_pages);
+  report_sigbus(name, during);
+  switch (expect) {
+    case Expect::kRight:
+      EXPECT_TRUE(during.sigbus_pages.empty())
+          << name << ": SIGBUS on " << describe_pages(during.sigbus_pages);
+      EXPECT_EQ(during.right_pages.size(), kFaultPages) << name;
+      break;
+    case Expect::kSigbus:
+    case Expect::kBrokenForGood:
+      EXPECT_EQ(during.sigbus_pages.size(), kFaultPages)
+          << name << ": expected every touched page to fail; SIGBUS on "
+          << describe_pages(during.sigbus_pages);
+      break;
+    case Expect::kRightOrSigbus:
+      break;
+  }
+  if (!during.sigbus_pages.empty()) {
+    EXPECT_LT(during.first_sigbus_seconds, kFailBoundS) << name << ": SIGBUS came too late";
+  }
+  EXPECT_LT(during.seconds, kFaultPages * kFailBoundS) << name;
+
+  // Pages fetched before the fault still read right.
+  PageScan again = scan_pages(m.data(), m.size(), seed, 0, kBeforePages);
+  EXPECT_TRUE(again.all_right()) << name << ": earlier pages: SIGBUS "
+                                 << describe_pages(again.sigbus_pages) << " wrong "
+                                 << describe_pages(again.wrong_pages);
+  // A failed page stays failed: touched again, and after DONTNEED.
+  for (size_t p : during.sigbus_pages) {
+    PageScan re = scan_pages(m.data(), m.size(), seed, p, 1);
+    EXPECT_EQ(re.sigbus_pages.size(), 1u) << name << ": failed page " << p << " read again";
+  }
+  if (!during.sigbus_pages.empty()) {
+    EXPECT_EQ(m.advise(kFaultPage * kPage, kFaultPages * kPage, Advice::kDontNeed), 0);
+    PageScan re = scan_pages(m.data(), m.size(), seed, kFaultPage, kFaultPages);
+    EXPECT_TRUE(re.wrong_pages.empty()) << name;
+    EXPECT_EQ(re.sigbus_pages, during.sigbus_pages)
+        << name << ": after DONTNEED, failed pages must fail again (and only they)";
+    EXPECT_GE(m.stats().failed_pages, during.sigbus_pages.size()) << name;
+  }
+  // Pages the fault never touched: right, unless the object changed (then they must fail).
+  PageScan later = scan_pages(m.data(), m.size(), seed, kLaterPage, kLaterPages);
+  EXPECT_TRUE(later.wrong_pages.empty()) << name << ": WRONG BYTES after the fault on "
+                                         << describe_pages(later.wrong_pages);
+  if (expect == Expect::kBrokenForGood) {
+    EXPECT_EQ(later.sigbus_pages.size(), kLaterPages)
+        << name << ": a changed object must fail every later fetch";
+    EXPECT_LT(later.seconds, kLaterPages * kFailBoundS) << name;
+  } else {
+    EXPECT_TRUE(later.all_right()) << name << ": untouched pages: SIGBUS "
+                                   << describe_pages(later.sigbus_pages);
+  }
+}
+
+// One HTTP-level fault from the embedded server: `count` answers (-1: until cleared) carry it.
+void run_http_fault(Fault fault, int count, Expect expect, bool ignore_if_match = false) {
+  configure_engine_environment();
+  const char* name = testserver::fault_name(fault);
+  EmbeddedServer server(plain_server(kSeed, ignore_if_match));
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
+  ASSERT_EQ(m.size(), kObjectSize);
+  // Random mode: each fault fetches one aligned 16 KiB block and nothing ahead of it.
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  PageScan before = scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages);
+  ASSERT_TRUE(before.all_right()) << "before the fault: SIGBUS "
+                                  << describe_pages(before.sigbus_pages);
+  Stats stats_before = m.stats();
+
+  server.set_fault(fault, count, "/obj");
+  PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  server.clear_faults();
+  Stats stats_during = m.stats();
+  check_fault_outcome(m, kSeed, during, expect, name);
+  if (expect == Expect::kRight && count > 0) {
+    EXPECT_GE(stats_during.retries - stats_before.retries, 1u)
+        << name << ": a recovered fault must show as a retry";
+  }
+  if (count > 0 && (fault == Fault::kStatus500 || fault == Fault::kStatus503 ||
+                    fault == Fault::kStatus503SlowDown)) {
+    EXPECT_GE(stats_during.retries - stats_before.retries, static_cast<uint64_t>(count))
+        << name << ": each error of the storm is one retry";
+  }
+  m.reset();
+  expect_healthy_mapping_works();
+}
+
+// --- Transient: a burst of bad answers, then recovery: bytes right, retries counted. ---
+TEST(FaultMatrix, Status500StormRecovers) { run_http_fault(Fault::kStatus500, 3, Expect::kRight); }
+TEST(FaultMatrix, Status503StormRecovers) { run_http_fault(Fault::kStatus503, 3, Expect::kRight); }
+TEST(FaultMatrix, SlowDownStormRecovers) {
+  run_http_fault(Fault::kStatus503SlowDown, 3, Expect::kRight);
+}
+TEST(FaultMatrix, ResetMidBodyOnceRecovers) { run_http_fault(Fault::kReset, 1, Expect::kRight); }
+TEST(FaultMatrix, TruncatedBodyOnceRecovers) {
+  run_http_fault(Fault::kTruncate, 1, Expect::kRight);
+}
+TEST(FaultMatrix, StallPastIoTimeoutOnceRecovers) {
+  run_http_fault(Fault::kStall, 1, Expect::kRight);
+}
+TEST(FaultMatrix, WrongContentRangeOnceRecovers) {
+  run_http_fault(Fault::kWrongContentRange, 1, Expect::kRight);
+}
+TEST(FaultMatrix, Status200InsteadOf206OnceRecovers) {
+  run_http_fault(Fault::kIgnoreRange, 1, Expect::kRight);
+}
+TEST(FaultMatrix, MoreBytesOnceRightOrFails) {
+  run_http_fault(Fault::kMoreBytes, 1, Expect::kRightOrSigbus);
+}
+TEST(FaultMatrix, AbsurdContentLengthOnceRecovers) {
+  run_http_fault(Fault::kAbsurdContentLength, 1, Expect::kRight);
+}
+TEST(FaultMatrix, EndlessHeadersOnceRecovers) {
+  run_http_fault(Fault::kEndlessHeaders, 1, Expect::kRight);
+}
+
+// --- Persistent: the fault never clears within the retry budget. ---
+TEST(FaultMatrix, Status500ForeverFailsTouchedPages) {
+  run_http_fault(Fault::kStatus500, -1, Expect::kSigbus);
+}
+TEST(FaultMatrix, SlowDownForeverFailsTouchedPages) {
+  run_http_fault(Fault::kStatus503SlowDown, -1, Expect::kSigbus);
+}
+TEST(FaultMatrix, ResetMidBodyForever) { run_http_fault(Fault::kReset, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, TruncatedBodyForever) {
+  run_http_fault(Fault::kTruncate, -1, Expect::kRightOrSigbus);
+}
+TEST(FaultMatrix, StallForeverBoundedByBudget) {
+  run_http_fault(Fault::kStall, -1, Expect::kRightOrSigbus);
+}
+TEST(FaultMatrix, WrongContentRangeForeverFails) {
+  run_http_fault(Fault::kWrongContentRange, -1, Expect::kSigbus);
+}
+TEST(FaultMatrix, WrongTotalForeverFails) {
+  run_http_fault(Fault::kWrongTotal, -1, Expect::kSigbus);
+}
+TEST(FaultMatrix, Status200InsteadOf206ForeverFails) {
+  run_http_fault(Fault::kIgnoreRange, -1, Expect::kSigbus);
+}
+TEST(FaultMatrix, MoreBytesForever) { run_http_fault(Fault::kMoreBytes, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, ChunkedForever) { run_http_fault(Fault::kChunked, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, GzipForever) { run_http_fault(Fault::kGzip, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, AbsurdContentLengthForeverFails) {
+  run_http_fault(Fault::kAbsurdContentLength, -1, Expect::kSigbus);
+}
+TEST(FaultMatrix, EndlessHeadersForeverFails) {
+  run_http_fault(Fault::kEndlessHeaders, -1, Expect::kSigbus);
+}
+
+// --- The object changed after mapping: never mixed bytes, every later fetch fails. ---
+TEST(FaultMatrix, ChangedEtagOnceBreaksMappingForGood) {
+  run_http_fault(Fault::kChangeEtag, 1, Expect::kBrokenForGood);
+}
+TEST(FaultMatrix, ChangedEtagIgnoringIfMatchBreaksMappingForGood) {
+  run_http_fault(Fault::kChangeEtag, 1, Expect::kBrokenForGood, /*ignore_if_match=*/true);
+}
+
+void run_replaced_object(bool ignore_if_match) {
+  configure_engine_environment();
+  EmbeddedServer server(plain_server(kSeed, ignore_if_match));
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  ASSERT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  server.replace_object("/obj", kSeed + 1, "\"v2\"");
+  PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  check_fault_outcome(m, kSeed, during, Expect::kBrokenForGood, "replace_object");
+  m.reset();
+  expect_healthy_mapping_works();
+}
+TEST(FaultMatrix, ReplacedObjectBreaksMappingForGood) { run_replaced_object(false); }
+TEST(FaultMatrix, ReplacedObjectIgnoringIfMatchBreaksMappingForGood) { run_replaced_object(true); }
+
+// --- The server goes away. ---
+TEST(FaultMatrix, EmbeddedServerGoneForGood) {
+  configure_engine_environment();
+  EmbeddedServer server(plain_server(kSeed));
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  ASSERT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  server.stop();
+  PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  EXPECT_TRUE(during.wrong_pages.empty());
+  EXPECT_EQ(during.sigbus_pages.size(), kFaultPages);
+  EXPECT_LT(during.first_sigbus_seconds, kFailBoundS);
+  report_sigbus("server stopped", during);
+  PageScan again = scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages);
+  EXPECT_TRUE(again.all_right()) << "pages read before the server left";
+  m.reset();
+  expect_healthy_mapping_works();
+}
+
+// nginx behind the shaping proxy: TCP-level faults on a production server's byte stream.
+struct ProxiedNginx {
+  std::unique_ptr<testing::TempDir> dir;
+  std::unique_ptr<testing::NginxServer> nginx;
+  std::unique_ptr<netshaper::ShapingProxy> proxy;
+  std::string url;
+
+  bool start(std::string* err) {
+    dir = testing::TempDir::create("mmapurl-faults-nginx", err);
+    if (!dir) return false;
+    if (!write_synthetic_file(dir->file("obj"), kSeed, kObjectSize)) {
+      *err = "cannot write the docroot";
+      return false;
+    }
+    nginx = testing::NginxServer::start(dir->path(), err);
+    if (!nginx) return false;
+    netshaper::ShaperOptions o;
+    o.target_port = nginx->http_port();
+    proxy = std::make_unique<netshaper::ShapingProxy>(o);
+    if (!proxy->start(err)) return false;
+    url = "http://127.0.0.1:" + std::to_string(proxy->port()) + "/obj";
+    return true;
+  }
+};
+
+// One TCP fault; `max_connections` connections (-1: all) suffer it until cleared.
+void run_tcp_fault(netshaper::TcpFault fault, uint64_t after_bytes, int max_connections,
+                   Expect expect, const char* name) {
+  configure_engine_environment();
+  ProxiedNginx origin;
+  std::string err;
+  ASSERT_TRUE(origin.start(&err)) << err;
+  Mapping m(origin.url);
+  ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+  ASSERT_EQ(m.size(), kObjectSize);
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  ASSERT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  Stats stats_before = m.stats();
+  origin.proxy->set_fault(fault, after_bytes, max_connections);
+  PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  origin.proxy->clear_fault();
+  EXPECT_GE(origin.proxy->faulted_connections(), 1u) << name << ": the fault never fired";
+  check_fault_outcome(m, kSeed, during, expect, name);
+  if (expect == Expect::kRight) {
+    EXPECT_GE(m.stats().retries - stats_before.retries, 1u) << name;
+  }
+  m.reset();
+  expect_healthy_mapping_works();
+}
+
+// 6000 bytes: the response head and about a page of a 16 KiB body.
+TEST(FaultMatrix, NginxResetMidBodyOnceRecovers) {
+  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, 1, Expect::kRight, "tcp reset");
+}
+TEST(FaultMatrix, NginxTruncatedOnceRecovers) {
+  run_tcp_fault(netshaper::TcpFault::kCloseAfterBytes, 6000, 1, Expect::kRight, "tcp close");
+}
+TEST(FaultMatrix, NginxStallPastIoTimeoutOnceRecovers) {
+  run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 6000, 1, Expect::kRight, "tcp stall");
+}
+TEST(FaultMatrix, NginxResetMidBodyForever) {
+  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, -1, Expect::kRightOrSigbus,
+                "tcp reset forever");
+}
+TEST(FaultMatrix, NginxResetInHeadForeverFails) {
+  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 100, -1, Expect::kSigbus,
+                "tcp reset in head forever");
+}
+TEST(FaultMatrix, NginxStallForeverFails) {
+  run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 0, -1, Expect::kSigbus,
+                "tcp stall forever");
+}
+TEST(FaultMatrix, NginxRefusedForGoodFails) {
+  run_tcp_fault(netshaper::TcpFault::kRefuse, 0, -1, Expect::kSigbus, "refused");
+}
+
+TEST(FaultMatrix, NginxGoneThenBackWithinBudget) {
+  configure_engine_environment();
+  ProxiedNginx origin;
+  std::string err;
+  ASSERT_TRUE(origin.start(&err)) << err;
+  Mapping m(origin.url);
+  ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  ASSERT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  origin.proxy->set_fault(netshaper::TcpFault::kRefuse);
+  std::thread back([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    origin.proxy->clear_fault();
+  });
+  PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  back.join();
+  EXPECT_TRUE(during.all_right()) << "SIGBUS " << describe_pages(during.sigbus_pages) << " wrong "
+                                  << describe_pages(during.wrong_pages);
+  EXPECT_GE(m.stats().retries, 1u);
+  m.reset();
+  expect_healthy_mapping_works();
+}
+
+TEST(FaultMatrix, NginxKilledThenRestartedWithinBudget) {
+  configure_engine_environment();
+  ProxiedNginx origin;
+  std::string err;
+  ASSERT_TRUE(origin.start(&err)) << err;
+  Mapping m(origin.url);
+  ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  ASSERT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  origin.nginx->kill_hard();
+  auto killed = std::chrono::steady_clock::now();
+  bool restarted = false;
+  double restart_s = 0;
+  std::thread back([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    restarted = origin.nginx->restart(nullptr);
+    restart_s = seconds_since(killed);
+  });
+  PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  back.join();
+  ASSERT_TRUE(restarted);
+  EXPECT_TRUE(during.wrong_pages.empty());
+  if (restart_s < kRetryBudgetS - 1) {
+    EXPECT_TRUE(during.all_right()) << "nginx was back after " << restart_s << " s; SIGBUS "
+                                    << describe_pages(during.sigbus_pages);
+  }
+  m.reset();
+  expect_healthy_mapping_works();
+}
+
+// --- SIGBUS delivery: what the kernel reports, with UFFDIO_POISON and with the fallback. ---
+void sigbus_delivery_checks(const char* path_name) {
+  configure_engine_environment();
+  EmbeddedServer server(plain_server(kSeed));
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  ASSERT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  server.set_fault(Fault::kStatus404, -1, "/obj");  // gone: permanent, no retries
+  // Touch in the middle of a page: is si_addr the touched byte or the page?
+  install_sigbus_handler();
+  uint8_t byte = 0;
+  SigbusRecord rec;
+  auto t0 = std::chrono::steady_clock::now();
+  bool read = touch_page(m.data() + kFaultPage * kPage + 123, &byte, 1, &rec);
+  double took = seconds_since(t0);
+  ASSERT_FALSE(read) << "a page of a vanished object read as a byte";
+  EXPECT_LT(took, kFailBoundS);
+  std::printf("[%s] SIGBUS si_code=%d (%s) si_addr=%#lx touched=%#lx: %s\n", path_name,
+              rec.code, sigbus_code_name(rec.code), static_cast<unsigned long>(rec.addr),
+              static_cast<unsigned long>(rec.touched),
+              rec.addr == rec.touched                        ? "si_addr is the touched address"
+              : rec.addr == (rec.touched & ~(kPage - 1))     ? "si_addr is the page start"
+                                                                : "si_addr is elsewhere");
+  ::testing::Test::RecordProperty("si_code", sigbus_code_name(rec.code));
+  EXPECT_TRUE(rec.code == BUS_MCEERR_AR || rec.code == BUS_ADRERR) << rec.code;
+  EXPECT_EQ(rec.addr & ~(kPage - 1), rec.touched & ~(kPage - 1))
+      << "si_addr must point into the touched page";
+  // Sticky: again, and after DONTNEED.
+  EXPECT_FALSE(touch_page(m.data() + kFaultPage * kPage, &byte, 1, nullptr));
+  EXPECT_EQ(m.advise(kFaultPage * kPage, kPage, Advice::kDontNeed), 0);
+  server.clear_faults();
+  EXPECT_FALSE(touch_page(m.data() + kFaultPage * kPage, &byte, 1, nullptr))
+      << "a failed page read after DONTNEED";
+  // The mapping's other pages and other mappings are fine.
+  EXPECT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, kBeforePages).all_right());
+  m.reset();
+  expect_healthy_mapping_works();
+}
+
+TEST(FaultMatrix, SigbusCodeAndAddressWithPoison) {
+  sigbus_delivery_checks(child_role() == "poison-fallback" ? "fallback" : "poison");
+}
+
+// MMAPURL_DISABLE_POISON=1 needs a fresh engine: run the same checks in a new process.
+TEST(FaultMatrix, PoisonFallbackRaisesSigbus) {
+  auto dir = testing::TempDir::create("mmapurl-faults-fallback", nullptr);
+  ASSERT_TRUE(dir);
+  auto r = run_test_in_fresh_process("FaultMatrix.SigbusCodeAndAddressWithPoison",
+                                     "poison-fallback", {{"MMAPURL_DISABLE_POISON", "1"}},
+                                     dir->path(), std::chrono::seconds(60));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto at = r.out.find("[fallback] SIGBUS");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::cout << r.out.substr(at, r.out.find('\n', at) - at) << "\n";
+}
+
+}  // namespace
+}  // namespace mmapurl::faulttest
