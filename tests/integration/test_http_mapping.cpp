@@ -82,21 +82,21 @@ TEST_P(WholeContent, PointerReadsAndWriteFromTheMappingEqualTheObject) {
   ASSERT_EQ(sz, size);
   auto copy = itest::copy_out_with_write(p, sz);
   ASSERT_TRUE(copy.has_value()) << "write(2) from the mapping failed: " << std::strerror(errno);
-  EXPECT_EQ(itest::first_mismatch(reinterpret_cast<const uint8_t*>(copy->data()), copy->size(),
-                                   content),
-            std::string::npos);
+  EXPECT_EQ(
+      itest::first_mismatch(reinterpret_cast<const uint8_t*>(copy->data()), copy->size(), content),
+      std::string::npos);
   EXPECT_EQ(munmap_s3(p), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sizes, WholeContent,
-    ::testing::Combine(::testing::Bool(),
-                       ::testing::Values(size_t{0}, size_t{1}, size_t{4095}, size_t{4096},
-                                         size_t{4097}, size_t{12345}, size_t{64} << 20)),
-    [](const ::testing::TestParamInfo<std::tuple<bool, size_t>>& info) {
-      return std::string(std::get<0>(info.param) ? "https_" : "http_") +
-             std::to_string(std::get<1>(info.param)) + "_bytes";
-    });
+INSTANTIATE_TEST_SUITE_P(Sizes, WholeContent,
+                         ::testing::Combine(::testing::Bool(),
+                                            ::testing::Values(size_t{0}, size_t{1}, size_t{4095},
+                                                              size_t{4096}, size_t{4097},
+                                                              size_t{12345}, size_t{64} << 20)),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, size_t>>& info) {
+                           return std::string(std::get<0>(info.param) ? "https_" : "http_") +
+                                  std::to_string(std::get<1>(info.param)) + "_bytes";
+                         });
 
 // --- an object over 4 GiB, every page stamped with its own offset ---
 
@@ -156,7 +156,8 @@ TEST_F(HttpMapping, ObjectOver4GiBHasEveryPageAtItsOffset) {
   std::vector<uint64_t> sample;
   std::mt19937_64 rng(4242);
   const uint64_t stride = pages / 1900;
-  for (uint64_t base = 0; base + stride <= pages; base += stride) sample.push_back(base + rng() % stride);
+  for (uint64_t base = 0; base + stride <= pages; base += stride)
+    sample.push_back(base + rng() % stride);
   for (uint64_t boundary : {uint64_t{1} << 31, uint64_t{3} << 30, uint64_t{1} << 32}) {
     for (uint64_t pg = boundary / kPage - 64; pg < std::min(pages, boundary / kPage + 8); ++pg) {
       sample.push_back(pg);
@@ -212,7 +213,8 @@ TEST_F(HttpMapping, SixteenThreadsReadDifferentRegionsAtOnce) {
     threads.emplace_back([&, t] {
       start.arrive_and_wait();
       const size_t off = t * kRegion;
-      const size_t at = itest::first_mismatch(m.data() + off, kRegion, content.substr(off, kRegion));
+      const size_t at =
+          itest::first_mismatch(m.data() + off, kRegion, content.substr(off, kRegion));
       if (at != std::string::npos) mismatch[t] = off + at;
     });
   }
@@ -310,8 +312,7 @@ TEST_F(NoRangeServer, LargeObjectIsAnIoErrorNotWrongBytes) {
   const void* p = mmap_s3(server_->url("/large").c_str(), &sz, &err);
   if (p != itest::kMapFailed) {
     // Mapped anyway: then every byte must still be right.
-    EXPECT_EQ(itest::first_mismatch(static_cast<const uint8_t*>(p), sz, large_),
-              std::string::npos);
+    EXPECT_EQ(itest::first_mismatch(static_cast<const uint8_t*>(p), sz, large_), std::string::npos);
     munmap_s3(p);
     FAIL() << "a server ignoring Range was accepted for a " << large_.size() << "-byte object";
   }
@@ -370,7 +371,8 @@ void check_sigbus_after_server_killed(bool use_poison) {
   ASSERT_EQ(sz, content.size());
   victim->kill_hard();
 
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_sigaction = on_sigbus;
   sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
@@ -441,6 +443,10 @@ TEST_F(HttpMapping, UnmapWithRequestsInFlightReturnsQuicklyAndLeavesNoStaleBytes
   for (size_t off : {16 * kMiB, 80 * kMiB, 150 * kMiB, 220 * kMiB}) {
     EXPECT_EQ(mmapurl_advise(base + off, 32 * kMiB, MMAPURL_ADVICE_WILLNEED), 0);
   }
+  // The premise: fetches are under way when munmap_s3 comes (nothing else maps meanwhile).
+  const uint64_t in_flight = mmapurl::process_stats().in_flight_bytes;
+  EXPECT_GT(in_flight, 0u);
+  RecordProperty("in_flight_bytes_at_munmap", std::to_string(in_flight));
   const auto t0 = Clock::now();
   EXPECT_EQ(munmap_s3(p), 0);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -453,6 +459,21 @@ TEST_F(HttpMapping, UnmapWithRequestsInFlightReturnsQuicklyAndLeavesNoStaleBytes
   ASSERT_EQ(sz, content.size());
   EXPECT_EQ(itest::first_mismatch(static_cast<const uint8_t*>(p), sz, content), std::string::npos);
   EXPECT_EQ(munmap_s3(p), 0);
+}
+
+// engine bug: a mapping's own Stats::in_flight_bytes stays 0 while its fetches are under way:
+// engine/core/fault_service.cpp adds and subtracts fetch sizes only in `totals.in_flight_bytes`,
+// never in the mapping's `counters.in_flight_bytes`, which mmapurl_stats(addr) reports.
+TEST_F(HttpMapping, DISABLED_MappingStatsCountItsBytesInFlight) {
+  const std::string content = put_random("inflight-stats", 64 * kMiB, 64);
+  mmapurl::Mapping m(origin_->url(true, "inflight-stats"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(m.advise(8 * kMiB, 48 * kMiB, mmapurl::Advice::kWillNeed), 0);
+  const mmapurl::Stats process = mmapurl::process_stats();
+  const mmapurl::Stats mine = m.stats();
+  ASSERT_GT(process.in_flight_bytes, 0u) << "nothing in flight: the premise failed";
+  EXPECT_GT(mine.in_flight_bytes, 0u);
+  EXPECT_LE(mine.in_flight_bytes, process.in_flight_bytes);
 }
 
 // --- the C++ API: RAII mapping and statistics ---
@@ -483,9 +504,9 @@ TEST_F(HttpMapping, RaiiMappingAndProcessStats) {
     EXPECT_FALSE(m.ok());  // NOLINT(bugprone-use-after-move): checking the moved-from state
     ASSERT_TRUE(moved.ok());
     EXPECT_EQ(moved.data(), address);
-    EXPECT_EQ(std::memcmp(moved.data() + moved.size() - 100, content.data() + content.size() - 100,
-                          100),
-              0);
+    EXPECT_EQ(
+        std::memcmp(moved.data() + moved.size() - 100, content.data() + content.size() - 100, 100),
+        0);
   }
   // The destructor unmapped it: the pointer is no longer a mapping.
   EXPECT_EQ(munmap_s3(address), -1);

@@ -22,7 +22,8 @@ namespace itest = mmapurl::itest;
 using mmapurl::testing::RunResult;
 using mmapurl::testing::SpawnOptions;
 
-constexpr const char* kCProgram = R"(/* Maps a URL with the installed mmapurl and prints its size and FNV-1a 64 hash. */
+constexpr const char* kCProgram =
+    R"(/* Maps a URL with the installed mmapurl and prints its size and FNV-1a 64 hash. */
 #include <mmapurl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,7 +56,8 @@ std::string fnv1a_line(const std::string& bytes) {
     h *= 1099511628211ULL;
   }
   char line[64];
-  std::snprintf(line, sizeof line, "%zu %016llx\n", bytes.size(), static_cast<unsigned long long>(h));
+  std::snprintf(line, sizeof line, "%zu %016llx\n", bytes.size(),
+                static_cast<unsigned long long>(h));
   return line;
 }
 
@@ -113,8 +115,8 @@ class InstalledTree : public ::testing::Test {
     EXPECT_TRUE(mmapurl::testing::write_file(src, kCProgram));
     const std::string pkg = std::string("pkg-config ") + (define_prefix ? "--define-prefix " : "") +
                             "--cflags --libs mmapurl";
-    RunResult r = shell("cc -std=c11 -Wall -Wextra -Werror '" + src + "' $(" + pkg + ") -Wl,-rpath,'" +
-                            prefix_ + "/lib' -o '" + exe + "'",
+    RunResult r = shell("cc -std=c11 -Wall -Wextra -Werror '" + src + "' $(" + pkg +
+                            ") -Wl,-rpath,'" + prefix_ + "/lib' -o '" + exe + "'",
                         scratch_->path(), {{"PKG_CONFIG_PATH", prefix_ + "/lib/pkgconfig"}});
     EXPECT_EQ(r.exit_code, 0) << explain(r);
     return r.exit_code == 0 ? exe : "";
@@ -141,7 +143,8 @@ TEST_F(InstalledTree, HasHeadersLibrariesPackageFilesAndTools) {
   RunResult r = shell("readelf -d '" + prefix_ + "/lib/libmmapurl.so'", scratch_->path());
   ASSERT_EQ(r.exit_code, 0) << explain(r);
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(\(SONAME\)\s+Library soname: \[([^\]]+)\])")))
+  ASSERT_TRUE(
+      std::regex_search(r.out, m, std::regex(R"(\(SONAME\)\s+Library soname: \[([^\]]+)\])")))
       << r.out;
   const std::string soname = m[1];
   EXPECT_TRUE(std::regex_match(soname, std::regex(R"(libmmapurl\.so\.[0-9]+)"))) << soname;
@@ -153,8 +156,7 @@ TEST_F(InstalledTree, HasHeadersLibrariesPackageFilesAndTools) {
 }
 
 TEST_F(InstalledTree, SharedLibraryExportsOnlyThePublicApi) {
-  RunResult r =
-      shell("nm -D --defined-only '" + prefix_ + "/lib/libmmapurl.so'", scratch_->path());
+  RunResult r = shell("nm -D --defined-only '" + prefix_ + "/lib/libmmapurl.so'", scratch_->path());
   ASSERT_EQ(r.exit_code, 0) << explain(r);
   std::set<std::string> names;
   std::istringstream lines(r.out);
@@ -223,9 +225,9 @@ TEST_F(InstalledTree, AllNetworkAndFaultIoGoesThroughIoUring) {
     if (!last.empty()) calls.insert(last);
   }
   EXPECT_EQ(calls.count("io_uring_enter"), 1u) << *table;
-  for (const char* forbidden : {"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
-                                "select", "pselect6", "recvmsg", "sendmsg", "recvfrom", "sendto",
-                                "recvmmsg", "sendmmsg"}) {
+  for (const char* forbidden :
+       {"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6",
+        "recvmsg", "sendmsg", "recvfrom", "sendto", "recvmmsg", "sendmmsg"}) {
     EXPECT_EQ(calls.count(forbidden), 0u) << forbidden << " in:\n" << *table;
   }
 }
@@ -237,9 +239,9 @@ TEST_F(InstalledTree, MmapurlCatWritesTheObjectFromTheMapping) {
   ASSERT_EQ(r.exit_code, 0) << explain(r);
   auto copy = mmapurl::testing::read_file(out);
   ASSERT_TRUE(copy.has_value());
-  EXPECT_EQ(itest::first_mismatch(reinterpret_cast<const uint8_t*>(copy->data()), copy->size(),
-                                  content_),
-            std::string::npos);
+  EXPECT_EQ(
+      itest::first_mismatch(reinterpret_cast<const uint8_t*>(copy->data()), copy->size(), content_),
+      std::string::npos);
 
   // A missing object: a non-zero exit and a message, nothing on stdout.
   r = shell("'" + prefix_ + "/bin/mmapurl-cat' '" + origin_->url(true, "missing") + "'",
