@@ -63,7 +63,8 @@ class LoopbackHttpServer {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd_, 16) != 0) {
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(fd_, 16) != 0) {
       ::close(fd_);
       fd_ = -1;
       return;
@@ -111,9 +112,11 @@ class LoopbackHttpServer {
         header_end = data.find("\r\n\r\n");
         if (header_end != std::string::npos) {
           std::string lower_head = data.substr(0, header_end);
-          for (char& c : lower_head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          for (char& c : lower_head)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           size_t cl = lower_head.find("content-length:");
-          if (cl != std::string::npos) content_length = std::strtoul(lower_head.c_str() + cl + 15, nullptr, 10);
+          if (cl != std::string::npos)
+            content_length = std::strtoul(lower_head.c_str() + cl + 15, nullptr, 10);
         }
       }
       if (header_end != std::string::npos && data.size() >= header_end + 4 + content_length) break;
@@ -148,10 +151,10 @@ class LoopbackHttpServer {
       std::lock_guard lock(mutex_);
       requests_.push_back(request);
     }
-    std::string response = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\nContent-Type: " +
-                           answer.content_type + "\r\nContent-Length: " +
-                           std::to_string(answer.body.size()) + "\r\nConnection: close\r\n\r\n" +
-                           answer.body;
+    std::string response = "HTTP/1.1 " + std::to_string(answer.status) +
+                           " X\r\nContent-Type: " + answer.content_type +
+                           "\r\nContent-Length: " + std::to_string(answer.body.size()) +
+                           "\r\nConnection: close\r\n\r\n" + answer.body;
     size_t sent = 0;
     while (sent < response.size()) {
       ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
@@ -220,16 +223,34 @@ class S3CredentialProviders : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
     ASSERT_TRUE(server_->require_session_token("", std::nullopt));
-    for (const char* name :
-         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-          "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CA_BUNDLE", "AWS_NO_SIGN_REQUEST",
-          "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-          "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-          "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-          "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-          "MMAPURL_S3_ADDRESSING", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
-          "NO_PROXY", "no_proxy"}) {
+    for (const char* name : {"AWS_ACCESS_KEY_ID",
+                             "AWS_SECRET_ACCESS_KEY",
+                             "AWS_PROFILE",
+                             "AWS_DEFAULT_PROFILE",
+                             "AWS_SESSION_TOKEN",
+                             "AWS_SECURITY_TOKEN",
+                             "AWS_CA_BUNDLE",
+                             "AWS_NO_SIGN_REQUEST",
+                             "AWS_ENDPOINT_URL",
+                             "AWS_DEFAULT_REGION",
+                             "AWS_ROLE_ARN",
+                             "AWS_WEB_IDENTITY_TOKEN_FILE",
+                             "AWS_ROLE_SESSION_NAME",
+                             "AWS_ENDPOINT_URL_STS",
+                             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                             "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                             "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+                             "MMAPURL_S3_ADDRESSING",
+                             "HTTPS_PROXY",
+                             "https_proxy",
+                             "HTTP_PROXY",
+                             "http_proxy",
+                             "NO_PROXY",
+                             "no_proxy"}) {
       unset_env(name);
     }
     set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
@@ -243,9 +264,8 @@ class S3CredentialProviders : public ::testing::Test {
 
   static std::string credentials_json(const std::string& token, SystemClock::time_point expires) {
     return "{\"Code\": \"Success\", \"Type\": \"AWS-HMAC\", \"AccessKeyId\": \"" +
-           server_->access_key_id() + "\", \"SecretAccessKey\": \"" +
-           server_->secret_access_key() + "\", \"Token\": \"" + token +
-           "\", \"Expiration\": \"" + iso8601(expires) + "\"}";
+           server_->access_key_id() + "\", \"SecretAccessKey\": \"" + server_->secret_access_key() +
+           "\", \"Token\": \"" + token + "\", \"Expiration\": \"" + iso8601(expires) + "\"}";
   }
 
   // Maps s3://bucket/object.bin and compares every byte.
@@ -307,7 +327,8 @@ TEST_F(S3CredentialProviders, ContainerCredentialsWithAuthorizationToken) {
     auto auth = r.headers.find("authorization");
     if (auth == r.headers.end() || auth->second != "container-auth-xyz") return {401, ""};
     if (r.method != "GET" || r.target != "/v1/credentials") return {404, ""};
-    return {200, credentials_json("token-from-container", SystemClock::now() + std::chrono::hours(6))};
+    return {200,
+            credentials_json("token-from-container", SystemClock::now() + std::chrono::hours(6))};
   });
   ASSERT_TRUE(agent.ok());
   set_env("AWS_CONTAINER_CREDENTIALS_FULL_URI", agent.url() + "/v1/credentials");
@@ -335,7 +356,8 @@ TEST_F(S3CredentialProviders, WebIdentityThroughSts) {
     }
     return {200,
             "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
-            "<AccessKeyId>" + server_->access_key_id() + "</AccessKeyId><SecretAccessKey>" +
+            "<AccessKeyId>" +
+                server_->access_key_id() + "</AccessKeyId><SecretAccessKey>" +
                 server_->secret_access_key() +
                 "</SecretAccessKey><SessionToken>token-from-sts</SessionToken><Expiration>" +
                 iso8601(SystemClock::now() + std::chrono::hours(1)) +

@@ -68,14 +68,29 @@ class S3Mapping : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     ASSERT_TRUE(server_->require_session_token("", std::nullopt));
     ASSERT_TRUE(server_->allow_anonymous(false));
-    for (const char* name :
-         {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-          "AWS_CA_BUNDLE", "AWS_NO_SIGN_REQUEST", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
-          "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
-          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-          "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "MMAPURL_S3_ADDRESSING", "HTTPS_PROXY",
-          "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
+    for (const char* name : {"AWS_PROFILE",
+                             "AWS_DEFAULT_PROFILE",
+                             "AWS_SESSION_TOKEN",
+                             "AWS_SECURITY_TOKEN",
+                             "AWS_CA_BUNDLE",
+                             "AWS_NO_SIGN_REQUEST",
+                             "AWS_ENDPOINT_URL",
+                             "AWS_DEFAULT_REGION",
+                             "AWS_ROLE_ARN",
+                             "AWS_WEB_IDENTITY_TOKEN_FILE",
+                             "AWS_ROLE_SESSION_NAME",
+                             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                             "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+                             "MMAPURL_S3_ADDRESSING",
+                             "HTTPS_PROXY",
+                             "https_proxy",
+                             "HTTP_PROXY",
+                             "http_proxy",
+                             "NO_PROXY",
+                             "no_proxy"}) {
       unset_env(name);
     }
     set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
@@ -101,7 +116,9 @@ class S3Mapping : public ::testing::Test {
     return content;
   }
 
-  static std::string url(const std::string& key) { return std::string("s3://") + kBucket + "/" + key; }
+  static std::string url(const std::string& key) {
+    return std::string("s3://") + kBucket + "/" + key;
+  }
 
   // Maps, compares every byte, unmaps.
   void expect_same_bytes(const std::string& key, const std::string& content) {
@@ -126,7 +143,9 @@ class S3Mapping : public ::testing::Test {
     return err;
   }
 
-  static uint64_t rejected() { return server_->stats().value_or(mmapurl::testing::S3ProxyStats{}).rejected; }
+  static uint64_t rejected() {
+    return server_->stats().value_or(mmapurl::testing::S3ProxyStats{}).rejected;
+  }
 
   static S3Server* server_;
   static TempDir* dir_;
@@ -220,8 +239,8 @@ TEST_F(S3Mapping, SizeRequestIsASignedHeadTheProxyAccepts) {
   EXPECT_TRUE(signed_request);
   uint64_t rejected_before = rejected();
   std::string error;
-  auto response =
-      mmapurl::testing::plain_http_request(server_->port(), "HEAD", head->target, headers, "", &error);
+  auto response = mmapurl::testing::plain_http_request(server_->port(), "HEAD", head->target,
+                                                       headers, "", &error);
   ASSERT_TRUE(response.has_value()) << error;
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->header("Content-Length").value_or("?"), "0");
@@ -234,7 +253,8 @@ TEST_F(S3Mapping, CredentialsFromAProfileInTheCredentialsFile) {
   unset_env("AWS_SECRET_ACCESS_KEY");
   write_aws_files("[profile other]\nregion = us-east-1\n",
                   "[default]\naws_access_key_id = WRONG\naws_secret_access_key = wrong\n\n"
-                  "[ci]\naws_access_key_id = " + server_->access_key_id() +
+                  "[ci]\naws_access_key_id = " +
+                      server_->access_key_id() +
                       "\naws_secret_access_key = " + server_->secret_access_key() + "\n");
   set_env("AWS_PROFILE", "ci");
   uint64_t rejected_before = rejected();

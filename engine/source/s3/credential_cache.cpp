@@ -17,15 +17,28 @@ constexpr std::chrono::seconds kSwapGrace{15};
 
 // The variables that select where credentials come from; their values (secrets included) are
 // hashed, never kept in clear.
-constexpr const char* kSelectingVariables[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "HOME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-    "AWS_ENDPOINT_URL_STS", "AWS_REGION", "AWS_DEFAULT_REGION",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_CA_BUNDLE"};
+constexpr const char* kSelectingVariables[] = {"AWS_ACCESS_KEY_ID",
+                                               "AWS_SECRET_ACCESS_KEY",
+                                               "AWS_SESSION_TOKEN",
+                                               "AWS_SECURITY_TOKEN",
+                                               "AWS_PROFILE",
+                                               "AWS_SHARED_CREDENTIALS_FILE",
+                                               "AWS_CONFIG_FILE",
+                                               "HOME",
+                                               "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                               "AWS_ROLE_ARN",
+                                               "AWS_ROLE_SESSION_NAME",
+                                               "AWS_ENDPOINT_URL_STS",
+                                               "AWS_REGION",
+                                               "AWS_DEFAULT_REGION",
+                                               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                               "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                               "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                               "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                               "AWS_EC2_METADATA_DISABLED",
+                                               "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                               "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                                               "AWS_CA_BUNDLE"};
 
 std::string configuration_key(const AwsEnvironment& environment) {
   std::string text;

@@ -256,7 +256,8 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
   if (!has_host) wire += "Host: " + request.url.host_header() + "\r\n";
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
     bool has_length = false;
-    for (const auto& header : request.headers) has_length |= lower(header.first) == "content-length";
+    for (const auto& header : request.headers)
+      has_length |= lower(header.first) == "content-length";
     if (!has_length) wire += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
   }
   wire += "Connection: close\r\n\r\n" + request.body;
@@ -329,21 +330,22 @@ CredentialsParse fetch_network_credentials(const NetworkProvider& provider,
   switch (provider.kind) {
     case NetworkProviderKind::kWebIdentity: {
       if (!provider.request) return failed("no request");
-      auto r = perform_provider_request(*provider.request, {std::chrono::milliseconds(3000),
-                                                           std::chrono::milliseconds(10000)},
-                                        ca_bundle);
+      auto r = perform_provider_request(
+          *provider.request, {std::chrono::milliseconds(3000), std::chrono::milliseconds(10000)},
+          ca_bundle);
       if (!r.complete) return failed(r.error);
       // STS answers errors as XML documents: the parser names the error code.
       CredentialsParse parsed = parse_sts_web_identity_response(r.body);
       if (!parsed.credentials && r.status / 100 == 2) return failed(parsed.error);
-      if (!parsed.credentials) return failed("HTTP " + std::to_string(r.status) + ": " + parsed.error);
+      if (!parsed.credentials)
+        return failed("HTTP " + std::to_string(r.status) + ": " + parsed.error);
       return parsed;
     }
     case NetworkProviderKind::kContainer: {
       if (!provider.request) return failed("no request");
-      auto r = perform_provider_request(*provider.request, {std::chrono::milliseconds(2000),
-                                                           std::chrono::milliseconds(5000)},
-                                        ca_bundle);
+      auto r = perform_provider_request(
+          *provider.request, {std::chrono::milliseconds(2000), std::chrono::milliseconds(5000)},
+          ca_bundle);
       if (!expect_ok(r, &why)) return failed(why);
       CredentialsParse parsed = parse_container_credentials(r.body);
       if (!parsed.credentials) return failed(parsed.error);

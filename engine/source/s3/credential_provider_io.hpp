@@ -43,7 +43,7 @@ CredentialsParse fetch_network_credentials(const NetworkProvider& provider,
 // The whole chain: resolve_credentials(), then each network provider in order.
 struct ResolvedCredentials {
   std::optional<Credentials> credentials;
-  std::string provider;  // who supplied them
+  std::string provider;                  // who supplied them
   bool from_network_or_process = false;  // worth caching: expensive to ask again
   std::string error;  // no credentials: the chain tried, or the fatal error (no secrets)
 };

@@ -67,8 +67,7 @@ void S3ObjectSource::set_endpoint(s3::S3Endpoint endpoint) {
 }
 
 net::RequestSpec S3ObjectSource::object_request(const std::string& method,
-                                                std::vector<net::HttpHeader> headers,
-                                                bool pinned) {
+                                                std::vector<net::HttpHeader> headers, bool pinned) {
   net::RequestSpec r;
   r.method = method;
   r.host_header = endpoint_.host_header;
@@ -175,8 +174,8 @@ bool S3ObjectSource::adapt_to(const net::ResponseHead& head, const std::string& 
   next.region = region;
   auto resolved = s3::resolve_endpoint(location_.bucket, location_.key, next);
   if (!resolved.endpoint) return false;
-  MMAPURL_LOG(core::LogLevel::kInfo,
-              "bucket " + location_.bucket + " is in region " + region + ", not " + endpoint_.region);
+  MMAPURL_LOG(core::LogLevel::kInfo, "bucket " + location_.bucket + " is in region " + region +
+                                         ", not " + endpoint_.region);
   ++region_switches_;
   settings_.region = region;
   s3::remember_bucket_region(endpoint_key(settings_), location_.bucket, region);
@@ -212,16 +211,15 @@ SourceOrError make_s3_object_source(const std::string& url) {
     if (!lookup.credentials) {
       out.code = MMAP_S3_PERMISSION_ERROR;
       out.message = "s3://" + parsed.location->bucket + "/" + parsed.location->key + ": " +
-                    s3::redact(lookup.error) +
-                    " (set AWS_NO_SIGN_REQUEST=true for public objects)";
+                    s3::redact(lookup.error) + " (set AWS_NO_SIGN_REQUEST=true for public objects)";
       return out;
     }
     MMAPURL_LOG(core::LogLevel::kDebug, "s3 credentials from " + lookup.credentials->provider());
     credentials = std::move(lookup.credentials);
   }
-  out.source = std::make_unique<S3ObjectSource>(std::move(*parsed.location), std::move(settings),
-                                                std::move(*endpoint.endpoint),
-                                                std::move(credentials));
+  out.source =
+      std::make_unique<S3ObjectSource>(std::move(*parsed.location), std::move(settings),
+                                       std::move(*endpoint.endpoint), std::move(credentials));
   return out;
 }
 
