@@ -166,6 +166,7 @@ void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
   if (!f->buffer) {
     f->buffer = take_buffer(f->page_count * kPageSize);
     totals.in_flight_bytes.fetch_add(f->page_count * kPageSize, std::memory_order_relaxed);
+    m.counters.in_flight_bytes.fetch_add(f->page_count * kPageSize, std::memory_order_relaxed);
     m.fetches.insert(f);
   }
   f->request_from_page = f->copied_pages;
@@ -410,8 +411,10 @@ void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
   uint64_t addr = m.base + first * kPageSize;
   uint64_t len = count * kPageSize;
   if (uffd.features().poison && !config.disable_poison) {
-    if (int e = uffd.poison(addr, len)) MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_POISON: ") + std::strerror(e));
-    return;
+    int e = uffd.poison(addr, len);
+    if (e == 0) return;
+    // Never leave a thread asleep: fall through to the mapping that raises SIGBUS.
+    MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_POISON: ") + std::strerror(e));
   }
   // Kernels before 6.6: put a mapping that raises SIGBUS (a shared mapping past the end of an
   // empty memfd) over the failed pages, then wake the waiters so they fault into it.
@@ -427,6 +430,7 @@ void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
   if (f->buffer) {
     give_buffer(f->buffer, f->page_count * kPageSize);
     totals.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
+    if (m) m->counters.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
     f->buffer = nullptr;
   }
   f->exchange.reset();

@@ -214,6 +214,16 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void send_request() {
     const RequestSpec& r = ex->request;
+    // Defence in depth: whatever built the request, no control byte reaches the wire.
+    auto unsafe = [](const std::string& s, bool allow_space) {
+      for (unsigned char c : s) {
+        if (c < 0x20 ? true : (c == 0x7f || (!allow_space && c == ' '))) return true;
+      }
+      return false;
+    };
+    bool bad = unsafe(r.target, false) || unsafe(r.host_header, false) || unsafe(r.method, false);
+    for (const auto& h : r.headers) bad = bad || unsafe(h.name, false) || unsafe(h.value, true);
+    if (bad) return fail(NetError::kProtocol, "refusing to send a request with control bytes");
     std::string target = r.target;
     if (!origin.tls && !origin.proxy_host.empty()) {
       // Plain HTTP through a proxy: absolute-form request target.
@@ -275,6 +285,11 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!has_body) {
       if (t && t->size != 0) return fail(NetError::kProtocol, "response has no body");
+      return finish_ok();
+    }
+    if (t && t->size == 0) {
+      // Nothing wanted (an empty object announced with a stray body): drop the connection.
+      reusable = false;
       return finish_ok();
     }
     if (t) {

@@ -33,7 +33,9 @@ SourceVerdict check_range_response(const net::ResponseHead& head, const ObjectId
   if (!cr) return {SourceError::kProtocol, "206 without Content-Range"};
   auto range = parse_content_range(*cr);
   if (!range || range->unsatisfied) return {SourceError::kProtocol, "malformed Content-Range"};
-  if (range->total && *range->total != identity.size) {
+  // Without the total, a replaced object of another size could pass unnoticed.
+  if (!range->total) return {SourceError::kProtocol, "Content-Range without the total size"};
+  if (*range->total != identity.size) {
     return {SourceError::kChanged, "object size changed from " + std::to_string(identity.size) +
                                        " to " + std::to_string(*range->total)};
   }
@@ -87,6 +89,11 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
   if (head.status != 206) return {SourceError::kProtocol, "unexpected status " + std::to_string(head.status)};
   const std::string* cr = head.find("content-range");
   if (!cr) return {SourceError::kNoLength, "206 without Content-Range"};
+  if (cr->size() >= 2 && cr->compare(cr->size() - 2, 2, "/0") == 0) {
+    // An empty object answered as "bytes 0-0/0" (s3rver): nothing to misread; any body is dropped.
+    out->size = 0;
+    return {};
+  }
   auto range = parse_content_range(*cr);
   if (!range || range->unsatisfied) return {SourceError::kProtocol, "malformed Content-Range: " + *cr};
   if (!range->total) return {SourceError::kNoLength, "Content-Range without total size"};

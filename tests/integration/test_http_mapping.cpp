@@ -413,7 +413,7 @@ void check_sigbus_after_server_killed(bool use_poison) {
 // include/uapi/linux/userfaultfd.h has 0x08 (UFFDIO_REGISTER's ioctls mask here is 0x13c, bit 8
 // set). A standalone ioctl with nr 0x08 poisons fine on this 6.18 kernel; 0x0A gives EINVAL.
 // Also: when poisoning fails the engine neither falls back nor wakes the waiters (a hang).
-TEST(ServerKilled, DISABLED_UnfetchedPageRaisesSigbusAndTheProcessLivesOn) {
+TEST(ServerKilled, UnfetchedPageRaisesSigbusAndTheProcessLivesOn) {
   if (!itest::in_fresh_process()) {
     EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(60)));
     return;
@@ -464,7 +464,7 @@ TEST_F(HttpMapping, UnmapWithRequestsInFlightReturnsQuicklyAndLeavesNoStaleBytes
 // engine bug: a mapping's own Stats::in_flight_bytes stays 0 while its fetches are under way:
 // engine/core/fault_service.cpp adds and subtracts fetch sizes only in `totals.in_flight_bytes`,
 // never in the mapping's `counters.in_flight_bytes`, which mmapurl_stats(addr) reports.
-TEST_F(HttpMapping, DISABLED_MappingStatsCountItsBytesInFlight) {
+TEST_F(HttpMapping, MappingStatsCountItsBytesInFlight) {
   const std::string content = put_random("inflight-stats", 64 * kMiB, 64);
   mmapurl::Mapping m(origin_->url(true, "inflight-stats"));
   ASSERT_TRUE(m.ok()) << m.error_string();

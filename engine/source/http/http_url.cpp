@@ -92,6 +92,9 @@ std::string HttpUrl::redacted() const {
 
 std::optional<HttpUrl> resolve_location(const HttpUrl& base, std::string_view location) {
   if (location.empty() || has_forbidden_url_bytes(location)) return std::nullopt;
+  // A fragment is never sent (found by fuzzing: it used to end up in the request target).
+  location = location.substr(0, location.find('#'));
+  if (location.empty()) return std::nullopt;
   if (starts_with_ci(location, "http://") || starts_with_ci(location, "https://")) {
     return parse_http_url(location);
   }

@@ -70,6 +70,8 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits: only years 1678..2261 fit (found by fuzzing).
+  if (year < 1970 || year > 2200) return std::nullopt;
   struct tm utc {};
   utc.tm_year = year - 1900;
   utc.tm_mon = month - 1;
