@@ -35,13 +35,13 @@ void EngineImpl::read_faults() {
       asio::buffer(msgs.data(), msgs.size() * sizeof(uffd_msg)),
       [this](boost::system::error_code ec, size_t n) {
         if (ec) {
-          if (ec == asio::error::would_block || ec == asio::error::interrupted ||
-              ec == asio::error::try_again) {
-            return read_faults();
+          if (ec == asio::error::would_block || ec == asio::error::try_again) return read_faults();
+          if (ec != asio::error::interrupted) {
+            MMAPURL_LOG(LogLevel::kError, "reading userfaultfd failed: " + ec.message());
           }
-          MMAPURL_LOG(LogLevel::kError, "reading userfaultfd failed: " + ec.message());
-          // Keep trying: giving up would leave faulting threads asleep forever.
-          auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(10));
+          // Keep trying (EINTR included), but never spin: giving up would leave faulting
+          // threads asleep forever, spinning would starve the timers that end stalls.
+          auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(1));
           timer->async_wait([this, timer](boost::system::error_code) { read_faults(); });
           return;
         }

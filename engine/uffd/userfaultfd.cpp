@@ -66,9 +66,9 @@ bool Userfaultfd::open(int* err, std::string* why) {
   uint64_t wanted = 0;
   if (available & UFFD_FEATURE_THREAD_ID) wanted |= UFFD_FEATURE_THREAD_ID;
   if (available & UFFD_FEATURE_POISON) wanted |= UFFD_FEATURE_POISON;
-  // Blocking descriptor on purpose: io_uring then reads it with its own internal poll,
-  // without the extra read(2) that a non-blocking descriptor costs Asio.
-  fd_ = open_raw(O_CLOEXEC, &via);
+  // Non-blocking: Asio then waits for it with an io_uring poll and reads it with read(2). A
+  // blocking read handed to io_uring's workers was seen completing with EINTR in a loop.
+  fd_ = open_raw(O_CLOEXEC | O_NONBLOCK, &via);
   if (fd_ < 0) {
     *err = errno;
     *why = "userfaultfd could not be reopened";

@@ -195,7 +195,7 @@ TEST(FaultMatrix, TruncatedBodyOnceRecovers) {
 // SQE each): the userfaultfd read completes with -EINTR (bytes_transferred = -4) and
 // read_faults() resubmits at once, so the I/O timeout never retries and the faulting thread
 // hangs (the embedded-server variant passes alone but hangs after another test in-process).
-TEST(FaultMatrix, DISABLED_StallPastIoTimeoutOnceRecovers) {
+TEST(FaultMatrix, StallPastIoTimeoutOnceRecovers) {
   run_http_fault(Fault::kStall, 1, Expect::kRight);
 }
 TEST(FaultMatrix, WrongContentRangeOnceRecovers) {
@@ -219,26 +219,26 @@ TEST(FaultMatrix, EndlessHeadersOnceRecovers) {
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_Status500ForeverFailsTouchedPages) {
+TEST(FaultMatrix, Status500ForeverFailsTouchedPages) {
   run_http_fault(Fault::kStatus500, -1, Expect::kSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_SlowDownForeverFailsTouchedPages) {
+TEST(FaultMatrix, SlowDownForeverFailsTouchedPages) {
   run_http_fault(Fault::kStatus503SlowDown, -1, Expect::kSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_ResetMidBodyForever) { run_http_fault(Fault::kReset, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, ResetMidBodyForever) { run_http_fault(Fault::kReset, -1, Expect::kRightOrSigbus); }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_TruncatedBodyForever) {
+TEST(FaultMatrix, TruncatedBodyForever) {
   run_http_fault(Fault::kTruncate, -1, Expect::kRightOrSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
@@ -247,14 +247,14 @@ TEST(FaultMatrix, DISABLED_TruncatedBodyForever) {
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
 // engine bug (also): a stalled response makes the engine thread spin on -EINTR reads of the
 // userfaultfd (see DISABLED_StallPastIoTimeoutOnceRecovers); hangs on the fallback path too.
-TEST(FaultMatrix, DISABLED_StallForeverBoundedByBudget) {
+TEST(FaultMatrix, StallForeverBoundedByBudget) {
   run_http_fault(Fault::kStall, -1, Expect::kRightOrSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_WrongContentRangeForeverFails) {
+TEST(FaultMatrix, WrongContentRangeForeverFails) {
   run_http_fault(Fault::kWrongContentRange, -1, Expect::kSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
@@ -262,43 +262,43 @@ TEST(FaultMatrix, DISABLED_WrongContentRangeForeverFails) {
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
 // A different Content-Range total means a different object: the mapping breaks for good.
-TEST(FaultMatrix, DISABLED_WrongTotalForeverFails) {
+TEST(FaultMatrix, WrongTotalForeverFails) {
   run_http_fault(Fault::kWrongTotal, -1, Expect::kBrokenForGood);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_Status200InsteadOf206ForeverFails) {
+TEST(FaultMatrix, Status200InsteadOf206ForeverFails) {
   run_http_fault(Fault::kIgnoreRange, -1, Expect::kSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_MoreBytesForever) { run_http_fault(Fault::kMoreBytes, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, MoreBytesForever) { run_http_fault(Fault::kMoreBytes, -1, Expect::kRightOrSigbus); }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_ChunkedForever) { run_http_fault(Fault::kChunked, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, ChunkedForever) { run_http_fault(Fault::kChunked, -1, Expect::kRightOrSigbus); }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_GzipForever) { run_http_fault(Fault::kGzip, -1, Expect::kRightOrSigbus); }
+TEST(FaultMatrix, GzipForever) { run_http_fault(Fault::kGzip, -1, Expect::kRightOrSigbus); }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_AbsurdContentLengthForeverFails) {
+TEST(FaultMatrix, AbsurdContentLengthForeverFails) {
   run_http_fault(Fault::kAbsurdContentLength, -1, Expect::kSigbus);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_EndlessHeadersForeverFails) {
+TEST(FaultMatrix, EndlessHeadersForeverFails) {
   run_http_fault(Fault::kEndlessHeaders, -1, Expect::kSigbus);
 }
 
@@ -307,14 +307,14 @@ TEST(FaultMatrix, DISABLED_EndlessHeadersForeverFails) {
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_ChangedEtagOnceBreaksMappingForGood) {
+TEST(FaultMatrix, ChangedEtagOnceBreaksMappingForGood) {
   run_http_fault(Fault::kChangeEtag, 1, Expect::kBrokenForGood);
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_ChangedEtagIgnoringIfMatchBreaksMappingForGood) {
+TEST(FaultMatrix, ChangedEtagIgnoringIfMatchBreaksMappingForGood) {
   run_http_fault(Fault::kChangeEtag, 1, Expect::kBrokenForGood, /*ignore_if_match=*/true);
 }
 
@@ -337,19 +337,19 @@ void run_replaced_object(bool ignore_if_match) {
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_ReplacedObjectBreaksMappingForGood) { run_replaced_object(false); }
+TEST(FaultMatrix, ReplacedObjectBreaksMappingForGood) { run_replaced_object(false); }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_ReplacedObjectIgnoringIfMatchBreaksMappingForGood) { run_replaced_object(true); }
+TEST(FaultMatrix, ReplacedObjectIgnoringIfMatchBreaksMappingForGood) { run_replaced_object(true); }
 
 // --- The server goes away. ---
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_EmbeddedServerGoneForGood) {
+TEST(FaultMatrix, EmbeddedServerGoneForGood) {
   configure_engine_environment();
   EmbeddedServer server(plain_server(kSeed));
   std::string err;
@@ -431,14 +431,14 @@ TEST(FaultMatrix, NginxTruncatedOnceRecovers) {
 // SQE each): the userfaultfd read completes with -EINTR (bytes_transferred = -4) and
 // read_faults() resubmits at once, so the I/O timeout never retries and the faulting thread
 // hangs (the embedded-server variant passes alone but hangs after another test in-process).
-TEST(FaultMatrix, DISABLED_NginxStallPastIoTimeoutOnceRecovers) {
+TEST(FaultMatrix, NginxStallPastIoTimeoutOnceRecovers) {
   run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 6000, 1, Expect::kRight, "tcp stall");
 }
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_NginxResetMidBodyForever) {
+TEST(FaultMatrix, NginxResetMidBodyForever) {
   run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, -1, Expect::kRightOrSigbus,
                 "tcp reset forever");
 }
@@ -446,7 +446,7 @@ TEST(FaultMatrix, DISABLED_NginxResetMidBodyForever) {
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_NginxResetInHeadForeverFails) {
+TEST(FaultMatrix, NginxResetInHeadForeverFails) {
   run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 100, -1, Expect::kSigbus,
                 "tcp reset in head forever");
 }
@@ -456,7 +456,7 @@ TEST(FaultMatrix, DISABLED_NginxResetInHeadForeverFails) {
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
 // engine bug (also): a stalled response makes the engine thread spin on -EINTR reads of the
 // userfaultfd (see DISABLED_StallPastIoTimeoutOnceRecovers); hangs on the fallback path too.
-TEST(FaultMatrix, DISABLED_NginxStallForeverFails) {
+TEST(FaultMatrix, NginxStallForeverFails) {
   run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 0, -1, Expect::kSigbus,
                 "tcp stall forever");
 }
@@ -464,7 +464,7 @@ TEST(FaultMatrix, DISABLED_NginxStallForeverFails) {
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.) The
 // same case passes with MMAPURL_DISABLE_POISON=1: see PersistentFaultsWithPoisonFallback.
-TEST(FaultMatrix, DISABLED_NginxRefusedForGoodFails) {
+TEST(FaultMatrix, NginxRefusedForGoodFails) {
   run_tcp_fault(netshaper::TcpFault::kRefuse, 0, -1, Expect::kSigbus, "refused");
 }
 
@@ -570,7 +570,7 @@ void sigbus_delivery_checks(const char* path_name) {
 // engine bug: UFFDIO_POISON fails with EINVAL in EngineImpl::poison_pages (log: "UFFDIO_POISON:
 // Invalid argument") and nothing then wakes the faulting thread: it sleeps forever instead of
 // getting SIGBUS. (A standalone register+poison of the same range works on this kernel.)
-TEST(FaultMatrix, DISABLED_SigbusCodeAndAddressWithPoison) { sigbus_delivery_checks("poison"); }
+TEST(FaultMatrix, SigbusCodeAndAddressWithPoison) { sigbus_delivery_checks("poison"); }
 
 // The body of the re-run children below; does nothing when run directly.
 TEST(FaultMatrix, SigbusDeliveryInFreshProcess) {
@@ -599,7 +599,7 @@ TEST(FaultMatrix, PersistentFaultsWithPoisonFallback) {
   auto dir = testing::TempDir::create("mmapurl-faults-fallback-matrix", nullptr);
   ASSERT_TRUE(dir);
   auto r = run_test_in_fresh_process(
-      "FaultMatrix.DISABLED_*Forever*:FaultMatrix.DISABLED_*ForGood*:-*Stall*", "fallback-matrix",
+      "FaultMatrix.*Forever*:FaultMatrix.*ForGood*:-*Stall*", "fallback-matrix",
       {{"MMAPURL_DISABLE_POISON", "1"}}, dir->path(), std::chrono::seconds(200));
   EXPECT_FALSE(r.timed_out) << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
