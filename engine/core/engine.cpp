@@ -12,6 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
+#include <future>
 #include <mutex>
 
 #include "core/engine_impl.hpp"
@@ -30,6 +32,21 @@ std::mutex g_engine_mutex;
 Engine* g_engine = nullptr;
 constexpr int kMaxRedirects = 10;
 constexpr int kMaxOpenAttempts = 4;
+
+// At exit, static destructors (Asio's, OpenSSL's, the C++ runtime's) run while the engine
+// thread could still be using them. Park the engine first: threads still faulting then sleep
+// in the kernel (never reading zeros) until exit_group ends the process.
+void freeze_engine_at_exit() {
+  Engine* engine = g_engine;
+  if (!engine) return;  // a forked child's engine has no thread
+  auto parked = std::make_shared<std::promise<void>>();
+  auto ready = parked->get_future();
+  engine->post_freeze([parked] {
+    parked->set_value();
+    for (;;) pause();
+  });
+  ready.wait_for(std::chrono::seconds(2));
+}
 
 void atfork_prepare() { g_engine_mutex.lock(); }
 void atfork_parent() { g_engine_mutex.unlock(); }
@@ -69,6 +86,7 @@ Engine* Engine::get(MapOutcome* failure) {
   // Never destroyed: closing the userfaultfd at exit would unregister the mappings and a
   // thread still reading would see zeros.
   g_engine = new Engine(impl);
+  std::atexit(freeze_engine_at_exit);
   return g_engine;
 }
 
@@ -404,6 +422,8 @@ int Engine::unmap(const void* addr) {
   });
   return future.get();
 }
+
+void Engine::post_freeze(std::function<void()> park) { asio::post(*impl_->io, std::move(park)); }
 
 int Engine::advise(const void* addr, size_t len, int advice) {
   std::promise<int> done;

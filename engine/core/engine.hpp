@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "mmapurl.hpp"
@@ -28,6 +29,8 @@ class Engine {
   int unmap(const void* addr);
   int advise(const void* addr, size_t len, int advice);
   bool stats(const void* addr, Stats* out);
+  // Runs `park` on the engine thread; it never returns (process exit).
+  void post_freeze(std::function<void()> park);
 
  private:
   explicit Engine(EngineImpl* impl) : impl_(impl) {}
