@@ -2,6 +2,7 @@
 // encoded, upper-case hex, byte by byte (so UTF-8 becomes %XX per byte).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,5 +15,8 @@ std::string uri_encode(std::string_view text, bool keep_slash);
 // Decodes %XX escapes ('+' stays '+': AWS query strings are not form-encoded). Returns
 // std::nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view text);
+
+// Appends code point `cp` as UTF-8 (for \u escapes in AWS's XML and JSON documents).
+void append_utf8(std::string& out, uint32_t cp);
 
 }  // namespace mmapurl::s3
