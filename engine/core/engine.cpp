@@ -398,12 +398,12 @@ int EngineImpl::unmap_now(uint64_t addr) {
   if (it == by_address.end()) return -1;
   auto mit = mappings.find(it->second);
   Mapping& m = *mit->second;
-  for (const auto& fetch : m.fetches) {
-    // Queued requests are dropped; running ones finish and find no mapping (discarded).
+  // Queued requests are dropped; running ones finish and find no mapping (discarded).
+  std::vector<std::shared_ptr<Fetch>> fetches(m.fetches.begin(), m.fetches.end());
+  for (const auto& fetch : fetches) {
     if (m.pool->withdraw(fetch->exchange)) {
-      give_buffer(fetch->buffer, fetch->page_count * kPageSize);
-      fetch->buffer = nullptr;
-      totals.in_flight_bytes.fetch_sub(fetch->page_count * kPageSize, std::memory_order_relaxed);
+      --requests_in_flight;  // it will never complete
+      release_fetch(&m, fetch);
     }
   }
   if (m.length > 0) uffd.unregister(m.base, m.length);

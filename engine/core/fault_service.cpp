@@ -290,24 +290,29 @@ void EngineImpl::evict_for(uint64_t bytes_needed) {
     auto mit = mappings.find(seg.mapping_id);
     if (mit == mappings.end()) continue;
     Mapping& m = *mit->second;
-    uint64_t p = seg.first_page;
-    uint64_t end = seg.first_page + seg.count;
-    while (p < end) {
-      uint64_t run = m.pages.run_length(p, end - p, PageState::kResident);
-      if (run == 0) {
-        ++p;
-        continue;
-      }
-      ::madvise(reinterpret_cast<void*>(m.base + p * kPageSize), run * kPageSize, MADV_DONTNEED);
-      m.pages.set_range(p, run, PageState::kAbsent);
-      m.counters.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
-      totals.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
-      m.counters.evictions.fetch_add(run, std::memory_order_relaxed);
-      totals.evictions.fetch_add(run, std::memory_order_relaxed);
-      freed += run * kPageSize;
-      p += run;
-    }
+    uint64_t dropped = drop_resident(m, seg.first_page, seg.first_page + seg.count);
+    m.counters.evictions.fetch_add(dropped, std::memory_order_relaxed);
+    totals.evictions.fetch_add(dropped, std::memory_order_relaxed);
+    freed += dropped * kPageSize;
   }
+}
+
+uint64_t EngineImpl::drop_resident(Mapping& m, uint64_t first, uint64_t end) {
+  uint64_t dropped = 0;
+  for (uint64_t p = first; p < end;) {
+    uint64_t run = m.pages.run_length(p, end - p, PageState::kResident);
+    if (run == 0) {
+      ++p;
+      continue;
+    }
+    ::madvise(reinterpret_cast<void*>(m.base + p * kPageSize), run * kPageSize, MADV_DONTNEED);
+    m.pages.set_range(p, run, PageState::kAbsent);
+    m.counters.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
+    totals.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
+    dropped += run;
+    p += run;
+  }
+  return dropped;
 }
 
 void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::ExchangeResult&& r) {
@@ -317,12 +322,7 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
   auto mit = mappings.find(f->mapping_id);
   if (mit == mappings.end()) {
     // Unmapped while in flight: drop the bytes; nothing may land in that address range.
-    if (f->buffer) {
-      give_buffer(f->buffer, f->page_count * kPageSize);
-      totals.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
-      f->buffer = nullptr;
-    }
-    return;
+    return release_fetch(nullptr, f);
   }
   Mapping& m = *mit->second;
   m.counters.requests.fetch_add(1, std::memory_order_relaxed);
@@ -484,21 +484,9 @@ int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
       schedule_range(*m, r);
       return 0;
     }
-    case 4: {
-      for (uint64_t p = first; p < last;) {
-        uint64_t run = m->pages.run_length(p, last - p, PageState::kResident);
-        if (run == 0) {
-          ++p;
-          continue;
-        }
-        ::madvise(reinterpret_cast<void*>(m->base + p * kPageSize), run * kPageSize, MADV_DONTNEED);
-        m->pages.set_range(p, run, PageState::kAbsent);
-        m->counters.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
-        totals.resident_bytes.fetch_sub(run * kPageSize, std::memory_order_relaxed);
-        p += run;
-      }
+    case 4:
+      drop_resident(*m, first, last);
       return 0;
-    }
     default: return -1;
   }
 }
