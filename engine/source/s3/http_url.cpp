@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "source/http/http_url.hpp"
+
 namespace mmapurl::s3 {
 
 std::string HttpUrl::host_header() const {
@@ -20,6 +22,12 @@ std::string HttpUrl::target() const {
 
 std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& error) {
   HttpUrl out;
+  // The same rule as object URLs: an endpoint path with CR/LF or spaces would reach the
+  // request line (found by fuzzing).
+  if (source::has_forbidden_url_bytes(url)) {
+    error = "URL contains spaces or control bytes";
+    return std::nullopt;
+  }
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
     error = "URL needs http:// or https://";
