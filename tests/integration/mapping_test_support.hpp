@@ -20,6 +20,7 @@
 #include "fixtures/nginx_server.hpp"
 #include "fixtures/process.hpp"
 #include "mmapurl.h"
+#include "mmapurl_ext.h"
 
 namespace mmapurl::itest {
 
@@ -50,6 +51,11 @@ inline void set_env(const char* name, const std::string& value) {
 
 inline void unset_env(const char* name) {
   if (std::getenv(name)) ::unsetenv(name);
+}
+
+// The code's text and why this thread's last mmap_s3 failed, for assertion messages.
+inline std::string describe_failure(int err) {
+  return std::string(mmap_s3_errstr(err)) + ": " + mmapurl_last_error_message();
 }
 
 // Talk to loopback directly, whatever proxy the caller's environment names.

@@ -23,9 +23,7 @@ namespace {
 namespace itest = mmapurl::itest;
 constexpr size_t kMiB = 1 << 20;
 
-std::string describe_failure(int err) {
-  return std::string(mmap_s3_errstr(err)) + ": " + mmapurl_last_error_message();
-}
+using itest::describe_failure;
 
 // Maps `url`, expecting failure; returns the error code (or -1000 if it mapped).
 int map_error(const char* url) {

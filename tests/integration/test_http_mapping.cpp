@@ -33,9 +33,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = 1 << 20;
 
-std::string describe_failure(int err) {
-  return std::string(mmap_s3_errstr(err)) + ": " + mmapurl_last_error_message();
-}
+using itest::describe_failure;
 
 class HttpMapping : public ::testing::Test {
  protected:

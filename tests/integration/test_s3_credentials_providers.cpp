@@ -26,6 +26,7 @@
 
 #include "fixtures/process.hpp"
 #include "fixtures/s3_server.hpp"
+#include "integration/mapping_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 
@@ -33,6 +34,10 @@ namespace {
 
 using mmapurl::testing::S3Server;
 using mmapurl::testing::TempDir;
+using mmapurl::itest::describe_failure;
+using mmapurl::itest::random_bytes;
+using mmapurl::itest::set_env;
+using mmapurl::itest::unset_env;
 using SystemClock = std::chrono::system_clock;
 constexpr size_t kPage = 4096;
 const char* const kBucket = "mmapurl-providers";
@@ -172,17 +177,6 @@ class LoopbackHttpServer {
   std::vector<SeenRequest> requests_;
 };
 
-std::string random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(rng() & 0xff);
-  return out;
-}
-
-void set_env(const char* name, const std::string& value) { ::setenv(name, value.c_str(), 1); }
-void unset_env(const char* name) {
-  if (std::getenv(name)) ::unsetenv(name);
-}
 
 std::string iso8601(SystemClock::time_point t) {
   std::time_t seconds = SystemClock::to_time_t(t);
@@ -197,9 +191,6 @@ SystemClock::time_point whole_seconds(SystemClock::time_point t) {
   return std::chrono::time_point_cast<std::chrono::seconds>(t);
 }
 
-std::string failure(int err) {
-  return std::string(mmap_s3_errstr(err)) + ": " + mmapurl_last_error_message();
-}
 
 class S3CredentialProviders : public ::testing::Test {
  protected:
@@ -273,7 +264,7 @@ class S3CredentialProviders : public ::testing::Test {
     size_t size = 0;
     int err = -1;
     const void* p = mmap_s3((std::string("s3://") + kBucket + "/object.bin").c_str(), &size, &err);
-    ASSERT_NE(p, MAP_FAILED) << failure(err);
+    ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
     ASSERT_EQ(size, content_.size());
     EXPECT_EQ(std::memcmp(p, content_.data(), size), 0);
     EXPECT_EQ(munmap_s3(p), 0);
@@ -408,7 +399,7 @@ TEST_F(S3CredentialProviders, CredentialsExpiringMidReadAreRefreshed) {
   size_t size = 0;
   int err = -1;
   const void* p = mmap_s3((std::string("s3://") + kBucket + "/object.bin").c_str(), &size, &err);
-  ASSERT_NE(p, MAP_FAILED) << failure(err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
   ASSERT_EQ(size, content_.size());
   // Page by page, no readahead, so fetches keep happening until past the first expiry.
   ASSERT_EQ(mmapurl_advise(p, size, MMAPURL_ADVICE_RANDOM), 0);

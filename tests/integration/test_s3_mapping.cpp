@@ -15,6 +15,7 @@
 #include "fixtures/plain_http_client.hpp"
 #include "fixtures/process.hpp"
 #include "fixtures/s3_server.hpp"
+#include "integration/mapping_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 #include "source/s3/s3_object_source.hpp"
@@ -23,29 +24,13 @@ namespace {
 
 using mmapurl::testing::S3Server;
 using mmapurl::testing::TempDir;
+using mmapurl::itest::describe_failure;
+using mmapurl::itest::random_bytes;
+using mmapurl::itest::set_env;
+using mmapurl::itest::unset_env;
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = 1 << 20;
 const char* const kBucket = "mmapurl-s3-test";
-
-std::string random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(rng() & 0xff);
-  return out;
-}
-
-void set_env(const char* name, const std::string& value) {
-  const char* old = std::getenv(name);
-  if (!old || value != old) ::setenv(name, value.c_str(), 1);
-}
-
-void unset_env(const char* name) {
-  if (std::getenv(name)) ::unsetenv(name);
-}
-
-std::string failure(int err) {
-  return std::string(mmap_s3_errstr(err)) + ": " + mmapurl_last_error_message();
-}
 
 // One S3 server (and bucket) per test process; every test sets the whole AWS environment.
 class S3Mapping : public ::testing::Test {
@@ -125,7 +110,7 @@ class S3Mapping : public ::testing::Test {
     size_t size = 0;
     int err = -1;
     const void* p = mmap_s3(url(key).c_str(), &size, &err);
-    ASSERT_NE(p, MAP_FAILED) << key << ": " << failure(err);
+    ASSERT_NE(p, MAP_FAILED) << key << ": " << describe_failure(err);
     EXPECT_EQ(err, MMAP_S3_OK);
     ASSERT_EQ(size, content.size()) << key;
     EXPECT_EQ(std::memcmp(p, content.data(), size), 0) << key;
@@ -185,7 +170,7 @@ TEST_F(S3Mapping, MultiMebibyteObjectSequentialAndRandom) {
   size_t size = 0;
   int err = -1;
   const void* p = mmap_s3(url(key).c_str(), &size, &err);
-  ASSERT_NE(p, MAP_FAILED) << failure(err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
   ASSERT_EQ(size, content.size());
   const auto* bytes = static_cast<const uint8_t*>(p);
   // Random pages first (before readahead has fetched everything), then the whole object.
@@ -212,7 +197,7 @@ TEST_F(S3Mapping, EmptyObjectMapsWithSizeZero) {
   size_t size = 99;
   int err = -1;
   const void* p = mmap_s3(url("empty/zero-bytes").c_str(), &size, &err);
-  ASSERT_NE(p, MAP_FAILED) << failure(err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
   EXPECT_EQ(size, 0u);
   EXPECT_EQ(err, MMAP_S3_OK);
   EXPECT_EQ(munmap_s3(p), 0);
