@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Peer benchmark, one command: mmapurl side by side with what users would pick instead (curl
+# download, s3fs, rclone mount, httpdirfs), all reading the same random object from the same
+# nginx (HTTPS) and s3rver (S3 API) through the same mmapurl-shaper. See bench/peers/README.md.
+#   sudo bench/run-peer-bench.sh
+#   env: SIZE_MB (1024), RUNS (3), RANDOM_READS (2000), THREADS (8), PROFILES ("none s3like"),
+#        CONTENDERS (regex over contender names, default all), TIMEOUT (s per measurement, 600),
+#        BUILD_DIR (build-peers), OUT (bench/peers/results/peers-DATE.jsonl), NO_INSTALL=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+size_mb=${SIZE_MB:-1024}
+runs=${RUNS:-3}
+random_reads=${RANDOM_READS:-2000}
+threads=${THREADS:-8}
+profiles=${PROFILES:-none s3like}
+only=${CONTENDERS:-.}
+timeout_s=${TIMEOUT:-600}
+build=${BUILD_DIR:-$repo/build-peers}
+stamp=$(date +%Y%m%d-%H%M%S)
+out=${OUT:-$repo/bench/peers/results/peers-$stamp.jsonl}
+command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads PROFILES=\"$profiles\" bench/run-peer-bench.sh"
+py=/usr/bin/python3
+log() { echo "[peer-bench $(date +%T)] $*" >&2; }
+
+# --- 1. what the benchmark needs, from Debian and npm ----------------------------------------
+if [[ -z "${NO_INSTALL:-}" ]]; then
+  need=()
+  for pair in s3fs:s3fs rclone:rclone httpdirfs:httpdirfs fusermount3:fuse3 curl:curl \
+              nginx:nginx aws:awscli node:nodejs npm:npm g++:g++ cmake:cmake; do
+    command -v "${pair%%:*}" >/dev/null || [[ -x /usr/sbin/${pair%%:*} ]] || need+=("${pair#*:}")
+  done
+  $py -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+  [[ -x /usr/bin/time ]] || need+=(time)
+  if ((${#need[@]})); then
+    log "apt-get install ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  bash tests/fixtures/s3/install.sh
+fi
+if [[ ! -x $build/tools/uffd-bench || ! -x $build/tools/mmapurl-shaper ]]; then
+  log "building uffd-bench and mmapurl-shaper in $build"
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper >/dev/null
+fi
+bench_bin=$build/tools/uffd-bench
+shaper_bin=$build/tools/mmapurl-shaper
+
+# --- 2. the object, nginx (HTTPS + HTTP) and s3rver -------------------------------------------
+work=$(mktemp -d /var/tmp/mmapurl-peers-XXXXXX)
+reader=$work/mmap-reader
+cleanup() {
+  set +e
+  for m in "$work"/mnt*; do mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" || umount -l "$m"; }; done
+  kill $(jobs -p) 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/www" "$work/logs" "$work/s3data" "$(dirname "$out")"
+g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$reader" bench/peers/mmap_reader.cpp
+log "making a $size_mb MiB random object"
+head -c $((size_mb << 20)) /dev/urandom > "$work/www/obj"
+ref=$work/www/obj
+size_bytes=$((size_mb << 20))
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
+  -out "$work/cert.pem" -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+https_port=$(free_port)
+http_port=$(free_port)
+s3_port=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+user root; worker_processes 1; daemon off; master_process on; error_log $work/logs/error.log; pid $work/logs/pid;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; keepalive_requests 1000000; autoindex on;
+  client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
+  uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
+  server { listen 127.0.0.1:$https_port ssl; ssl_certificate $work/cert.pem;
+           ssl_certificate_key $work/key.pem; root $work/www; }
+  server { listen 127.0.0.1:$http_port; root $work/www; } }
+CONF
+/usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
+NODE_OPTIONS= node tests/fixtures/s3/node_modules/s3rver/bin/s3rver.js --directory "$work/s3data" \
+  --address 127.0.0.1 --port "$s3_port" --silent --configure-bucket bench > "$work/logs/s3rver.log" 2>&1 &
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
+  AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
+  AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=
+# A CA bundle from the environment makes rclone's S3 client refuse plain-HTTP endpoints.
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE HTTPS_PROXY \
+  https_proxy HTTP_PROXY http_proxy
+for ((i = 0; i < 100; i++)); do
+  curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && curl -s -o /dev/null "http://127.0.0.1:$http_port/" && break
+  sleep 0.2
+done
+log "uploading the object to s3rver"
+/usr/bin/aws --endpoint-url "http://127.0.0.1:$s3_port" s3 cp --only-show-errors "$ref" s3://bench/obj
+printf 'S3RVER:S3RVER\n' > "$work/s3fs.passwd"
+chmod 600 "$work/s3fs.passwd"
+: > "$work/rclone.conf"
+
+# --- 3. one measurement: shaper -> contender -> counters --------------------------------------
+# Every measurement gets its own mmapurl-shaper (pass-through for "none"), so each contender's
+# network bytes are the shaper's count and every contender sees the same network.
+start_shaper() {  # $1 profile, $2 target port; sets shaper_pid, sport
+  local args=()
+  [[ $1 == s3like ]] && args=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)
+  "$shaper_bin" --listen 127.0.0.1:0 --target "127.0.0.1:$2" "${args[@]}" \
+    > "$work/shaper.out" 2> "$work/shaper.err" &
+  shaper_pid=$!
+  sport=""
+  for ((i = 0; i < 100; i++)); do
+    sleep 0.05
+    sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out")
+    [[ -n $sport ]] && break
+  done
+}
+stop_shaper() {  # sets net_bytes, net_conns
+  kill -TERM "$shaper_pid" 2>/dev/null || true
+  wait "$shaper_pid" 2>/dev/null || true
+  net_bytes=$(sed -n 's/.*stopped: \([0-9]*\) connections, [0-9]* bytes up, \([0-9]*\) down.*/\2/p' "$work/shaper.err")
+  net_conns=$(sed -n 's/.*stopped: \([0-9]*\) connections.*/\1/p' "$work/shaper.err")
+  net_bytes=${net_bytes:-null}
+  net_conns=${net_conns:-null}
+}
+
+# Mounts, runs the reader, reads the daemon's VmHWM, unmounts. $1 mount dir; rest: daemon argv.
+# Sets result (reader JSON or empty), daemon_rss, fail.
+fuse_run() {
+  local mnt=$1 file=$2 scenario=$3
+  shift 3
+  fail=""
+  result=""
+  daemon_rss=null
+  mkdir -p "$mnt"
+  "$@" > "$work/logs/daemon.log" 2>&1 &
+  local dpid=$! i
+  for ((i = 0; i < 200; i++)); do
+    mountpoint -q "$mnt" && [[ -s $mnt/$file ]] && break
+    kill -0 "$dpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! mountpoint -q "$mnt" || [[ ! -s $mnt/$file ]]; then
+    fail="mount failed: $(tail -c 300 "$work/logs/daemon.log" | tr -d '"\\' | tr '\n\t' '  ')"
+  else
+    local rc=0
+    result=$(timeout -k 10 "$timeout_s" "$reader" "$mnt/$file" --verify-file "$ref" \
+      --scenario "$scenario" --random-reads "$random_reads" --threads "$threads") || rc=$?
+    ((rc == 124 || rc == 137)) && fail="timeout after ${timeout_s}s"
+    if [[ -z $result && -z $fail ]]; then  # 135: SIGBUS, the kernel's answer to a failed read
+      fail="reader exit $rc; daemon $(kill -0 "$dpid" 2>/dev/null && echo alive || echo exited): $(tail -c 200 "$work/logs/daemon.log" | tr -d '"\\' | tr '\n\t' '  ')"
+    fi
+    daemon_rss=$(awk '/VmHWM/ {print $2 * 1024}' "/proc/$dpid/status" 2>/dev/null || echo null)
+    daemon_rss=${daemon_rss:-null}
+  fi
+  fusermount3 -u "$mnt" 2>/dev/null || fusermount -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$dpid" 2>/dev/null || true
+  wait "$dpid" 2>/dev/null || true
+}
+
+# Contenders: name -> settings (what the table names) and how it runs.
+contenders=(curl-https curl-s3 mmapurl-https mmapurl-s3 s3fs s3fs-tuned rclone-off rclone-full
+            rclone-full-tuned httpdirfs httpdirfs-cache)
+declare -A settings=(
+  [curl-https]="curl -o /dev/null https://nginx/obj (download first; defaults)"
+  [curl-s3]="curl -o /dev/null http://s3rver/bench/obj (download first; defaults)"
+  [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 8 connections, 64M max readahead)"
+  [mmapurl-s3]="uffd-bench s3://bench/obj (defaults)"
+  [s3fs]="s3fs -o url=,use_path_request_style (defaults)"
+  [s3fs-tuned]="s3fs + -o parallel_count=16,multipart_size=8,use_cache=DIR"
+  [rclone-off]="rclone mount --vfs-cache-mode off (defaults)"
+  [rclone-full]="rclone mount --vfs-cache-mode full"
+  [rclone-full-tuned]="rclone mount --vfs-cache-mode full --vfs-read-chunk-size 4M --buffer-size 64M --vfs-read-ahead 128M"
+  [httpdirfs]="httpdirfs --single-file-mode --no-range-check --insecure-tls https://nginx/obj (defaults, no cache)"
+  [httpdirfs-cache]="httpdirfs --single-file-mode --cache (8 MB segments)"
+)
+target_port() { case $1 in curl-https | mmapurl-https | httpdirfs*) echo "$https_port" ;; *) echo "$s3_port" ;; esac; }
+
+measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
+  local c=$1 profile=$2 scenario=$3 run=$4 mnt=$work/mnt-$1 cache=$work/cache-$1 rc=0
+  local curl_rss=null
+  fail=""
+  result=""
+  daemon_rss=null
+  rm -rf "$cache"
+  mkdir -p "$cache"
+  start_shaper "$profile" "$(target_port "$c")"
+  if [[ -z $sport ]]; then
+    fail="shaper did not start"
+  else
+    local https_url="https://127.0.0.1:$sport/obj" s3_endpoint="http://127.0.0.1:$sport"
+    local rclone_env=(env RCLONE_CONFIG_PEER_TYPE=s3 RCLONE_CONFIG_PEER_PROVIDER=Other
+      RCLONE_CONFIG_PEER_ENDPOINT="$s3_endpoint" RCLONE_CONFIG_PEER_ACCESS_KEY_ID=S3RVER
+      RCLONE_CONFIG_PEER_SECRET_ACCESS_KEY=S3RVER RCLONE_CONFIG_PEER_FORCE_PATH_STYLE=true
+      rclone --config "$work/rclone.conf" mount peer:bench "$mnt" --read-only --cache-dir "$cache")
+    local s3fs_cmd=(s3fs bench "$mnt" -f -o ro,url="$s3_endpoint",use_path_request_style
+      -o passwd_file="$work/s3fs.passwd",endpoint=us-east-1)
+    # httpdirfs 1.2.5 rejects the IP-address certificate's host name even with --cacert (curl
+    # error 60); --insecure-tls turns off only the host name check, the chain is still checked.
+    # Its single-file mode's range probe fails against nginx (which serves ranges): the bytes
+    # check below tells whether --no-range-check is safe.
+    local httpdirfs_cmd=(httpdirfs -f --single-file-mode --no-range-check --cacert "$work/cert.pem" --insecure-tls)
+    case $c in
+      curl-*)
+        local url=$https_url
+        [[ $c == curl-s3 ]] && url="$s3_endpoint/bench/obj"
+        local t
+        t=$(timeout -k 10 "$timeout_s" /usr/bin/time -f %M -o "$work/time.out" \
+          curl -s --cacert "$work/cert.pem" -o /dev/null -w '%{time_total} %{size_download} %{http_code}' "$url") || rc=$?
+        curl_rss=$(($(tail -n1 "$work/time.out" 2>/dev/null || echo 0) * 1024))
+        read -r secs got code <<< "$t"
+        if ((rc != 0)) || [[ $code != 200 || $got != "$size_bytes" ]]; then
+          fail="curl exit $rc, HTTP ${code:-none}, ${got:-0} of $size_bytes bytes"
+        else
+          result="{\"scenario\":\"seq\",\"ok\":true,\"seconds\":$secs,\"mb_per_s\":$($py -c "print(round($size_bytes/1e6/$secs,1))"),\"bytes_touched\":$got,\"peak_rss_bytes\":$curl_rss}"
+        fi
+        ;;
+      mmapurl-*)
+        local url=$https_url
+        [[ $c == mmapurl-s3 ]] && url=s3://bench/obj
+        result=$(SSL_CERT_FILE="$work/cert.pem" AWS_ENDPOINT_URL_S3="$s3_endpoint" \
+          timeout -k 10 "$timeout_s" "$bench_bin" "$url" --json --verify-file "$ref" \
+          --scenario "$scenario" --random-reads "$random_reads" --threads "$threads" 2> "$work/logs/bench.err") || rc=$?
+        ((rc == 124 || rc == 137)) && fail="timeout after ${timeout_s}s"
+        [[ -z $result && -z $fail ]] && fail="uffd-bench exit $rc: $(tail -c 300 "$work/logs/bench.err" | tr -d '"\\' | tr '\n' ' ')"
+        ;;
+      s3fs) fuse_run "$mnt" obj "$scenario" "${s3fs_cmd[@]}" ;;
+      s3fs-tuned) fuse_run "$mnt" obj "$scenario" "${s3fs_cmd[@]}" \
+          -o parallel_count=16,multipart_size=8,use_cache="$cache" ;;
+      rclone-off) fuse_run "$mnt" obj "$scenario" "${rclone_env[@]}" --vfs-cache-mode off ;;
+      rclone-full) fuse_run "$mnt" obj "$scenario" "${rclone_env[@]}" --vfs-cache-mode full ;;
+      rclone-full-tuned) fuse_run "$mnt" obj "$scenario" "${rclone_env[@]}" --vfs-cache-mode full \
+          --vfs-read-chunk-size 4M --buffer-size 64M --vfs-read-ahead 128M ;;
+      httpdirfs) fuse_run "$mnt" obj "$scenario" "${httpdirfs_cmd[@]}" "$https_url" "$mnt" ;;
+      httpdirfs-cache) fuse_run "$mnt" obj "$scenario" "${httpdirfs_cmd[@]}" --cache \
+          --cache-location "$cache" "$https_url" "$mnt" ;;
+    esac
+  fi
+  stop_shaper
+  [[ -n $result ]] && ! $py -c 'import json,sys; json.loads(sys.argv[1])' "$result" 2>/dev/null && {
+    fail="unparsable output: $(echo "$result" | head -c 200 | tr -d '"\\')"
+    result=""
+  }
+  printf '{"contender":"%s","settings":"%s","profile":"%s","workload":"%s","run":%d,"size_bytes":%d,"net_bytes":%s,"net_connections":%s,"daemon_peak_rss_bytes":%s,"failure":"%s","result":%s}\n' \
+    "$c" "${settings[$c]}" "$profile" "$scenario" "$run" "$size_bytes" "$net_bytes" "$net_conns" \
+    "$daemon_rss" "$fail" "${result:-null}" >> "$out"
+  log "$profile $scenario $c run $run: ${fail:-$(echo "$result" | $py -c 'import json,sys; r=json.load(sys.stdin); print(("ok " if r.get("ok") else "WRONG ")+str(r.get("seconds"))+" s")' 2>/dev/null)}"
+}
+
+# Curl verifies its bytes once per profile (untimed): the timed run writes to /dev/null.
+verify_curl() {  # $1 contender, $2 profile
+  local url="https://127.0.0.1:$https_port/obj" ok=false
+  [[ $1 == curl-s3 ]] && url="http://127.0.0.1:$s3_port/bench/obj"
+  curl -s --cacert "$work/cert.pem" "$url" | cmp -s - "$ref" && ok=true
+  printf '{"contender":"%s","profile":"%s","workload":"verify","verified":%s}\n' "$1" "$2" "$ok" >> "$out"
+}
+
+# --- 4. all runs, contenders alternated (the order rotates every run) -------------------------
+selected=()
+for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
+printf '{"meta":true,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
+  "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
+  "$(nproc)" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$size_bytes" "$runs" "$random_reads" \
+  "$threads" "${command_line//\"/\\\"}" "$(s3fs --version 2>&1 | head -1 | awk '{print $7}')" \
+  "$(rclone version 2>/dev/null | head -1 | awk '{print $2}')" "$(httpdirfs --version 2>&1 | sed -n 's/HTTPDirFS version //p' | head -1)" \
+  "$(curl --version | head -1 | awk '{print $2}')" "$(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///')" \
+  "$(node -p 'require("./tests/fixtures/s3/node_modules/s3rver/package.json").version')" > "$out"
+for profile in $profiles; do
+  for c in "${selected[@]}"; do [[ $c == curl-* ]] && verify_curl "$c" "$profile"; done
+done
+n=${#selected[@]}
+for ((r = 1; r <= runs; r++)); do
+  for profile in $profiles; do
+    for scenario in seq rand threads-rand; do
+      for ((k = 0; k < n; k++)); do
+        c=${selected[$(((k + r - 1) % n))]}
+        [[ $c == curl-* && $scenario != seq ]] && continue  # curl's cost is the download
+        measure "$c" "$profile" "$scenario" "$r"
+      done
+    done
+  done
+done
+log "results: $out"
+$py bench/peers/summarize.py "$out" --markdown bench/peers/RESULTS.md --chart bench/peers/chart.png
