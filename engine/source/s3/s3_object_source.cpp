@@ -159,8 +159,11 @@ SourceVerdict S3ObjectSource::classify_status(const net::ResponseHead& head,
   return fallback;
 }
 
+// Followed whether or not a region was configured, as botocore (the AWS CLI) does: S3 names the
+// bucket's region in x-amz-bucket-region (301 PermanentRedirect, and the 400 answer to a HEAD)
+// or in the <Region> of a 400 AuthorizationHeaderMalformed.
 bool S3ObjectSource::adapt_to(const net::ResponseHead& head, const std::string& body) {
-  if (settings_.region_configured || region_switches_ >= kMaxRegionSwitches) return false;
+  if (region_switches_ >= kMaxRegionSwitches) return false;
   unsigned s = head.status;
   if (s != 301 && s != 307 && s != 400 && s != 403) return false;
   std::string region;
@@ -174,8 +177,10 @@ bool S3ObjectSource::adapt_to(const net::ResponseHead& head, const std::string& 
   next.region = region;
   auto resolved = s3::resolve_endpoint(location_.bucket, location_.key, next);
   if (!resolved.endpoint) return false;
-  MMAPURL_LOG(core::LogLevel::kInfo, "bucket " + location_.bucket + " is in region " + region +
-                                         ", not " + endpoint_.region);
+  MMAPURL_LOG(core::LogLevel::kInfo,
+              "bucket " + location_.bucket + " is in region " + region + ", not " +
+                  endpoint_.region +
+                  (settings_.region_configured ? " (the configured region)" : ""));
   ++region_switches_;
   settings_.region = region;
   s3::remember_bucket_region(endpoint_key(settings_), location_.bucket, region);
@@ -194,10 +199,9 @@ SourceOrError make_s3_object_source(const std::string& url) {
   s3::AwsEnvironment environment = s3::process_aws_environment();
   s3::ActiveProfile profile = s3::load_active_profile(environment);
   s3::S3Settings settings = s3::load_s3_settings(environment, profile);
-  if (!settings.region_configured) {
-    if (auto region = s3::cached_bucket_region(endpoint_key(settings), parsed.location->bucket)) {
-      settings.region = *region;
-    }
+  // A region S3 itself named for the bucket wins over the configured one (botocore's cache).
+  if (auto region = s3::cached_bucket_region(endpoint_key(settings), parsed.location->bucket)) {
+    settings.region = *region;
   }
   auto endpoint = s3::resolve_endpoint(parsed.location->bucket, parsed.location->key, settings);
   if (!endpoint.endpoint) {

@@ -16,8 +16,8 @@ struct S3Settings {
   std::optional<std::string> endpoint_url;  // none: AWS itself
   std::string endpoint_source;              // which setting gave endpoint_url, for messages
   std::string region = "us-east-1";
-  bool region_configured = false;  // false: us-east-1 is a default; the engine may discover
-                                   // the bucket's real region (x-amz-bucket-region)
+  bool region_configured = false;  // false: us-east-1 is only a default. Either way, a region
+                                   // S3 names for the bucket (x-amz-bucket-region) wins.
   S3AddressingStyle addressing = S3AddressingStyle::kAuto;
 };
 
