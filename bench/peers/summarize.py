@@ -161,7 +161,8 @@ def random_table(cells, profile, workload):
     best_cell = cells.get((profile, workload, best)) if best else None
     best_net = best_cell.net if best_cell else None
     best_p99 = best_cell.p99 if best_cell else None
-    out.append(f"{WORKLOAD_TITLE[workload].capitalize()}. Best FUSE peer (total time): "
+    title = WORKLOAD_TITLE[workload]
+    out.append(f"{title[0].upper() + title[1:]}. Best FUSE peer (total time): "
                f"**{best or 'none'}**. curl rows: the whole download, the price of reading any "
                "page with download-first.\n")
     out.append("| contender | total s | MB/s | p50 µs | p99 µs | network MiB | peak RSS MiB "
@@ -347,7 +348,8 @@ def chart(cells, path):
         for x, n, a, b in zip(xs, rnames, p50, p99):
             c = cells[(p, "rand", n)]
             if c.failed:
-                ax.text(x, 1, "FAILED", ha="center", va="bottom", fontsize=8, rotation=90)
+                ax.text(x, 0.02, "FAILED", ha="center", va="bottom", fontsize=8, rotation=90,
+                        transform=ax.get_xaxis_transform())
             else:
                 ax.text(x, max(a or 1, b or 1), f"{c.seconds:.1f} s", ha="center", va="bottom",
                         fontsize=7)
