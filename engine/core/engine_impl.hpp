@@ -43,6 +43,8 @@ class EngineImpl {
 
   // fault_service.cpp
   void read_faults();
+  void drain_faults();
+  void retry_read_faults_later(boost::system::error_code ec);
   void on_fault(const uffd_msg& msg);
   void plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, control::FaultKind kind);
   void schedule_range(Mapping& m, const control::FetchRange& range);

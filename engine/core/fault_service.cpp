@@ -30,26 +30,48 @@ void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
 }
 }  // namespace
 
+// Waits for the userfaultfd with an io_uring poll and reads it with read(2) on this thread.
+// Not an io_uring read: the kernel issues that read inline at submission, and a userfaultfd
+// read fails with EINTR whenever this thread has io_uring task work pending (TIF_NOTIFY_SIGNAL
+// counts as a pending signal), which is nearly always on a busy engine thread.
 void EngineImpl::read_faults() {
-  uffd_reader->async_read_some(
-      asio::buffer(msgs.data(), msgs.size() * sizeof(uffd_msg)),
-      [this](boost::system::error_code ec, size_t n) {
-        if (ec) {
-          if (ec == asio::error::would_block || ec == asio::error::try_again) return read_faults();
-          if (ec != asio::error::interrupted) {
-            MMAPURL_LOG(LogLevel::kError, "reading userfaultfd failed: " + ec.message());
-          }
-          // Keep trying (EINTR included), but never spin: giving up would leave faulting
-          // threads asleep forever, spinning would starve the timers that end stalls.
-          auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(1));
-          timer->async_wait([this, timer](boost::system::error_code) { read_faults(); });
-          return;
-        }
-        for (size_t i = 0; i < n / sizeof(uffd_msg); ++i) {
-          if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
-        }
-        read_faults();
-      });
+  uffd_reader->async_wait(asio::posix::descriptor_base::wait_read,
+                          [this](boost::system::error_code ec) {
+                            if (ec) return retry_read_faults_later(ec);
+                            drain_faults();
+                            read_faults();
+                          });
+}
+
+// Reads every queued fault event; the descriptor is non-blocking, so EAGAIN ends the batch.
+void EngineImpl::drain_faults() {
+  for (int interrupted = 0; interrupted < 8;) {
+    ssize_t n = ::read(uffd.fd(), msgs.data(), msgs.size() * sizeof(uffd_msg));
+    if (n < 0) {
+      if (errno == EINTR) {  // task work ran on the way out of read(2): the next read works
+        ++interrupted;
+        continue;
+      }
+      if (errno != EAGAIN) {
+        MMAPURL_LOG(LogLevel::kError, std::string("reading userfaultfd failed: ") + strerror(errno));
+      }
+      return;
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); ++i) {
+      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
+    }
+    if (static_cast<size_t>(n) < msgs.size() * sizeof(uffd_msg)) return;
+  }
+}
+
+// Keeps waiting after an unexpected poll failure, but never spins: giving up would leave
+// faulting threads asleep forever, spinning would starve the timers that end stalls.
+void EngineImpl::retry_read_faults_later(boost::system::error_code ec) {
+  if (ec != asio::error::interrupted) {
+    MMAPURL_LOG(LogLevel::kError, "waiting for userfaultfd failed: " + ec.message());
+  }
+  auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(1));
+  timer->async_wait([this, timer](boost::system::error_code) { read_faults(); });
 }
 
 void EngineImpl::on_fault(const uffd_msg& msg) {
