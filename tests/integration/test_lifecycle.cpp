@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <latch>
 #include <random>
 #include <set>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "embedded_server/embedded_server.hpp"
+#include "fixtures/nginx_server.hpp"
 #include "fixtures/process.hpp"
 #include "integration/fault_test_support.hpp"
 #include "mmapurl.hpp"
@@ -46,7 +48,8 @@ std::unique_ptr<EmbeddedServer> start_server(const std::vector<Object>& objects,
   o.conn_mbps = conn_mbps;
   o.latency_ms = latency_ms;
   for (const auto& obj : objects) {
-    o.objects.push_back(ObjectSpec{obj.path, obj.size, obj.seed, "\"" + obj.path.substr(1) + "\"", ""});
+    o.objects.push_back(
+        ObjectSpec{obj.path, obj.size, obj.seed, "\"" + obj.path.substr(1) + "\"", ""});
   }
   auto s = std::make_unique<EmbeddedServer>(o);
   std::string err;
@@ -78,9 +81,8 @@ TEST(Lifecycle, MunmapWhileFillsInFlight) {
     Mapping b(server->url("/b"));
     ASSERT_TRUE(b.ok()) << mmapurl_last_error_message();
     PageScan s = scan_pages(b.data(), b.size(), 0xb, 0, pages_of(kSize));
-    EXPECT_TRUE(s.all_right()) << "round " << round << ": SIGBUS "
-                               << describe_pages(s.sigbus_pages) << " wrong "
-                               << describe_pages(s.wrong_pages);
+    EXPECT_TRUE(s.all_right()) << "round " << round << ": SIGBUS " << describe_pages(s.sigbus_pages)
+                               << " wrong " << describe_pages(s.wrong_pages);
   }
   // The dropped fetches give their staging memory back.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -139,6 +141,60 @@ TEST(Lifecycle, MapReadUnmapRacingFromEightThreads) {
   ASSERT_TRUE(finished) << "map/read/unmap from 8 threads hung";
   EXPECT_EQ(failures.load(), 0) << first_failure;
   EXPECT_EQ(maps.load(), 8 * 12);
+}
+
+// --- 16 threads faulting at once on one mapping of a production server. ---
+// Random pages, so threads often fault on the same page or the same fetch block at the same
+// time; every byte of every page read is checked. (The ThreadSanitizer run's main case.)
+TEST(Lifecycle, SixteenThreadsReadRandomPagesOfOneNginxMapping) {
+  configure_engine_environment();
+  constexpr int kThreads = 16;
+  constexpr int kPagesPerThread = 64;
+  const uint64_t kSize = (8 << 20) + 321;
+  const uint64_t kSeed = 0x1616;
+  std::string err;
+  auto dir = testing::TempDir::create("mmapurl-lifecycle-nginx16", &err);
+  ASSERT_TRUE(dir) << err;
+  ASSERT_TRUE(write_synthetic_file(dir->file("obj"), kSeed, kSize));
+  auto nginx = testing::NginxServer::start(dir->path(), &err);
+  ASSERT_TRUE(nginx) << err;
+  Mapping m(nginx->http_url("/obj"));
+  ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
+  ASSERT_EQ(m.size(), kSize);
+  // Random mode: each fault is its own small fetch, so many are in flight together.
+  ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
+  const size_t pages = pages_of(kSize);
+  std::vector<PageScan> scans(kThreads);
+  bool finished = run_with_timeout(
+      [&] {
+        std::latch start(kThreads);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+          threads.emplace_back([&, t] {
+            std::minstd_rand rng(static_cast<unsigned>(t) * 104729u + 7);
+            start.arrive_and_wait();
+            for (int i = 0; i < kPagesPerThread; ++i) {
+              PageScan s = scan_pages(m.data(), m.size(), kSeed, rng() % pages, 1);
+              for (size_t p : s.sigbus_pages) scans[t].sigbus_pages.push_back(p);
+              for (size_t p : s.wrong_pages) scans[t].wrong_pages.push_back(p);
+              for (size_t p : s.right_pages) scans[t].right_pages.push_back(p);
+            }
+          });
+        }
+        for (auto& th : threads) th.join();
+      },
+      std::chrono::seconds(120));
+  ASSERT_TRUE(finished) << "16 threads faulting on one mapping hung";
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(scans[t].all_right())
+        << "thread " << t << ": SIGBUS " << describe_pages(scans[t].sigbus_pages) << " wrong "
+        << describe_pages(scans[t].wrong_pages);
+    EXPECT_EQ(scans[t].right_pages.size(), size_t{kPagesPerThread}) << "thread " << t;
+  }
+  // Whatever the threads fetched, the whole mapping reads right afterwards.
+  PageScan all = scan_pages(m.data(), m.size(), kSeed, 0, pages);
+  EXPECT_TRUE(all.all_right()) << "SIGBUS " << describe_pages(all.sigbus_pages) << " wrong "
+                               << describe_pages(all.wrong_pages);
 }
 
 // --- exit(0) from main while 8 threads sleep in page faults. ---
@@ -252,9 +308,8 @@ TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
   }
   auto dir = testing::TempDir::create("mmapurl-lifecycle-fwrite", nullptr);
   ASSERT_TRUE(dir);
-  auto r = run_test_in_fresh_process("Lifecycle.FaultInsideFwriteDoesNotDeadlock",
-                                     "fwrite-stderr", {{"MMAPURL_LOG", "debug"},
-                                                       {"MMAPURL_LOG_FILE", std::nullopt}},
+  auto r = run_test_in_fresh_process("Lifecycle.FaultInsideFwriteDoesNotDeadlock", "fwrite-stderr",
+                                     {{"MMAPURL_LOG", "debug"}, {"MMAPURL_LOG_FILE", std::nullopt}},
                                      dir->path(), std::chrono::seconds(40));
   EXPECT_FALSE(r.timed_out) << "deadlock: a thread faulting inside fwrite(stderr) never returned";
   EXPECT_EQ(r.exit_code, 0) << r.out;
@@ -345,7 +400,8 @@ TEST(Lifecycle, EngineThreadBlocksSignals) {
           << "engine thread " << tid << " does not block " << strsignal(sig);
     }
   }
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = record_handler_thread;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
@@ -390,9 +446,6 @@ TEST(Lifecycle, EngineSilentWithoutLog) {
     int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) std::_Exit(2);
-    // The fallback path: with UFFDIO_POISON the engine currently never wakes a failed page's
-    // thread (see FaultMatrix.DISABLED_Status500ForeverFailsTouchedPages).
-    setenv("MMAPURL_DISABLE_POISON", "1", 1);
     const void* p = mmap_s3(good.c_str(), nullptr, nullptr);
     if (p == MAP_FAILED) std::_Exit(3);
     if (!scan_pages(static_cast<const uint8_t*>(p), kSize, 0x6, 0, pages_of(kSize)).all_right()) {
@@ -419,8 +472,7 @@ TEST(Lifecycle, EngineSilentWithoutLog) {
   close(mapped[0]);
   close(broken[1]);
   auto status = wait_child(pid, std::chrono::seconds(40));
-  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << describe_status(status);
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_status(status);
   EXPECT_EQ(testing::read_file(out).value_or("?"), "");
   EXPECT_EQ(testing::read_file(err).value_or("?"), "");
 }
