@@ -2,11 +2,15 @@
 // verification, request write, Beast header parse, body read into the consumer's buffer.
 #include "net/http_connection.hpp"
 
+#include "net/buffered_socket.hpp"
+
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
@@ -24,7 +28,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr uint64_t kSmallBodyLimit = 64 * 1024;
-constexpr uint64_t kReadChunk = 1 << 20;
+// Progress (and so progressive page fills) is reported at least every kReadChunk bytes.
+constexpr uint64_t kReadChunk = 128 * 1024;
 constexpr uint32_t kHeaderLimit = 16 * 1024;
 
 bool is_ip_literal(const std::string& host) {
@@ -39,8 +44,14 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   asio::ssl::context& tls_ctx;
   Origin origin;
   TransportSettings settings;
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<asio::ssl::stream<beast::tcp_stream>> tls;
+  std::unique_ptr<BufferedSocket> plain;
+  std::unique_ptr<asio::ssl::stream<BufferedSocket>> tls;
+  // One watchdog per connection instead of a timer per read: arm_timer() only moves the
+  // deadline, so a body read in a hundred pieces costs no timer operations.
+  asio::steady_timer watchdog;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool watchdog_running = false;
+  bool timed_out = false;
   bool connected = false;
   bool busy = false;
   beast::flat_buffer buffer;
@@ -56,15 +67,36 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   std::string small_scratch;
 
   Impl(asio::io_context& io_, asio::ssl::context& ctx, const Origin& o, const TransportSettings& s)
-      : io(io_), tls_ctx(ctx), origin(o), settings(s) {}
+      : io(io_), tls_ctx(ctx), origin(o), settings(s), watchdog(io_) {}
 
-  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  BufferedSocket& buffered_socket() { return tls ? tls->next_layer() : *plain; }
+  BufferedSocket::socket_type& lowest() { return buffered_socket().socket(); }
+
   void arm_timer() {
-    lowest().expires_after(std::chrono::milliseconds(static_cast<int64_t>(settings.io_timeout_s * 1000)));
+    deadline = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(static_cast<int64_t>(settings.io_timeout_s * 1000));
+    if (!watchdog_running) start_watchdog();
+  }
+  void disarm_timer() { deadline = std::chrono::steady_clock::time_point::max(); }
+
+  void start_watchdog() {
+    watchdog_running = true;
+    watchdog.expires_at(deadline);
+    watchdog.async_wait([weak = weak_from_this()](boost::system::error_code) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->watchdog_running = false;
+      if (self->deadline == std::chrono::steady_clock::time_point::max()) return;
+      if (std::chrono::steady_clock::now() < self->deadline) return self->start_watchdog();
+      // No progress for the whole timeout: closing the socket fails the pending operation.
+      self->timed_out = true;
+      boost::system::error_code ignored;
+      if (self->plain || self->tls) self->lowest().close(ignored);
+    });
   }
 
-  static NetError classify(const boost::system::error_code& ec) {
-    if (ec == beast::error::timeout) return NetError::kTimeout;
+  NetError classify(const boost::system::error_code& ec) const {
+    if (timed_out) return NetError::kTimeout;
     if (ec == asio::error::operation_aborted) return NetError::kCancelled;
     if (ec.category() == boost::system::error_code(http::error::bad_version).category()) {
       if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
@@ -96,10 +128,11 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void shutdown_socket() {
     connected = false;
+    disarm_timer();
     buffer.clear();
     if (plain || tls) {
       boost::system::error_code ec;
-      lowest().socket().close(ec);
+      lowest().close(ec);
     }
     // The stream objects stay until the next connect(): a pending operation may still
     // reference them, and completes with an error once the socket is closed.
@@ -111,6 +144,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     busy = true;
     reusable = true;
     taking_body = false;
+    timed_out = false;
     result = {};
     if (connected) {
       send_request();
@@ -131,19 +165,19 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     plain.reset();
     tls.reset();
     if (origin.tls) {
-      tls = std::make_unique<asio::ssl::stream<beast::tcp_stream>>(io, tls_ctx);
+      tls = std::make_unique<asio::ssl::stream<BufferedSocket>>(io.get_executor(), tls_ctx);
     } else {
-      plain = std::make_unique<beast::tcp_stream>(io);
+      plain = std::make_unique<BufferedSocket>(io.get_executor());
     }
     arm_timer();
-    lowest().async_connect(endpoints, [self = shared_from_this()](
+    asio::async_connect(lowest(), endpoints, [self = shared_from_this()](
                                           const boost::system::error_code& ec, const tcp::endpoint&) {
       if (ec) {
-        return self->fail(ec == beast::error::timeout ? NetError::kTimeout : NetError::kConnect,
+        return self->fail(self->timed_out ? NetError::kTimeout : NetError::kConnect,
                           "connect to " + self->origin.key() + ": " + ec.message());
       }
       boost::system::error_code ignored;
-      self->lowest().socket().set_option(tcp::no_delay(true), ignored);
+      self->lowest().set_option(tcp::no_delay(true), ignored);
       if (!self->origin.proxy_host.empty() && self->origin.tls) return self->proxy_connect();
       self->after_tcp();
     });
@@ -154,14 +188,14 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     request_text = "CONNECT " + origin.host + ":" + std::to_string(origin.port) + " HTTP/1.1\r\nHost: " +
                    origin.host + ":" + std::to_string(origin.port) + "\r\n\r\n";
     arm_timer();
-    asio::async_write(lowest(), asio::buffer(request_text),
+    asio::async_write(buffered_socket(), asio::buffer(request_text),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
                         self->parser.emplace();
                         self->parser->skip(true);  // a CONNECT answer has no body
                         self->arm_timer();
                         http::async_read_header(
-                            self->lowest(), self->buffer, *self->parser,
+                            self->buffered_socket(), self->buffer, *self->parser,
                             [self](boost::system::error_code ec, size_t) {
                               if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
                               unsigned status = self->parser->get().result_int();
@@ -195,7 +229,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
                             std::string("certificate of ") + self->origin.host + " not trusted: " +
                                 X509_verify_cert_error_string(verify));
         }
-        return self->fail(ec == beast::error::timeout ? NetError::kTimeout : NetError::kTls,
+        return self->fail(self->timed_out ? NetError::kTimeout : NetError::kTls,
                           "TLS handshake with " + self->origin.key() + ": " + ec.message());
       }
       self->connected = true;
@@ -238,7 +272,9 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     with_stream([&](auto& stream) {
       asio::async_write(stream, asio::buffer(request_text),
                         [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                          if (ec) return self->fail(classify(ec), "sending request: " + ec.message());
+                          if (ec) {
+                            return self->fail(self->classify(ec), "sending request: " + ec.message());
+                          }
                           self->read_header();
                         });
     });
@@ -253,7 +289,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       http::async_read_header(stream, buffer, *parser,
                               [self = shared_from_this()](boost::system::error_code ec, size_t) {
                                 if (ec) {
-                                  return self->fail(classify(ec),
+                                  return self->fail(self->classify(ec),
                                                     "reading response header: " + ec.message());
                                 }
                                 self->on_header();
@@ -333,7 +369,9 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     with_stream([&](auto& stream) {
       stream.async_read_some(asio::buffer(small_scratch),
                              [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                               if (ec) return self->fail(classify(ec), "reading body: " + ec.message());
+                               if (ec) {
+                                 return self->fail(self->classify(ec), "reading body: " + ec.message());
+                               }
                                self->result.small_body.append(self->small_scratch.data(), n);
                                self->read_small_body();
                              });
@@ -345,11 +383,12 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     uint64_t want = std::min<uint64_t>(target.size - result.body_bytes, kReadChunk);
     arm_timer();
     with_stream([&](auto& stream) {
-      stream.async_read_some(
-          asio::buffer(target.data + result.body_bytes, want),
+      asio::async_read(
+          stream, asio::buffer(target.data + result.body_bytes, want),
           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
             if (ec) {
-              return self->fail(classify(ec), "body ended after " +
+              self->result.body_bytes += n;
+              return self->fail(self->classify(ec), "body ended after " +
                                                   std::to_string(self->result.body_bytes) + " of " +
                                                   std::to_string(self->target.size) + " bytes: " +
                                                   ec.message());
@@ -362,7 +401,9 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void finish_ok() {
-    if (plain || tls) lowest().expires_never();
+    disarm_timer();
+    // Plain HTTP: bytes past the response are not the next response's; never reuse the stream.
+    if (plain && plain->buffered() != 0) reusable = false;
     finish();
   }
 };
