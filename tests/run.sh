@@ -13,9 +13,10 @@ jobs=${MMAPURL_JOBS:-2}
 
 if [[ "${1:-}" == "--fuzz" ]]; then
   t0=$(date +%s)
-  FUZZ_SECONDS="${FUZZ_SECONDS:-45}" bash tests/fuzz/run-fuzzers.sh "$PWD/build-fuzz"
+  rc=0
+  FUZZ_SECONDS="${FUZZ_SECONDS:-45}" bash tests/fuzz/run-fuzzers.sh "$PWD/build-fuzz" || rc=$?
   echo "=== fuzzing (build-fuzz, ${FUZZ_SECONDS:-45} s per target) took $(( $(date +%s) - t0 )) s"
-  exit 0
+  exit $rc
 fi
 
 sanitize=""

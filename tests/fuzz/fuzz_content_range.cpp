@@ -112,10 +112,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(head.status == 206 || head.status == 416);
     const std::string* cr = head.find("content-range");
     FUZZ_CHECK(cr != nullptr);
-    auto r = src::parse_content_range(*cr);
-    FUZZ_CHECK(r && r->total && *r->total == identity.size);
-    if (head.status == 206) FUZZ_CHECK(!r->unsatisfied && r->first == 0);
-    if (head.status == 416) FUZZ_CHECK(r->unsatisfied && identity.size == 0);
+    if (head.status == 206 && identity.size == 0) {
+      // s3rver answers the first range of an empty object with "bytes 0-0/0" (not a valid
+      // range, so parse_content_range refuses it): accepted on purpose, and only that.
+      FUZZ_CHECK(trim_space_tab(*cr) == "bytes 0-0/0");
+    } else {
+      auto r = src::parse_content_range(*cr);
+      FUZZ_CHECK(r && r->total && *r->total == identity.size);
+      if (head.status == 206) FUZZ_CHECK(!r->unsatisfied && r->first == 0);
+      if (head.status == 416) FUZZ_CHECK(r->unsatisfied && identity.size == 0);
+    }
   }
   if (pinned_size) identity.size = *pinned_size;
   uint64_t first = ask_first.value_or(0);
