@@ -162,10 +162,13 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
     }
     uint64_t run = m.pages.run_length(p, std::min(part_pages, end - p), PageState::kAbsent);
     uint64_t bytes = run * kPageSize;
-    uint64_t used = totals.resident_bytes.load() + totals.in_flight_bytes.load();
+    uint64_t used = memory_in_use();
     if (used + bytes > config.memory_limit) {
-      evict_for(used + bytes - config.memory_limit);
-      used = totals.resident_bytes.load() + totals.in_flight_bytes.load();
+      // Pooled staging buffers go first: they count against the limit but hold no data.
+      trim_spare_buffers(used + bytes - config.memory_limit);
+      used = memory_in_use();
+      if (used + bytes > config.memory_limit) evict_for(used + bytes - config.memory_limit);
+      used = memory_in_use();
       if (!range.demand && used + bytes > config.memory_limit) {
         m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
         return;
@@ -472,9 +475,26 @@ uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
   return static_cast<uint8_t*>(p);
 }
 
+// Resident pages, staging buffers of requests in flight, and pooled staging buffers: everything
+// MMAPURL_MEMORY_LIMIT bounds.
+uint64_t EngineImpl::memory_in_use() const {
+  return totals.resident_bytes.load() + totals.in_flight_bytes.load() + spare_bytes;
+}
+
+void EngineImpl::trim_spare_buffers(uint64_t bytes) {
+  for (auto& [size, list] : spare_buffers) {
+    while (!list.empty() && bytes > 0) {
+      ::munmap(list.back(), size);
+      list.pop_back();
+      spare_bytes -= size;
+      bytes -= std::min(bytes, size);
+    }
+  }
+}
+
 void EngineImpl::give_buffer(uint8_t* p, uint64_t bytes) {
   if (!p) return;
-  if (spare_bytes + bytes <= kSpareBufferLimit) {
+  if (spare_bytes + bytes <= std::min(kSpareBufferLimit, config.memory_limit / 8)) {
     spare_buffers[bytes].push_back(p);
     spare_bytes += bytes;
     return;

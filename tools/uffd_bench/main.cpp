@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (opts.sync) m.advise(0, m.size(), Advice::kRandom);
-    ScenarioResult r = run_scenario(name, m.data(), m.size(), opts, verify);
+    ScenarioResult r = name == "unmap" ? run_unmap_scenario(url, opts)
+                                       : run_scenario(name, m.data(), m.size(), opts, verify);
     Stats s = m.stats();
     Stats total = process_stats();
     double mbps = r.seconds > 0 ? static_cast<double>(r.bytes_touched) / 1e6 / r.seconds : 0;

@@ -1,6 +1,7 @@
 // uffd-bench workloads: sequential scan, random reads, strided reads, multi-threaded variants.
 #include "uffd_bench/scenarios.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include <mutex>
 #include <random>
 #include <thread>
+
+#include "mmapurl.hpp"
 
 namespace mmapurl::bench {
 
@@ -127,6 +130,36 @@ ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64
     r.error = "unknown scenario " + name;
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+ScenarioResult run_unmap_scenario(const std::string& url, const BenchOptions& opts) {
+  ScenarioResult r;
+  r.name = "unmap";
+  constexpr int kRounds = 20;
+  auto t0 = Clock::now();
+  for (int i = 0; i < kRounds && r.ok; ++i) {
+    size_t size = 0;
+    int err = 0;
+    const void* p = mmap_s3(url.c_str(), &size, &err);
+    if (p == MAP_FAILED) {
+      r.ok = false;
+      r.error = std::string("mapping failed: ") + mmap_s3_errstr(err);
+      break;
+    }
+    mmapurl_advise(p, size, MMAPURL_ADVICE_WILLNEED);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the requests start
+    mmapurl::Stats s;
+    if (mmapurl_stats(p, &s, sizeof s) == 0 && s.in_flight_bytes > 0) ++r.reads;
+    auto t = Clock::now();
+    if (munmap_s3(p) != 0) {
+      r.ok = false;
+      r.error = "munmap_s3 failed";
+    }
+    r.latencies_us.push_back(since_us(t));
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  (void)opts;
   return r;
 }
 

@@ -26,4 +26,9 @@ struct ScenarioResult {
 ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64_t size,
                             const BenchOptions& opts, const Verifier& verify);
 
+// `unmap`: maps `url` again and again, asks for the whole object (WILLNEED) so requests are in
+// flight, and times munmap_s3. Latencies are the munmap times; `reads` counts the unmaps that
+// found requests in flight.
+ScenarioResult run_unmap_scenario(const std::string& url, const BenchOptions& opts);
+
 }  // namespace mmapurl::bench
