@@ -56,7 +56,7 @@ class EngineImpl {
   void poison_pages(Mapping& m, uint64_t first, uint64_t count);
   void release_fetch(Mapping* m, const std::shared_ptr<Fetch>& fetch);
   void note_resident(Mapping& m, uint64_t first, uint64_t count);
-  void evict_for(uint64_t bytes_needed);
+  void evict_for(uint64_t bytes_needed, bool keep_newest = false);
   // MADV_DONTNEED on the resident pages of [first, end); returns how many were dropped.
   uint64_t drop_resident(Mapping& m, uint64_t first, uint64_t end);
   uint8_t* take_buffer(uint64_t bytes);

@@ -22,6 +22,8 @@ namespace {
 // Fill as the body arrives, but in batches: one UFFDIO_COPY per 256 KiB unless a thread waits.
 constexpr uint64_t kFillBatchPages = 64;
 constexpr uint64_t kSpareBufferLimit = 128ull << 20;
+// What a waiting thread gets fetched even when the memory limit is reached (16 KiB).
+constexpr uint64_t kMinDemandPages = 4;
 
 void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
   uint64_t cur = a.load(std::memory_order_relaxed);
@@ -153,7 +155,9 @@ void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, F
 
 void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
   uint64_t end = std::min<uint64_t>(range.first_page + range.page_count, m.pages.size());
-  uint64_t part_pages = std::max<uint64_t>(1, config.part_bytes / kPageSize);
+  // Parts shrink with a small memory limit, so one request never holds much of it.
+  uint64_t part_pages =
+      std::max<uint64_t>(1, std::min(config.part_bytes, config.memory_limit / 16) / kPageSize);
   uint64_t p = range.first_page;
   while (p < end) {
     if (m.pages.get(p) != PageState::kAbsent) {
@@ -169,9 +173,15 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       used = memory_in_use();
       if (used + bytes > config.memory_limit) evict_for(used + bytes - config.memory_limit);
       used = memory_in_use();
-      if (!range.demand && used + bytes > config.memory_limit) {
-        m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
-        return;
+      if (used + bytes > config.memory_limit) {
+        if (!range.demand) {
+          m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
+          return;
+        }
+        // A thread waits: fetch only what fits, at least one small block, and nothing after it.
+        uint64_t room = used < config.memory_limit ? (config.memory_limit - used) / kPageSize : 0;
+        run = std::max(std::min(run, room), std::min<uint64_t>(run, kMinDemandPages));
+        end = p + run;
       }
     }
     auto f = std::make_shared<Fetch>();
@@ -303,13 +313,17 @@ void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
   } else {
     fill_order.push_back({m.id, first, count});
   }
+  // A filled page is counted while its staging buffer still is: stay within the limit now, not
+  // at the next request, but never by dropping what was just filled for a waiting thread.
+  uint64_t used = memory_in_use();
+  if (used > config.memory_limit) evict_for(used - config.memory_limit, /*keep_newest=*/true);
 }
 
-void EngineImpl::evict_for(uint64_t bytes_needed) {
+void EngineImpl::evict_for(uint64_t bytes_needed, bool keep_newest) {
   // Oldest fills first: userspace cannot see accesses to resident pages, so fill order is
   // the best age we know.
   uint64_t freed = 0;
-  while (freed < bytes_needed && !fill_order.empty()) {
+  while (freed < bytes_needed && fill_order.size() > (keep_newest ? 1u : 0u)) {
     FilledSegment seg = fill_order.front();
     fill_order.pop_front();
     auto mit = mappings.find(seg.mapping_id);

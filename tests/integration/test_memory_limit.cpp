@@ -1,0 +1,116 @@
+// MMAPURL_MEMORY_LIMIT and the madvise-like hints against a real nginx: a scan of an object
+// several times the limit keeps the mapping's resident pages within it and reads every byte
+// right, also after eviction and re-fault; WILLNEED fetches without faults, DONTNEED drops.
+#include <sys/mman.h>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "integration/mapping_test_support.hpp"
+#include "mmapurl.h"
+#include "mmapurl.hpp"
+#include "mmapurl_ext.h"
+
+namespace {
+
+namespace itest = mmapurl::itest;
+using mmapurl::Advice;
+using mmapurl::Mapping;
+using mmapurl::Stats;
+constexpr size_t kPage = 4096;
+constexpr size_t kMiB = 1 << 20;
+
+// Resident bytes of the mapping at [base, base+len), as the kernel counts them (smaps "Rss").
+uint64_t kernel_resident_bytes(const void* base) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  auto start = reinterpret_cast<uintptr_t>(base);
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (line.find('-') != std::string::npos && (head >> std::hex >> lo >> dash >> hi) && dash == '-') {
+      inside = lo <= start && start < hi;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4)) * 1024;
+  }
+  return 0;
+}
+
+class MemoryLimit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    origin_ = itest::SharedOrigin::get(&error);
+    ASSERT_NE(origin_, nullptr) << error;
+    itest::set_client_environment(origin_->nginx().ca_file());
+  }
+  itest::SharedOrigin* origin_ = nullptr;
+};
+
+TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterEviction) {
+  constexpr uint64_t kLimit = 16 * kMiB;
+  constexpr size_t kSize = 64 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 71);
+  ASSERT_TRUE(origin_->put("limit.bin", content));
+  if (!itest::in_fresh_process()) {
+    itest::set_env("MMAPURL_MEMORY_LIMIT", "16M");
+    ASSERT_TRUE(itest::run_current_test_in_fresh_process());
+    itest::unset_env("MMAPURL_MEMORY_LIMIT");
+    return;
+  }
+  Mapping m(origin_->url(true, "limit.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(m.size(), kSize);
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  uint64_t peak_kernel = 0, peak_counted = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t off = 0; off < kSize; off += kMiB) {
+      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
+          << "pass " << pass << ", MiB at " << off;
+      peak_kernel = std::max(peak_kernel, kernel_resident_bytes(data));
+      Stats s = mmapurl::process_stats();
+      peak_counted = std::max(peak_counted, s.resident_bytes + s.in_flight_bytes);
+    }
+  }
+  Stats s = m.stats();
+  EXPECT_GT(s.evictions, 0u) << "a scan of four times the limit must evict";
+  EXPECT_GE(s.bytes_fetched, 2 * kSize) << "the second pass re-fetches what was evicted";
+  EXPECT_LE(peak_kernel, kLimit) << "pages of the mapping the kernel counts as resident";
+  // A thread waiting on a page always gets its small block fetched, even at the limit.
+  constexpr uint64_t kDemandAllowance = 64 * 1024;
+  EXPECT_LE(peak_counted, kLimit + kDemandAllowance) << "resident + in-flight bytes the engine counts";
+}
+
+TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {
+  constexpr size_t kSize = 8 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 72);
+  ASSERT_TRUE(origin_->put("hints.bin", content));
+  Mapping m(origin_->url(true, "hints.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  const size_t from = 2 * kMiB, len = 3 * kMiB;
+  ASSERT_EQ(m.advise(from, len, Advice::kWillNeed), 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (m.stats().resident_bytes < len && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(m.stats().resident_bytes, len) << "WILLNEED must bring the range in by itself";
+  uint64_t faults_before = m.stats().faults;
+  EXPECT_EQ(std::memcmp(data + from, content.data() + from, len), 0);
+  EXPECT_EQ(m.stats().faults, faults_before) << "a WILLNEED range reads without faults";
+
+  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
+  EXPECT_EQ(m.stats().resident_bytes, 0u);
+  EXPECT_EQ(kernel_resident_bytes(data), 0u);
+  EXPECT_EQ(std::memcmp(data, content.data(), kSize), 0) << "pages fetched again after DONTNEED";
+  EXPECT_EQ(m.advise(0, kSize + kPage, Advice::kDontNeed), -1) << "a range past the mapping";
+}
+
+}  // namespace
