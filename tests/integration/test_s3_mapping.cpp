@@ -53,6 +53,7 @@ class S3Mapping : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     ASSERT_TRUE(server_->require_session_token("", std::nullopt));
     ASSERT_TRUE(server_->allow_anonymous(false));
+    ASSERT_TRUE(server_->set_empty_range_answer("invalid-range"));
     for (const char* name : {"AWS_PROFILE",
                              "AWS_DEFAULT_PROFILE",
                              "AWS_SESSION_TOKEN",
@@ -132,6 +133,28 @@ class S3Mapping : public ::testing::Test {
     return server_->stats().value_or(mmapurl::testing::S3ProxyStats{}).rejected;
   }
 
+  // The proxy's requests for one key, in arrival order.
+  static std::vector<mmapurl::testing::S3ProxyRequest> requests_for(const std::string& key) {
+    std::vector<mmapurl::testing::S3ProxyRequest> out;
+    const std::string path = std::string("/") + kBucket + "/" + key;
+    for (auto& request : server_->request_log()) {
+      if (request.target == path) out.push_back(std::move(request));
+    }
+    return out;
+  }
+
+  // Maps a 0-byte object and checks the answer: size 0, a valid pointer munmap_s3 accepts.
+  void expect_empty_mapping(const std::string& key) {
+    size_t size = 99;
+    int err = -1;
+    const void* p = mmap_s3(url(key).c_str(), &size, &err);
+    ASSERT_NE(p, MAP_FAILED) << key << ": " << describe_failure(err);
+    EXPECT_NE(p, nullptr);
+    EXPECT_EQ(size, 0u);
+    EXPECT_EQ(err, MMAP_S3_OK);
+    EXPECT_EQ(munmap_s3(p), 0);
+  }
+
   static S3Server* server_;
   static TempDir* dir_;
 };
@@ -188,19 +211,55 @@ TEST_F(S3Mapping, MultiMebibyteObjectSequentialAndRandom) {
   EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
 }
 
-// s3rver answers the probe's range on a 0-byte object "206 Content-Range: bytes 0-0/0", which
-// the engine accepts as empty. Real S3 answers 416 InvalidRange without Content-Range, and the
-// engine then sends size_request() (see SizeRequestIsASignedHeadTheProxyAccepts); a proxy that
-// rewrote s3rver's answer that way made this mapping fail after ~25 s (an open engine issue).
+// AWS S3 answers the probe's range on a 0-byte object "416 InvalidRange" with an XML body and
+// no Content-Range (the proxy's default, see --empty-range-answer): no size, so the engine asks
+// with the source's size request, a signed HEAD, which the proxy verifies and forwards.
 TEST_F(S3Mapping, EmptyObjectMapsWithSizeZero) {
   put("empty/zero-bytes", 0, 3);
-  size_t size = 99;
-  int err = -1;
-  const void* p = mmap_s3(url("empty/zero-bytes").c_str(), &size, &err);
-  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
-  EXPECT_EQ(size, 0u);
-  EXPECT_EQ(err, MMAP_S3_OK);
-  EXPECT_EQ(munmap_s3(p), 0);
+  uint64_t rejected_before = rejected();
+  expect_empty_mapping("empty/zero-bytes");
+  auto requests = requests_for("empty/zero-bytes");
+  ASSERT_EQ(requests.size(), 3u);  // the awscli PUT, the probe, the HEAD
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[1].outcome, "local-416");
+  EXPECT_EQ(requests[2].method, "HEAD");
+  EXPECT_EQ(requests[2].region, "us-east-1");  // signed ("-" when anonymous or rejected)
+  EXPECT_EQ(requests[2].outcome, "forwarded");
+  EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+}
+
+// AWS also answers the 416 with "Content-Range: bytes */0": the probe alone says "empty".
+TEST_F(S3Mapping, EmptyObjectMapsWhen416NamesTheSize) {
+  ASSERT_TRUE(server_->set_empty_range_answer("invalid-range-with-content-range"));
+  put("empty/with-content-range", 0, 4);
+  uint64_t rejected_before = rejected();
+  expect_empty_mapping("empty/with-content-range");
+  auto requests = requests_for("empty/with-content-range");
+  ASSERT_EQ(requests.size(), 2u);  // the awscli PUT, the probe
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[1].outcome, "local-416");
+  EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+}
+
+// s3rver's own answer, "206 Content-Range: bytes 0-0/0", is accepted as empty too.
+TEST_F(S3Mapping, EmptyObjectMapsWhenTheServerAnswers206OfNothing) {
+  ASSERT_TRUE(server_->set_empty_range_answer("s3rver"));
+  put("empty/s3rver-answer", 0, 5);
+  expect_empty_mapping("empty/s3rver-answer");
+  auto requests = requests_for("empty/s3rver-answer");
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].outcome, "forwarded");
+}
+
+// 0-byte objects mapped one after another, between mappings of a non-empty object: the
+// connections that carried 416s and HEADs serve the next requests correctly.
+TEST_F(S3Mapping, ManyEmptyObjectsMapOneAfterAnother) {
+  for (int i = 0; i < 4; ++i) put("empty/many-" + std::to_string(i), 0, 10 + i);
+  std::string content = put("empty/not-empty-neighbour", 3 * kPage, 20);
+  for (int i = 0; i < 4; ++i) {
+    expect_empty_mapping("empty/many-" + std::to_string(i));
+    expect_same_bytes("empty/not-empty-neighbour", content);
+  }
 }
 
 // S3 answers a range on an empty object with 416 and no size; the engine then asks the source
