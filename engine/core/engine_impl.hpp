@@ -61,6 +61,7 @@ class EngineImpl {
   uint64_t drop_resident(Mapping& m, uint64_t first, uint64_t end);
   uint8_t* take_buffer(uint64_t bytes);
   void give_buffer(uint8_t* p, uint64_t bytes);
+  static uint64_t buffer_class(uint64_t bytes);
   void trim_spare_buffers(uint64_t bytes);
   uint64_t memory_in_use() const;
   Clock::duration backoff(int attempt) const;

@@ -476,15 +476,24 @@ void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
   if (m) m->fetches.erase(f);
 }
 
+// Staging buffers come in power-of-two size classes: request sizes vary with window edges, and
+// a pool keyed by exact size missed nearly always, paying a fresh mmap and its page faults.
+uint64_t EngineImpl::buffer_class(uint64_t bytes) {
+  uint64_t c = 16 * 1024;
+  while (c < bytes) c <<= 1;
+  return c;
+}
+
 uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
-  auto it = spare_buffers.find(bytes);
+  const uint64_t size = buffer_class(bytes);
+  auto it = spare_buffers.find(size);
   if (it != spare_buffers.end() && !it->second.empty()) {
     uint8_t* p = it->second.back();
     it->second.pop_back();
-    spare_bytes -= bytes;
+    spare_bytes -= size;
     return p;
   }
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   return static_cast<uint8_t*>(p);
 }
@@ -508,12 +517,13 @@ void EngineImpl::trim_spare_buffers(uint64_t bytes) {
 
 void EngineImpl::give_buffer(uint8_t* p, uint64_t bytes) {
   if (!p) return;
-  if (spare_bytes + bytes <= std::min(kSpareBufferLimit, config.memory_limit / 8)) {
-    spare_buffers[bytes].push_back(p);
-    spare_bytes += bytes;
+  const uint64_t size = buffer_class(bytes);
+  if (spare_bytes + size <= std::min(kSpareBufferLimit, config.memory_limit / 8)) {
+    spare_buffers[size].push_back(p);
+    spare_bytes += size;
     return;
   }
-  ::munmap(p, bytes);
+  ::munmap(p, size);
 }
 
 Clock::duration EngineImpl::backoff(int attempt) const {
