@@ -64,6 +64,36 @@ int code_for(source::SourceError e) {
     default: return MMAP_S3_IOERROR;
   }
 }
+
+// The code for a probe answer the engine did not take: why on_head refused it (the verdict it
+// recorded), else why the transport did (a 2xx body framed without Content-Length).
+int refused_probe_code(source::SourceError refusal, const net::ResponseHead& head) {
+  if (refusal != source::SourceError::kNone) return code_for(refusal);
+  if (head.status / 100 == 2 && (head.chunked || !head.content_length)) {
+    return MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
+  }
+  return MMAP_S3_IOERROR;
+}
+
+// Opens again after a backoff while attempts and the retry budget last; else fails the open.
+void retry_open_or_fail(EngineImpl* engine, const std::shared_ptr<OpenJob>& job,
+                        const std::string& why) {
+  const auto budget = std::chrono::duration<double>(engine->config.retry_timeout_s);
+  if (++job->attempts < kMaxOpenAttempts && Clock::now() - job->started < budget) {
+    engine->totals.retries.fetch_add(1, std::memory_order_relaxed);
+    MMAPURL_LOG(LogLevel::kInfo, "retrying " + job->source->describe() + ": " + why);
+    auto timer = std::make_shared<asio::steady_timer>(*engine->io, engine->backoff(job->attempts));
+    timer->async_wait([engine, job, timer](boost::system::error_code) {
+      job->asked_size = false;  // a new probe may need a new size request
+      engine->begin_open(job);
+    });
+    return;
+  }
+  MapOutcome out;
+  out.code = MMAP_S3_IOERROR;
+  out.message = job->source->describe() + ": " + why;
+  engine->finish_open(job, std::move(out));
+}
 }  // namespace
 
 void Counters::record_latency(Clock::duration d) {
@@ -178,13 +208,16 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
   auto exchange = std::make_shared<net::Exchange>();
   exchange->urgent = true;
   exchange->request = job->source->range_request(0, config.probe_bytes - 1, false);
-  exchange->on_head = [this, job](const net::ResponseHead& head,
-                                  std::string* reject) -> std::optional<net::BodyTarget> {
+  // Why on_head refused the probe, if it did: the error code is chosen from it.
+  auto refusal = std::make_shared<source::SourceError>(source::SourceError::kNone);
+  exchange->on_head = [this, job, refusal](const net::ResponseHead& head,
+                                           std::string* reject) -> std::optional<net::BodyTarget> {
     source::ObjectIdentity id;
     auto verdict = source::identity_from_probe(head, &id);
     if (verdict.error == source::SourceError::kRangeIgnored && id.size <= config.probe_bytes) {
       job->whole_object = true;  // the whole object fits: correct bytes whatever Range did
     } else if (verdict.error != source::SourceError::kNone) {
+      *refusal = verdict.error;
       *reject = verdict.message;
       return std::nullopt;
     }
@@ -192,33 +225,15 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
     job->probe_len = std::min<uint64_t>(id.size, config.probe_bytes);
     return net::BodyTarget{job->probe, job->probe_len};
   };
-  exchange->on_complete = [this, job](net::ExchangeResult&& r) {
+  exchange->on_complete = [this, job, refusal](net::ExchangeResult&& r) {
     totals.requests.fetch_add(1, std::memory_order_relaxed);
     totals.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
     MapOutcome out;
     const unsigned status = r.head.status;
-    auto retry_or_fail = [&](const std::string& why) {
-      bool budget = Clock::now() - job->started < std::chrono::duration<double>(config.retry_timeout_s);
-      if (++job->attempts < kMaxOpenAttempts && budget) {
-        totals.retries.fetch_add(1, std::memory_order_relaxed);
-        MMAPURL_LOG(LogLevel::kInfo, "retrying " + job->source->describe() + ": " + why);
-        auto timer = std::make_shared<asio::steady_timer>(*io, backoff(job->attempts));
-        timer->async_wait([this, job, timer](boost::system::error_code) { begin_open(job); });
-        return;
-      }
-      out.code = MMAP_S3_IOERROR;
-      out.message = job->source->describe() + ": " + why;
-      finish_open(job, std::move(out));
-    };
     if (r.error != net::NetError::kNone) {
       if (r.error == net::NetError::kProtocol) {
         // Refused in on_head, or a malformed answer: the server's fault, not the network's.
-        out.code = MMAP_S3_IOERROR;
-        if (r.message.find("Content-Range without total") != std::string::npos ||
-            r.message.find("without Content-Range") != std::string::npos ||
-            r.message.find("without Content-Length") != std::string::npos) {
-          out.code = MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
-        }
+        out.code = refused_probe_code(*refusal, r.head);
         out.message = job->source->describe() + ": " + r.message;
         return finish_open(job, std::move(out));
       }
@@ -227,7 +242,7 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
         out.message = job->source->describe() + ": " + r.message;
         return finish_open(job, std::move(out));
       }
-      return retry_or_fail(r.message);
+      return retry_open_or_fail(this, job, r.message);
     }
     if (status / 100 != 2 && job->source->adapt_to(r.head, r.small_body) && ++job->redirects <= kMaxRedirects) {
       return begin_open(job);
@@ -272,7 +287,9 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
     }
     if (status / 100 != 2) {
       auto verdict = job->source->classify_status(r.head, r.small_body);
-      if (verdict.error == source::SourceError::kTransient) return retry_or_fail(verdict.message);
+      if (verdict.error == source::SourceError::kTransient) {
+        return retry_open_or_fail(this, job, verdict.message);
+      }
       out.code = code_for(verdict.error);
       out.message = job->source->describe() + ": " + verdict.message;
       return finish_open(job, std::move(out));
@@ -352,26 +369,46 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   finish_open(job, std::move(out));
 }
 
-// The size of an object whose first range was refused (S3's empty objects): a HEAD.
+// The size of an object whose first range was refused with no total (S3's answer for an empty
+// object: 416 InvalidRange without Content-Range): a HEAD, retried as the probe is.
 void EngineImpl::ask_size(std::shared_ptr<OpenJob> job, net::RequestSpec request) {
   auto exchange = std::make_shared<net::Exchange>();
   exchange->urgent = true;
   exchange->request = std::move(request);
   exchange->on_complete = [this, job](net::ExchangeResult&& r) {
+    totals.requests.fetch_add(1, std::memory_order_relaxed);
     MapOutcome out;
-    if (r.error == net::NetError::kNone && r.head.status / 100 == 2 && r.head.content_length) {
-      source::ObjectIdentity id;
-      id.size = *r.head.content_length;
-      if (const std::string* e = r.head.find("etag")) id.etag = *e;
-      if (id.size == 0) {
-        job->source->set_identity(id);
-        job->probe_len = 0;
-        return create_mapping(job);
-      }
+    const std::string what = job->source->describe() + ": range refused (416), then HEAD: ";
+    if (r.error == net::NetError::kProtocol || r.error == net::NetError::kTlsVerify) {
+      out.code = MMAP_S3_IOERROR;
+      out.message = what + r.message;
+      return finish_open(job, std::move(out));
     }
-    out.code = r.head.status == 404 ? MMAP_S3_NOT_FOUND : MMAP_S3_IOERROR;
-    out.message = job->source->describe() + ": range refused (416) and the size is unknown";
-    finish_open(job, std::move(out));
+    if (r.error != net::NetError::kNone) return retry_open_or_fail(this, job, "HEAD: " + r.message);
+    if (r.head.status / 100 != 2) {
+      auto verdict = job->source->classify_status(r.head, r.small_body);
+      if (verdict.error == source::SourceError::kTransient) {
+        return retry_open_or_fail(this, job, "HEAD: " + verdict.message);
+      }
+      out.code = code_for(verdict.error);
+      out.message = what + verdict.message;
+      return finish_open(job, std::move(out));
+    }
+    source::ObjectIdentity id;
+    auto verdict = source::identity_from_head(r.head, &id);
+    if (verdict.error != source::SourceError::kNone) {
+      out.code = code_for(verdict.error);
+      out.message = what + verdict.message;
+      return finish_open(job, std::move(out));
+    }
+    if (id.size != 0) {
+      // Not empty, yet its first bytes were refused: replaced between the two requests?
+      std::string why = "416 to the first range of a " + std::to_string(id.size) + "-byte object";
+      return retry_open_or_fail(this, job, why);
+    }
+    job->source->set_identity(id);
+    job->probe_len = 0;
+    create_mapping(job);
   };
   pool_for(job->source->origin())->submit(std::move(exchange));
 }

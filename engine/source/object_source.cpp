@@ -61,7 +61,8 @@ SourceVerdict check_range_response(const net::ResponseHead& head, const ObjectId
   return {};
 }
 
-SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity* out) {
+// ETag, Last-Modified and S3's version id: what later ranges are pinned to.
+static void read_validators(const net::ResponseHead& head, ObjectIdentity* out) {
   if (const std::string* e = head.find("etag")) {
     out->etag = *e;
     out->etag_weak = etag_is_weak(*e);
@@ -70,6 +71,21 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
   if (const std::string* v = head.find("x-amz-version-id")) {
     if (*v != "null") out->version_id = *v;
   }
+}
+
+SourceVerdict identity_from_head(const net::ResponseHead& head, ObjectIdentity* out) {
+  if (head.status / 100 != 2) {
+    return {SourceError::kProtocol,
+            "unexpected status " + std::to_string(head.status) + " to HEAD"};
+  }
+  if (!head.content_length) return {SourceError::kNoLength, "HEAD answered without Content-Length"};
+  read_validators(head, out);
+  out->size = *head.content_length;
+  return {};
+}
+
+SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity* out) {
+  read_validators(head, out);
   if (head.status == 416) {
     const std::string* cr = head.find("content-range");
     auto range = cr ? parse_content_range(*cr) : std::nullopt;

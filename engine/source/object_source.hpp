@@ -71,6 +71,11 @@ SourceVerdict check_range_response(const net::ResponseHead& head, const ObjectId
 // kRangeIgnored. For 416 with "bytes */0" the object is empty.
 SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity* out);
 
+// Learns the identity from the answer to the size request (a HEAD, sent after the probe got a
+// 416 without the total): size from Content-Length, validators as the probe reads them.
+// kNoLength without Content-Length; kProtocol for a status other than 2xx.
+SourceVerdict identity_from_head(const net::ResponseHead& head, ObjectIdentity* out);
+
 // True if a status is worth retrying (timeouts, 5xx, 429, S3's SlowDown).
 bool is_transient_status(unsigned status);
 

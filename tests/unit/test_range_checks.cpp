@@ -97,6 +97,36 @@ TEST(RangeChecks, ProbeLearnsIdentity) {
   EXPECT_EQ(w.size, 10u);
 }
 
+// AWS S3's 416 to a range of an empty object often names no size: the probe cannot tell.
+TEST(RangeChecks, ProbeRefusedWithoutTotalLearnsNoSize) {
+  ObjectIdentity id;
+  EXPECT_EQ(identity_from_probe(head(416, {{"content-type", "application/xml"}}), &id).error,
+            SourceError::kProtocol);
+  EXPECT_EQ(identity_from_probe(head(416, {{"content-range", "bytes */5"}}), &id).error,
+            SourceError::kProtocol);
+}
+
+// The size request's answer (a HEAD): Content-Length is the size, validators as for the probe.
+TEST(RangeChecks, HeadLearnsIdentity) {
+  ResponseHead ok = head(200, {{"etag", "\"e\""}, {"last-modified", "Mon, 23 Nov 2026 10:00:00 GMT"},
+                               {"x-amz-version-id", "v1"}});
+  ok.content_length = 0;
+  ObjectIdentity id;
+  id.size = 77;
+  EXPECT_EQ(identity_from_head(ok, &id).error, SourceError::kNone);
+  EXPECT_EQ(id.size, 0u);
+  EXPECT_EQ(id.etag, "\"e\"");
+  EXPECT_FALSE(id.etag_weak);
+  EXPECT_EQ(id.last_modified, "Mon, 23 Nov 2026 10:00:00 GMT");
+  EXPECT_EQ(id.version_id, "v1");
+  ObjectIdentity unsized;
+  EXPECT_EQ(identity_from_head(head(200, {}), &unsized).error, SourceError::kNoLength);
+  ResponseHead missing = head(404, {});
+  missing.content_length = 0;
+  ObjectIdentity gone;
+  EXPECT_EQ(identity_from_head(missing, &gone).error, SourceError::kProtocol);
+}
+
 TEST(RangeChecks, StatusClassification) {
   EXPECT_TRUE(is_transient_status(503));
   EXPECT_TRUE(is_transient_status(500));
