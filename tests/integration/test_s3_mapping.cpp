@@ -54,6 +54,7 @@ class S3Mapping : public ::testing::Test {
     ASSERT_TRUE(server_->require_session_token("", std::nullopt));
     ASSERT_TRUE(server_->allow_anonymous(false));
     ASSERT_TRUE(server_->set_empty_range_answer("invalid-range"));
+    ASSERT_TRUE(server_->inject_errors("HEAD", 200, "", 0));
     for (const char* name : {"AWS_PROFILE",
                              "AWS_DEFAULT_PROFILE",
                              "AWS_SESSION_TOKEN",
@@ -217,6 +218,7 @@ TEST_F(S3Mapping, MultiMebibyteObjectSequentialAndRandom) {
 TEST_F(S3Mapping, EmptyObjectMapsWithSizeZero) {
   put("empty/zero-bytes", 0, 3);
   uint64_t rejected_before = rejected();
+  uint64_t anonymous_before = server_->stats()->anonymous;
   expect_empty_mapping("empty/zero-bytes");
   auto requests = requests_for("empty/zero-bytes");
   ASSERT_EQ(requests.size(), 3u);  // the awscli PUT, the probe, the HEAD
@@ -226,6 +228,25 @@ TEST_F(S3Mapping, EmptyObjectMapsWithSizeZero) {
   EXPECT_EQ(requests[2].region, "us-east-1");  // signed ("-" when anonymous or rejected)
   EXPECT_EQ(requests[2].outcome, "forwarded");
   EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+  EXPECT_EQ(server_->stats()->anonymous, anonymous_before);
+}
+
+// A public empty object read anonymously: the size request is as unsigned as the probe.
+TEST_F(S3Mapping, AnonymousEmptyObjectMapsWithAnUnsignedHead) {
+  put("empty/public", 0, 6);
+  set_env("AWS_NO_SIGN_REQUEST", "true");
+  unset_env("AWS_ACCESS_KEY_ID");
+  unset_env("AWS_SECRET_ACCESS_KEY");
+  ASSERT_TRUE(server_->allow_anonymous(true));
+  uint64_t anonymous_before = server_->stats()->anonymous;
+  expect_empty_mapping("empty/public");
+  EXPECT_EQ(server_->stats()->anonymous, anonymous_before + 2);  // the probe and the HEAD
+  auto requests = requests_for("empty/public");
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].outcome, "local-416");
+  EXPECT_EQ(requests[2].method, "HEAD");
+  EXPECT_EQ(requests[2].region, "-");
+  EXPECT_EQ(requests[2].outcome, "forwarded");
 }
 
 // AWS also answers the 416 with "Content-Range: bytes */0": the probe alone says "empty".
@@ -260,6 +281,27 @@ TEST_F(S3Mapping, ManyEmptyObjectsMapOneAfterAnother) {
     expect_empty_mapping("empty/many-" + std::to_string(i));
     expect_same_bytes("empty/not-empty-neighbour", content);
   }
+}
+
+// The size request fails as S3 requests fail: SlowDown is retried (the whole open again),
+// AccessDenied and NoSuchKey are final with their codes.
+TEST_F(S3Mapping, EmptyObjectSizeRequestFailuresAreClassified) {
+  put("empty/head-fails", 0, 7);
+  ASSERT_TRUE(server_->inject_errors("HEAD", 503, "SlowDown", 1));
+  expect_empty_mapping("empty/head-fails");
+  auto requests = requests_for("empty/head-fails");
+  ASSERT_EQ(requests.size(), 5u);  // PUT, probe, HEAD (SlowDown), probe, HEAD
+  EXPECT_EQ(requests[2].outcome, "injected-SlowDown");
+  EXPECT_EQ(requests[3].outcome, "local-416");
+  EXPECT_EQ(requests[4].method, "HEAD");
+  EXPECT_EQ(requests[4].outcome, "forwarded");
+
+  ASSERT_TRUE(server_->inject_errors("HEAD", 403, "AccessDenied", 1));
+  EXPECT_EQ(map_error(url("empty/head-fails")), MMAP_S3_PERMISSION_ERROR);
+  ASSERT_TRUE(server_->inject_errors("HEAD", 404, "NoSuchKey", 1));
+  EXPECT_EQ(map_error(url("empty/head-fails")), MMAP_S3_NOT_FOUND);
+  EXPECT_NE(std::string(mmapurl_last_error_message()).find("HEAD"), std::string::npos)
+      << mmapurl_last_error_message();
 }
 
 // S3 answers a range on an empty object with 416 and no size; the engine then asks the source
