@@ -151,6 +151,27 @@ TEST_F(S3Versioning, RangedGetsArePinnedToTheVersionSeenAtProbeTime) {
   for (const auto& get : gets) EXPECT_EQ(get.outcome, "local-206") << describe(gets);
 }
 
+// An empty version: the probe's range is refused (416 InvalidRange, as S3 answers) and the
+// size comes from a HEAD of the current version, which the proxy serves with its version id.
+TEST_F(S3Versioning, EmptyVersionMapsWithSizeZero) {
+  ASSERT_FALSE(put_version("empty.bin", "").empty());
+  size_t log_start = server_->request_log().size();
+  size_t size = 99;
+  int err = -1;
+  const void* p = mmap_s3(url("empty.bin").c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
+  EXPECT_EQ(size, 0u);
+  EXPECT_EQ(err, MMAP_S3_OK);
+  EXPECT_EQ(munmap_s3(p), 0);
+  auto log = server_->request_log();
+  std::vector<S3ProxyRequest> seen(log.begin() + static_cast<std::ptrdiff_t>(log_start), log.end());
+  ASSERT_EQ(seen.size(), 2u) << describe(seen);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].outcome, "local-416") << describe(seen);
+  EXPECT_EQ(seen[1].method, "HEAD");
+  EXPECT_EQ(seen[1].outcome, "local-200") << describe(seen);
+}
+
 // Replaced after mapping: S3 still serves the mapped version by its id, so every page reads as
 // the object that was mapped, whether fetched before or after the replacement.
 TEST_F(S3Versioning, ReplacedObjectKeepsReadingTheMappedVersion) {
