@@ -19,7 +19,7 @@ timeout_s=${TIMEOUT:-600}
 build=${BUILD_DIR:-$repo/build-peers}
 stamp=$(date +%Y%m%d-%H%M%S)
 out=${OUT:-$repo/bench/peers/results/peers-$stamp.jsonl}
-command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads PROFILES=\"$profiles\" bench/run-peer-bench.sh"
+command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\" bench/run-peer-bench.sh"
 py=/usr/bin/python3
 log() { echo "[peer-bench $(date +%T)] $*" >&2; }
 

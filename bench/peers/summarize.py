@@ -5,6 +5,7 @@ best FUSE peer, the issue's targets checked, a markdown section and a PNG chart.
   /usr/bin/python3 bench/peers/summarize.py RESULTS.jsonl [--markdown OUT.md] [--chart OUT.png]
 """
 import argparse
+import os
 import json
 import statistics
 import sys
@@ -240,7 +241,7 @@ def targets(cells):
     return out
 
 
-def markdown(meta, cells, source):
+def markdown(meta, cells, source, note=None):
     out = ["## Peer benchmark: mmapurl against curl, s3fs, rclone mount and httpdirfs", ""]
     cmd = meta.get("command", "bench/run-peer-bench.sh")
     v = meta.get("versions", {})
@@ -248,6 +249,10 @@ def markdown(meta, cells, source):
         f"Command: `{cmd}` (as root on Debian 12; installs what it needs). Results: "
         f"`{source}`; chart: `bench/peers/chart.png`.",
         "",
+    ]
+    if note:
+        out += [note, ""]
+    out += [
         f"Machine: {meta.get('cpu', '?')}, {meta.get('cpus', '?')} CPUs, "
         f"{meta.get('mem_mb', '?')} MiB RAM, kernel {meta.get('kernel', '?')}; date "
         f"{meta.get('date', '?')}. Object: {meta.get('size_bytes', 0) // MIB} MiB of random "
@@ -271,6 +276,9 @@ def markdown(meta, cells, source):
         "(kernel page cache not counted).",
         "- curl is timed writing to /dev/null (the issue's baseline, no verification cost); "
         "its bytes are checked by one extra, untimed download per profile.",
+        "- A timeout is the reader not finishing within the script's TIMEOUT: reported as a "
+        "failure, like wrong bytes. A median is over the runs that succeeded; the status says "
+        "how many failed.",
         "- Settings that favour mmapurl: none deliberately. mmapurl runs with defaults; the "
         "peers run with defaults and with the documented performance settings named below. "
         "httpdirfs needs `--insecure-tls` (host-name check only) with the IP-address test "
@@ -327,6 +335,8 @@ def chart(cells, path):
                 c = cells.get((p, w, n))
                 label = ("n/a" if c is None else "FAILED" if v is None else f"{v:.0f}" if v >= 10
                          else f"{v:.2f}")
+                if c is not None and v is not None and c.failures:
+                    label += f"\n({len(c.failures)}/{len(c.rows)} failed)"
                 ax.text(x, (v or 0), label, ha="center", va="bottom", fontsize=8,
                         rotation=90 if label == "FAILED" else 0)
             ax.set_xticks(list(xs))
@@ -371,12 +381,13 @@ def main():
     ap.add_argument("results")
     ap.add_argument("--markdown")
     ap.add_argument("--chart")
+    ap.add_argument("--note", help="a paragraph placed under the command (e.g. why it was shrunk)")
     a = ap.parse_args()
     meta, rows, verified = load(a.results)
     if not rows:
         sys.exit(f"no measurements in {a.results}")
     cells = build_cells(rows, verified)
-    text = markdown(meta, cells, a.results)
+    text = markdown(meta, cells, os.path.relpath(a.results), a.note)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(text + "\n")
