@@ -124,12 +124,18 @@ bool parse(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool has_value = i + 1 < argc;
-    if (a == "--verify-file" && has_value) o->reference = argv[++i];
-    else if (a == "--scenario" && has_value) o->scenario = argv[++i];
-    else if (a == "--random-reads" && has_value) o->random_reads = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--threads" && has_value) o->threads = static_cast<unsigned>(std::atoi(argv[++i]));
-    else if (!a.empty() && a[0] != '-' && o->file.empty()) o->file = a;
-    else return false;
+    if (a == "--verify-file" && has_value)
+      o->reference = argv[++i];
+    else if (a == "--scenario" && has_value)
+      o->scenario = argv[++i];
+    else if (a == "--random-reads" && has_value)
+      o->random_reads = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--threads" && has_value)
+      o->threads = static_cast<unsigned>(std::atoi(argv[++i]));
+    else if (!a.empty() && a[0] != '-' && o->file.empty())
+      o->file = a;
+    else
+      return false;
   }
   return !o->file.empty() && !o->reference.empty() && o->threads > 0 &&
          (o->scenario == "seq" || o->scenario == "rand" || o->scenario == "threads-rand");
@@ -146,7 +152,8 @@ void print_json(const Options& o, const Result& r, double seconds, double map_ms
       "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"map_ms\":%.2f,"
       "\"checksum\":\"%016llx\",\"peak_rss_bytes\":%llu}\n",
       o.scenario.c_str(), o.file.c_str(), r.ok ? "true" : "false", error.c_str(),
-      r.ok ? "true" : "false", seconds, seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / seconds : 0,
+      r.ok ? "true" : "false", seconds,
+      seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / seconds : 0,
       static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.reads),
       percentile(r.latencies_us, 50), percentile(r.latencies_us, 99),
       percentile(r.latencies_us, 100), map_ms, static_cast<unsigned long long>(r.checksum),
