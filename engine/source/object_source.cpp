@@ -105,8 +105,9 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
   if (head.status != 206) return {SourceError::kProtocol, "unexpected status " + std::to_string(head.status)};
   const std::string* cr = head.find("content-range");
   if (!cr) return {SourceError::kNoLength, "206 without Content-Range"};
-  if (cr->size() >= 2 && cr->compare(cr->size() - 2, 2, "/0") == 0) {
-    // An empty object answered as "bytes 0-0/0" (s3rver): nothing to misread; any body is dropped.
+  if (*cr == "bytes 0-0/0") {
+    // An empty object as s3rver answers it: nothing to misread; any body is dropped. Any other
+    // Content-Range naming a total of 0 is malformed and parsed (and refused) below.
     out->size = 0;
     return {};
   }
