@@ -2,7 +2,9 @@
 # Side-by-side engine benchmark: mmapurl (uffd-bench) against curl on the same nginx object,
 # alternated, RUNS times each; unshaped and through the S3-like shaper (20 ms RTT, 50 MB/s per
 # connection). Writes JSON lines to $OUT and prints a summary (bench/summarize.py).
-#   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), OUT
+# Then one scan of a MEM_SCAN_MB (5120) synthetic object with MMAPURL_MEMORY_LIMIT=256M (peak RSS,
+# every byte verified by seed; 0 skips it).
+#   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), MEM_SCAN_MB, OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -47,9 +49,9 @@ curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GE
   curl -s --cacert "$work/cert.pem" -r 0-4095 -w '%{time_total}\n' "${args[@]}" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
 }
-bench() {  # $1 profile, $2 url, rest: uffd-bench args
+bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (mmapurl)
   local p=$1 u=$2; shift 2
-  "$build/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"mmapurl\",\"profile\":\"$p\",/" >> "$out"
+  "$build/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"${TOOL:-mmapurl}\",\"profile\":\"$p\",/" >> "$out"
 }
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
@@ -57,9 +59,18 @@ for ((r = 1; r <= runs; r++)); do
   bench none "$url" --scenario seq
   curl_ranged_gets none "$url" 200
   bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
+  TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
+  bench none "$url" --scenario unmap
   curl_seq s3like "$surl"
   bench s3like "$surl" --scenario seq
   curl_ranged_gets s3like "$surl" 30
   bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
 done
+mem_mb=${MEM_SCAN_MB:-5120}
+if ((mem_mb > 0)); then
+  echo "memory-limit scan of $mem_mb MiB" >&2
+  "$build/tools/uffd-bench" --write-synthetic "$work/www/synthetic" --size $((mem_mb << 20)) --seed 5
+  MMAPURL_MEMORY_LIMIT=256M bench limit-256M "https://127.0.0.1:$port/synthetic" --scenario seq --seed 5
+  rm -f "$work/www/synthetic"
+fi
 /usr/bin/python3 bench/summarize.py "$out"

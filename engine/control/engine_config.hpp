@@ -14,7 +14,7 @@ struct EngineConfig {
   uint32_t connections = 8;                 // MMAPURL_CONNECTIONS: per origin
   uint64_t part_bytes = 4ull << 20;         // MMAPURL_PART_SIZE: largest single ranged GET
   uint64_t probe_bytes = 256ull << 10;      // MMAPURL_PROBE_SIZE: first GET at mapping time
-  uint64_t random_fetch_bytes = 16ull << 10;   // MMAPURL_RANDOM_FETCH: fetch on a random fault
+  uint64_t random_fetch_bytes = 8ull << 10;    // MMAPURL_RANDOM_FETCH: fetch on a random fault
   uint64_t max_readahead_bytes = 64ull << 20;  // MMAPURL_MAX_READAHEAD
   uint64_t memory_limit = 1ull << 30;       // MMAPURL_MEMORY_LIMIT: resident + in flight
   double io_timeout_s = 10;                 // MMAPURL_IO_TIMEOUT: no progress for this long

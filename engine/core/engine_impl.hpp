@@ -56,7 +56,7 @@ class EngineImpl {
   void poison_pages(Mapping& m, uint64_t first, uint64_t count);
   void release_fetch(Mapping* m, const std::shared_ptr<Fetch>& fetch);
   void note_resident(Mapping& m, uint64_t first, uint64_t count);
-  void evict_for(uint64_t bytes_needed, bool keep_newest = false);
+  void evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages = 0);
   // MADV_DONTNEED on the resident pages of [first, end); returns how many were dropped.
   uint64_t drop_resident(Mapping& m, uint64_t first, uint64_t end);
   uint8_t* take_buffer(uint64_t bytes);
@@ -72,6 +72,7 @@ class EngineImpl {
   std::unique_ptr<boost::asio::ssl::context> tls;
   std::unique_ptr<boost::asio::posix::stream_descriptor> uffd_reader;
   std::array<uffd_msg, 64> msgs{};
+  int uffd_read_interruptions = 0;  // consecutive EINTRs of the io_uring read of the uffd
   std::thread thread;
 
   std::map<uint64_t, uint64_t> by_address;  // base → mapping id

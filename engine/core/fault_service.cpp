@@ -32,20 +32,37 @@ void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
 }
 }  // namespace
 
-// Waits for the userfaultfd with an io_uring poll and reads it with read(2) on this thread.
-// Not an io_uring read: the kernel issues that read inline at submission, and a userfaultfd
-// read fails with EINTR whenever this thread has io_uring task work pending (TIF_NOTIFY_SIGNAL
-// counts as a pending signal), which is nearly always on a busy engine thread.
+// Reads fault events with an io_uring read of the (non-blocking) userfaultfd. The kernel issues
+// that read inline at submission, and a userfaultfd read fails with EINTR whenever this thread
+// has io_uring task work pending (TIF_NOTIFY_SIGNAL counts as a pending signal), which is common
+// on a busy engine thread. EINTR is retried at once: the task work runs on the way out of
+// io_uring_enter, so the next attempt normally succeeds or waits properly. Only a long run of
+// them (never seen) falls back to one read(2); a timer here would cost every fault a tick.
 void EngineImpl::read_faults() {
-  uffd_reader->async_wait(asio::posix::descriptor_base::wait_read,
-                          [this](boost::system::error_code ec) {
-                            if (ec) return retry_read_faults_later(ec);
-                            drain_faults();
-                            read_faults();
-                          });
+  uffd_reader->async_read_some(
+      asio::buffer(msgs.data(), msgs.size() * sizeof(uffd_msg)),
+      [this](boost::system::error_code ec, size_t n) {
+        if (!ec) {
+          uffd_read_interruptions = 0;
+          for (size_t i = 0; i < n / sizeof(uffd_msg); ++i) {
+            if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
+          }
+          return read_faults();
+        }
+        if (ec == asio::error::interrupted || ec == asio::error::would_block ||
+            ec == asio::error::try_again) {
+          if (++uffd_read_interruptions >= 64) {
+            uffd_read_interruptions = 0;
+            drain_faults();
+          }
+          return read_faults();
+        }
+        retry_read_faults_later(ec);
+      });
 }
 
-// Reads every queued fault event; the descriptor is non-blocking, so EAGAIN ends the batch.
+// Reads every queued fault event with read(2); the descriptor is non-blocking, so EAGAIN ends
+// the batch.
 void EngineImpl::drain_faults() {
   for (int interrupted = 0; interrupted < 8;) {
     ssize_t n = ::read(uffd.fd(), msgs.data(), msgs.size() * sizeof(uffd_msg));
@@ -66,11 +83,11 @@ void EngineImpl::drain_faults() {
   }
 }
 
-// Keeps waiting after an unexpected poll failure, but never spins: giving up would leave
+// Keeps waiting after an unexpected read failure, but never spins: giving up would leave
 // faulting threads asleep forever, spinning would starve the timers that end stalls.
 void EngineImpl::retry_read_faults_later(boost::system::error_code ec) {
   if (ec != asio::error::interrupted) {
-    MMAPURL_LOG(LogLevel::kError, "waiting for userfaultfd failed: " + ec.message());
+    MMAPURL_LOG(LogLevel::kError, "reading userfaultfd failed: " + ec.message());
   }
   auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(1));
   timer->async_wait([this, timer](boost::system::error_code) { read_faults(); });
@@ -166,20 +183,23 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
     }
     uint64_t run = m.pages.run_length(p, std::min(part_pages, end - p), PageState::kAbsent);
     uint64_t bytes = run * kPageSize;
+    // Readahead stops an eighth short of the limit: the rest is for the blocks threads wait on.
+    const uint64_t cap =
+        range.demand ? config.memory_limit : config.memory_limit - config.memory_limit / 8;
     uint64_t used = memory_in_use();
-    if (used + bytes > config.memory_limit) {
+    if (used + bytes > cap) {
       // Pooled staging buffers go first: they count against the limit but hold no data.
-      trim_spare_buffers(used + bytes - config.memory_limit);
+      trim_spare_buffers(used + bytes - cap);
       used = memory_in_use();
-      if (used + bytes > config.memory_limit) evict_for(used + bytes - config.memory_limit);
+      if (used + bytes > cap) evict_for(used + bytes - cap);
       used = memory_in_use();
-      if (used + bytes > config.memory_limit) {
+      if (used + bytes > cap) {
         if (!range.demand) {
           m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
           return;
         }
         // A thread waits: fetch only what fits, at least one small block, and nothing after it.
-        uint64_t room = used < config.memory_limit ? (config.memory_limit - used) / kPageSize : 0;
+        uint64_t room = used < cap ? (cap - used) / kPageSize : 0;
         run = std::max(std::min(run, room), std::min<uint64_t>(run, kMinDemandPages));
         end = p + run;
       }
@@ -316,22 +336,32 @@ void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
   // A filled page is counted while its staging buffer still is: stay within the limit now, not
   // at the next request, but never by dropping what was just filled for a waiting thread.
   uint64_t used = memory_in_use();
-  if (used > config.memory_limit) evict_for(used - config.memory_limit, /*keep_newest=*/true);
+  if (used > config.memory_limit) evict_for(used - config.memory_limit, /*keep_newest_pages=*/count);
 }
 
-void EngineImpl::evict_for(uint64_t bytes_needed, bool keep_newest) {
+void EngineImpl::evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages) {
   // Oldest fills first: userspace cannot see accesses to resident pages, so fill order is
-  // the best age we know.
+  // the best age we know. Segments are trimmed from their front, so no more is dropped than
+  // asked, and the newest `keep_newest_pages` pages (just filled for a waiting thread) stay.
   uint64_t freed = 0;
-  while (freed < bytes_needed && fill_order.size() > (keep_newest ? 1u : 0u)) {
-    FilledSegment seg = fill_order.front();
-    fill_order.pop_front();
-    auto mit = mappings.find(seg.mapping_id);
+  while (freed < bytes_needed && !fill_order.empty()) {
+    FilledSegment& seg = fill_order.front();
+    uint64_t evictable = seg.count;
+    if (fill_order.size() == 1) evictable = seg.count > keep_newest_pages ? seg.count - keep_newest_pages : 0;
+    if (evictable == 0) break;
+    uint64_t wanted = (bytes_needed - freed + kPageSize - 1) / kPageSize;
+    uint64_t take = std::min(evictable, wanted);
+    FilledSegment part{seg.mapping_id, seg.first_page, take};
+    seg.first_page += take;
+    seg.count -= take;
+    if (seg.count == 0) fill_order.pop_front();
+    auto mit = mappings.find(part.mapping_id);
     if (mit == mappings.end()) continue;
     Mapping& m = *mit->second;
-    uint64_t dropped = drop_resident(m, seg.first_page, seg.first_page + seg.count);
+    uint64_t dropped = drop_resident(m, part.first_page, part.first_page + part.count);
     m.counters.evictions.fetch_add(dropped, std::memory_order_relaxed);
     totals.evictions.fetch_add(dropped, std::memory_order_relaxed);
+    // Pages already gone (unmapped, DONTNEED) free nothing but still use up the segment.
     freed += dropped * kPageSize;
   }
 }

@@ -66,8 +66,8 @@ bool Userfaultfd::open(int* err, std::string* why) {
   uint64_t wanted = 0;
   if (available & UFFD_FEATURE_THREAD_ID) wanted |= UFFD_FEATURE_THREAD_ID;
   if (available & UFFD_FEATURE_POISON) wanted |= UFFD_FEATURE_POISON;
-  // Non-blocking: the engine waits for it with an io_uring poll and drains it with read(2)
-  // (fault_service.cpp says why an io_uring read of a userfaultfd fails with EINTR).
+  // Non-blocking: io_uring then waits for it with its internal poll. A blocking userfaultfd
+  // read handed to io_uring fails with EINTR every time (fault_service.cpp says more).
   fd_ = open_raw(O_CLOEXEC | O_NONBLOCK, &via);
   if (fd_ < 0) {
     *err = errno;

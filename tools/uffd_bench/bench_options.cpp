@@ -22,6 +22,9 @@ static const char* kHelp =
     "  --conn-mbps M             per-connection bandwidth cap of that proxy, MB/s\n"
     "  --sync                    no prefetch: every fault fetches only its own page (baseline)\n"
     "  --seed N                  the URL serves mmapurl synthetic content of seed N: verify it\n"
+    "  --write-synthetic PATH    write --size bytes of the synthetic object of --seed N (default\n"
+    "                            1) to PATH and exit: an object a server can serve and this tool\n"
+    "                            verify without a reference copy in memory\n"
     "  --verify-file PATH        verify against a local copy of the object\n"
     "  --json                    one JSON object per scenario on stdout\n";
 
@@ -95,6 +98,10 @@ bool parse_bench_options(int argc, char** argv, BenchOptions* out, std::string* 
       uint64_t s = 0;
       ok = number(&s);
       out->seed = s;
+    } else if (a == "--write-synthetic") {
+      auto v = value();
+      ok = v.has_value();
+      if (ok) out->write_synthetic = *v;
     } else if (a == "--verify-file") {
       auto v = value();
       ok = v.has_value();

@@ -24,6 +24,7 @@ struct BenchOptions {
   std::optional<uint64_t> seed;     // synthetic content to verify (embedded: set)
   std::string verify_file;          // a local copy to verify against
   uint64_t rng_seed = 42;
+  std::string write_synthetic;      // write --size bytes of synthetic object --seed here, exit
 };
 
 // Parses argv; returns false with a message (or the help text) in *error.

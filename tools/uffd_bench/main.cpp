@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "embedded_server/embedded_server.hpp"
+#include "embedded_server/synthetic_content.hpp"
 #include "mmapurl.hpp"
 #include "netshaper/shaping_proxy.hpp"
 #include "uffd_bench/bench_options.hpp"
@@ -62,6 +64,26 @@ bool split_authority(const std::string& url, std::string* scheme, std::string* h
 
 }  // namespace
 
+// Writes the synthetic object in 1 MiB pieces.
+bool write_synthetic_object(const BenchOptions& opts) {
+  std::FILE* f = std::fopen(opts.write_synthetic.c_str(), "wb");
+  if (!f) {
+    std::perror(opts.write_synthetic.c_str());
+    return false;
+  }
+  std::vector<uint8_t> piece(1 << 20);
+  for (uint64_t off = 0; off < opts.size; off += piece.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(piece.size(), opts.size - off));
+    testserver::fill_synthetic(opts.seed.value_or(1), off, piece.data(), n);
+    if (std::fwrite(piece.data(), 1, n, f) != n) {
+      std::perror(opts.write_synthetic.c_str());
+      std::fclose(f);
+      return false;
+    }
+  }
+  return std::fclose(f) == 0;
+}
+
 int main(int argc, char** argv) {
   BenchOptions opts;
   std::string error;
@@ -70,6 +92,7 @@ int main(int argc, char** argv) {
     std::fputs(error.c_str(), help ? stdout : stderr);
     return help ? 0 : 2;
   }
+  if (!opts.write_synthetic.empty()) return write_synthetic_object(opts) ? 0 : 1;
   if (opts.sync) {
     // Baseline: nothing ahead, each fault fetches exactly its own page.
     setenv("MMAPURL_RANDOM_FETCH", "4K", 1);
