@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+if [[ ! -x $build/tools/uffd-bench || ! -x $build/tools/mmapurl-shaper ]]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper
+fi
 size_mb=${SIZE_MB:-1024}
 runs=${RUNS:-3}
 out=${OUT:-bench/results/engine-$(date +%Y%m%d-%H%M%S).jsonl}
@@ -36,6 +40,7 @@ url="https://127.0.0.1:$port/obj"
   --handshake-rtt > "$work/shaper.out" 2>/dev/null &
 sleep 0.5
 sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out")
+[[ -n $sport ]] || { echo "mmapurl-shaper did not start: $(cat "$work/shaper.out")" >&2; exit 1; }
 surl="https://127.0.0.1:$sport/obj"
 
 curl_seq() {  # $1 profile, $2 url
