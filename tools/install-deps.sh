@@ -7,7 +7,7 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 pkgs=(build-essential cmake pkg-config g++ clang libclang-rt-14-dev
       libboost1.81-dev liburing-dev libssl-dev libgtest-dev googletest
-      nginx python3 python3-botocore awscli curl openssl strace passwd)
+      nginx python3 python3-botocore awscli curl openssl strace passwd tinyproxy)
 # Node.js and npm: use the machine's own if it has them (a NodeSource nodejs bundles npm and
 # conflicts with Debian's npm package); otherwise Debian's.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi
