@@ -41,9 +41,16 @@ bool ConnectionPool::withdraw(const std::shared_ptr<Exchange>& exchange) {
 }
 
 void ConnectionPool::dispatch() {
-  // Prefetch may use all but one connection when there are several.
-  uint32_t prefetch_limit = max_connections_ > 2 ? max_connections_ - 1 : max_connections_;
-  while (!urgent_.empty() || (!normal_.empty() && busy_ < prefetch_limit)) {
+  // Prefetch may use every connection, but all but one while a thread waited on this origin in
+  // the last half second. A sequential scan's faults land on pages already in flight, so it
+  // keeps all of them busy (a reserved one idles an eighth of the bandwidth at high latency);
+  // random readers keep theirs.
+  auto now = std::chrono::steady_clock::now();
+  auto prefetch_limit = [&] {
+    bool demand_lately = now - last_urgent_ < std::chrono::milliseconds(500);
+    return max_connections_ > 2 && demand_lately ? max_connections_ - 1 : max_connections_;
+  };
+  while (!urgent_.empty() || (!normal_.empty() && busy_ < prefetch_limit())) {
     if (busy_ >= max_connections_) return;
     HttpConnection* idle = nullptr;
     for (auto& slot : slots_) {
@@ -56,6 +63,7 @@ void ConnectionPool::dispatch() {
       slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
       idle = slots_.back().get();
     }
+    if (!urgent_.empty()) last_urgent_ = now;
     auto& queue = urgent_.empty() ? normal_ : urgent_;
     auto exchange = std::move(queue.front());
     queue.pop_front();

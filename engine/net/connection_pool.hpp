@@ -1,8 +1,10 @@
 // ConnectionPool: the keep-alive connections to one origin and the queue of exchanges waiting
-// for them. Urgent exchanges (a thread waits) go first, and one connection is kept free of
-// prefetch so a demand fault never queues behind a long readahead.
+// for them. Urgent exchanges (a thread waits) go first, and while threads have been waiting on
+// this origin lately one connection is kept free of prefetch, so a demand fault never queues
+// behind a long readahead.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -37,6 +39,7 @@ class ConnectionPool {
   TransportSettings settings_;
   uint32_t max_connections_;
   uint32_t busy_ = 0;
+  std::chrono::steady_clock::time_point last_urgent_{};
   std::vector<std::unique_ptr<HttpConnection>> slots_;
   std::deque<std::shared_ptr<Exchange>> urgent_;
   std::deque<std::shared_ptr<Exchange>> normal_;

@@ -173,8 +173,13 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     asio::async_connect(lowest(), endpoints, [self = shared_from_this()](
                                           const boost::system::error_code& ec, const tcp::endpoint&) {
       if (ec) {
+        std::string peer = self->origin.proxy_host.empty()
+                               ? self->origin.key()
+                               : "proxy " + self->origin.proxy_host + ":" +
+                                     std::to_string(self->origin.proxy_port) + " (for " +
+                                     self->origin.key() + ")";
         return self->fail(self->timed_out ? NetError::kTimeout : NetError::kConnect,
-                          "connect to " + self->origin.key() + ": " + ec.message());
+                          "connect to " + peer + ": " + ec.message());
       }
       boost::system::error_code ignored;
       self->lowest().set_option(tcp::no_delay(true), ignored);
