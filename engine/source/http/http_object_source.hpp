@@ -20,8 +20,9 @@ class HttpObjectSource : public ObjectSource {
   net::Origin origin_;
 };
 
-// The proxy for a URL from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (and lower-case forms), as
-// curl reads them; fills origin->proxy_host/port. Pure apart from the injected lookup.
+// The proxy for a URL as curl reads the environment: https_proxy / HTTPS_PROXY for https,
+// only lower-case http_proxy for http (upper-case HTTP_PROXY is ignored, against httpoxy),
+// no_proxy / NO_PROXY; fills origin->proxy_host/port. Pure apart from the injected lookup.
 void apply_proxy_environment(const HttpUrl& url, net::Origin* origin,
                              const std::function<std::optional<std::string>(const char*)>& env);
 
