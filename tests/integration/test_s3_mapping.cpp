@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -331,6 +332,122 @@ TEST_F(S3Mapping, SizeRequestIsASignedHeadTheProxyAccepts) {
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->header("Content-Length").value_or("?"), "0");
   EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+}
+
+// Every x-amz-* header the engine sends is in its SignedHeaders (AWS refuses a request carrying
+// an unsigned one), and the proxy refuses what AWS refuses even when the signature holds: an
+// extra unsigned x-amz-* header, the token sent unsigned, a signed x-amz-content-sha256 missing.
+TEST_F(S3Mapping, EngineSignsEveryAmzHeaderAndTheProxyRefusesUnsignedOnes) {
+  put("signed/headers.bin", 1000, 11);
+  const std::string token = "session-token-signed/+=";
+  ASSERT_TRUE(server_->require_session_token(token, std::nullopt));
+  set_env("AWS_SESSION_TOKEN", token);
+  auto made = mmapurl::source::make_s3_object_source(url("signed/headers.bin"));
+  ASSERT_NE(made.source, nullptr) << made.message;
+  auto head = made.source->size_request();
+  ASSERT_TRUE(head.has_value());
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  Headers headers;
+  std::string authorization;
+  for (const auto& h : head->headers) {
+    headers.emplace_back(h.name, h.value);
+    if (h.name == "Authorization") authorization = h.value;
+  }
+  size_t at = authorization.find("SignedHeaders=");
+  ASSERT_NE(at, std::string::npos) << authorization;
+  const std::string signed_headers =
+      ";" + authorization.substr(at + 14, authorization.find(',', at) - at - 14) + ";";
+  bool sent_token = false;
+  for (const auto& [name, value] : headers) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    sent_token |= lower == "x-amz-security-token";
+    if (lower.rfind("x-amz-", 0) == 0) {
+      EXPECT_NE(signed_headers.find(";" + lower + ";"), std::string::npos)
+          << name << " is sent but not signed: " << authorization;
+    }
+  }
+  EXPECT_TRUE(sent_token);
+  EXPECT_NE(signed_headers.find(";x-amz-content-sha256;"), std::string::npos) << authorization;
+  EXPECT_NE(signed_headers.find(";x-amz-security-token;"), std::string::npos) << authorization;
+
+  auto without = [&](const std::string& name) {
+    Headers out;
+    for (const auto& h : headers) {
+      if (h.first != name) out.push_back(h);
+    }
+    return out;
+  };
+  auto head_with = [&](const Headers& h) {
+    std::string error;
+    auto response =
+        mmapurl::testing::plain_http_request(server_->port(), "HEAD", head->target, h, "", &error);
+    EXPECT_TRUE(response.has_value()) << error;
+    return response.value_or(mmapurl::testing::PlainHttpResponse{});
+  };
+  uint64_t rejected_before = rejected();
+  EXPECT_EQ(head_with(headers).status, 200);
+  EXPECT_EQ(rejected(), rejected_before) << server_->stats()->last_rejection;
+
+  Headers extra = headers;
+  extra.emplace_back("x-amz-request-payer", "requester");
+  EXPECT_EQ(head_with(extra).status, 403);
+  EXPECT_NE(server_->stats()->last_rejection.find("not signed"), std::string::npos)
+      << server_->stats()->last_rejection;
+  EXPECT_EQ(head_with(without("x-amz-content-sha256")).status, 400);
+  EXPECT_NE(server_->stats()->last_rejection.find("InvalidRequest"), std::string::npos)
+      << server_->stats()->last_rejection;
+
+  // The token moved out of the signature: the same request signed without a token, the token
+  // added afterwards. AWS refuses it (unsigned x-amz-security-token) though the token is right.
+  unset_env("AWS_SESSION_TOKEN");
+  auto tokenless = mmapurl::source::make_s3_object_source(url("signed/headers.bin"));
+  ASSERT_NE(tokenless.source, nullptr) << tokenless.message;
+  auto unsigned_head = tokenless.source->size_request();
+  ASSERT_TRUE(unsigned_head.has_value());
+  Headers smuggled;
+  for (const auto& h : unsigned_head->headers) smuggled.emplace_back(h.name, h.value);
+  smuggled.emplace_back("x-amz-security-token", token);
+  EXPECT_EQ(head_with(smuggled).status, 403);
+  EXPECT_NE(server_->stats()->last_rejection.find("AccessDenied"), std::string::npos)
+      << server_->stats()->last_rejection;
+}
+
+// Long-term keys take no session token: S3 answers InvalidToken to one that carries any.
+TEST_F(S3Mapping, SessionTokenWithLongTermKeysIsRefused) {
+  put("token/long-term.bin", 2000, 12);
+  set_env("AWS_SESSION_TOKEN", "a-token-nobody-issued");
+  uint64_t rejected_before = rejected();
+  EXPECT_EQ(map_error(url("token/long-term.bin")), MMAP_S3_PERMISSION_ERROR);
+  EXPECT_GT(rejected(), rejected_before);
+  EXPECT_NE(server_->stats()->last_rejection.find("InvalidToken"), std::string::npos)
+      << server_->stats()->last_rejection;
+}
+
+// A bucket named by no set_bucket_regions lives in the proxy's region, us-east-1: a mapping
+// signed for another region gets S3's 301 and follows it, as for a bucket in another region.
+TEST_F(S3Mapping, WrongRegionForAnUnconfiguredBucketIsRedirected) {
+  const std::string bucket = "mmapurl-s3-default-region";
+  std::string error;
+  ASSERT_TRUE(server_->create_bucket(bucket, &error)) << error;
+  std::string content = random_bytes(5000, 13);
+  ASSERT_TRUE(server_->put_object_content(bucket, "object.bin", content, &error)) << error;
+  set_env("AWS_REGION", "eu-west-1");
+  size_t log_start = server_->request_log().size();
+  size_t size = 0;
+  int err = -1;
+  const void* p = mmap_s3(("s3://" + bucket + "/object.bin").c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
+  ASSERT_EQ(size, content.size());
+  EXPECT_EQ(std::memcmp(p, content.data(), size), 0);
+  EXPECT_EQ(munmap_s3(p), 0);
+  auto log = server_->request_log();
+  std::vector<mmapurl::testing::S3ProxyRequest> seen(log.begin() + log_start, log.end());
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen[0].region, "eu-west-1");
+  EXPECT_EQ(seen[0].outcome, "redirect-301");
+  EXPECT_EQ(seen.back().region, "us-east-1");
+  EXPECT_EQ(seen.back().outcome, "forwarded");
 }
 
 TEST_F(S3Mapping, CredentialsFromAProfileInTheCredentialsFile) {
