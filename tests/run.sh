@@ -44,5 +44,6 @@ echo "=== build ($dir) took $((t1 - t0)) s"
 export ASAN_OPTIONS="handle_sigbus=0:handle_segv=0:detect_leaks=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:handle_sigbus=0:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
-ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600 "${filter[@]}"
+# --no-tests=error: a label or filter that selects nothing is a failure, not a green run.
+ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$jobs" --timeout 600 "${filter[@]}"
 echo "=== tests ($dir) took $(( $(date +%s) - t1 )) s"

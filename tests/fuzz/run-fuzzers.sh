@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz with clang++ (no CMake) and runs each one for
-# FUZZ_SECONDS on a scratch copy of its committed corpus. Exits non-zero if any target crashed.
+# Builds the libFuzzer targets of tests/fuzz with clang++ (no CMake), replays each one's crash
+# reproducers (tests/fuzz/crashes/<target>/, once each, with FUZZ_STRICT=1: every finding there
+# is fixed and must stay fixed), then runs each for FUZZ_SECONDS on a scratch copy of its
+# committed corpus. Exits non-zero if any target failed to build, failed on a reproducer, or
+# crashed while fuzzing.
 #
 # Usage: tests/fuzz/run-fuzzers.sh [BUILD_DIR] [TARGET...]
 #   BUILD_DIR defaults to /tmp/mmapurl-fuzz; TARGETs default to all of them.
@@ -49,6 +52,31 @@ for t in "${targets[@]}"; do
   fi
 done
 [ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && { [ ${#failed[@]} -eq 0 ]; exit $?; }
+
+# Known findings first: each reproducer, run once (libFuzzer runs file arguments and exits),
+# must pass every property, the strict ones included.
+for t in "${targets[@]}"; do
+  [ -x "$build/$t" ] || continue
+  case " ${failed[*]:-} " in *" $t("*) continue ;; esac
+  crashes=()
+  if [ -d "$repo/tests/fuzz/crashes/$t" ]; then
+    while IFS= read -r -d '' f; do crashes+=("$f"); done \
+      < <(find "$repo/tests/fuzz/crashes/$t" -type f -print0 | sort -z)
+  fi
+  if [ ${#crashes[@]} -eq 0 ]; then
+    echo "== $t: no crash reproducers"
+    continue
+  fi
+  echo "== replaying ${#crashes[@]} crash reproducer(s) of $t (log: $build/$t.replay.log)"
+  FUZZ_STRICT=1 "$build/$t" -rss_limit_mb=2048 -timeout=10 "${crashes[@]}" \
+      >"$build/$t.replay.log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "!! $t fails on a known reproducer (exit $rc):" >&2
+    grep -m5 -E 'Running: |ERROR: |FUZZ_CHECK failed|runtime error' "$build/$t.replay.log" >&2
+    failed+=("$t(reproducer)")
+  fi
+done
 
 for t in "${targets[@]}"; do
   [ -x "$build/$t" ] || continue

@@ -25,6 +25,7 @@
 
 #include "embedded_server/synthetic_content.hpp"
 #include "fixtures/process.hpp"
+#include "integration/mapping_test_support.hpp"
 
 namespace mmapurl::faulttest {
 
@@ -32,8 +33,8 @@ constexpr size_t kPage = 4096;
 
 // What the kernel said when a touch raised SIGBUS.
 struct SigbusRecord {
-  int code = 0;   // si_code
-  uintptr_t addr = 0;  // si_addr
+  int code = 0;           // si_code
+  uintptr_t addr = 0;     // si_addr
   uintptr_t touched = 0;  // the address the test read first on that page
 };
 
@@ -141,12 +142,18 @@ inline std::string describe_pages(const std::vector<size_t>& pages) {
 
 inline const char* sigbus_code_name(int code) {
   switch (code) {
-    case BUS_ADRALN: return "BUS_ADRALN";
-    case BUS_ADRERR: return "BUS_ADRERR";
-    case BUS_OBJERR: return "BUS_OBJERR";
-    case BUS_MCEERR_AR: return "BUS_MCEERR_AR";
-    case BUS_MCEERR_AO: return "BUS_MCEERR_AO";
-    default: return "other";
+    case BUS_ADRALN:
+      return "BUS_ADRALN";
+    case BUS_ADRERR:
+      return "BUS_ADRERR";
+    case BUS_OBJERR:
+      return "BUS_OBJERR";
+    case BUS_MCEERR_AR:
+      return "BUS_MCEERR_AR";
+    case BUS_MCEERR_AO:
+      return "BUS_MCEERR_AO";
+    default:
+      return "other";
   }
 }
 
@@ -208,6 +215,10 @@ inline std::string child_role() {
 }
 
 // Runs test `full_name` of this binary in a fresh process (a fresh engine reading `env`).
+// The child's stdout and stderr come back with "[  SKIPPED ]" written "[  skipped ]"
+// (itest::neutralize_skip_marker), so callers may print them: ctest would otherwise report the
+// calling test as Skipped whenever its failure message quotes a child that skipped something.
+// A child's skips are counted with itest::gtest_summary_count(out, itest::kNeutralSkippedTag).
 inline testing::RunResult run_test_in_fresh_process(
     const std::string& full_name, const std::string& role,
     std::map<std::string, std::optional<std::string>> env, const std::string& scratch_dir,
@@ -216,7 +227,10 @@ inline testing::RunResult run_test_in_fresh_process(
   opts.argv = {self_exe(), "--gtest_filter=" + full_name, "--gtest_also_run_disabled_tests"};
   env["MMAPURL_TEST_CHILD_ROLE"] = role;
   opts.env_overrides = std::move(env);
-  return testing::run_program(opts, scratch_dir, timeout);
+  testing::RunResult r = testing::run_program(opts, scratch_dir, timeout);
+  r.out = itest::neutralize_skip_marker(std::move(r.out));
+  r.err = itest::neutralize_skip_marker(std::move(r.err));
+  return r;
 }
 
 // Writes object `seed` of `size` bytes to `path` (for nginx's docroot).

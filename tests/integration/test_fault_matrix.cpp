@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <latch>
@@ -165,10 +166,21 @@ void run_http_fault(Fault fault, int count, Expect expect, bool ignore_if_match 
                                   << describe_pages(before.sigbus_pages);
   Stats stats_before = m.stats();
 
+  // The server counts no injections, but while the rule is set it is the only one, on /obj, the
+  // only path this server serves: each request whose head is parsed in the window takes it (one
+  // of its `count` uses, or every time for -1). So N requests in the window are N injected
+  // faults (at most `count`); a scan served without reaching the server injected none.
+  const uint64_t requests_before = server.counters().requests;
   server.set_fault(fault, count, "/obj");
   PageScan during = scan_pages(m.data(), m.size(), kSeed, kFaultPage, kFaultPages);
+  const uint64_t requests_in_window = server.counters().requests - requests_before;
   server.clear_faults();
   Stats stats_during = m.stats();
+  EXPECT_GE(requests_in_window, static_cast<uint64_t>(count > 0 ? count : 1))
+      << name << ": "
+      << (count > 0 ? "the fault did not fire all " + std::to_string(count) + " times"
+                    : std::string("the fault never fired"))
+      << ": " << requests_in_window << " request(s) reached the server while it was set";
   check_fault_outcome(m, kSeed, during, expect, name);
   if (expect == Expect::kRight && count > 0) {
     EXPECT_GE(stats_during.retries - stats_before.retries, 1u)
@@ -574,9 +586,34 @@ TEST(FaultMatrix, PoisonFallbackRaisesSigbus) {
                                      std::chrono::seconds(60));
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(itest::gtest_summary_count(r.out, "[  PASSED  ]"), 1) << r.out;
   auto at = r.out.find("[fallback] SIGBUS");
   ASSERT_NE(at, std::string::npos) << r.out;
-  std::cout << r.out.substr(at, r.out.find('\n', at) - at) << "\n";
+  const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+  std::cout << line << "\n";
+  // The fallback (a mapping past the end of an empty memfd) raises BUS_ADRERR; BUS_MCEERR_AR
+  // would mean UFFDIO_POISON ran despite MMAPURL_DISABLE_POISON=1.
+  EXPECT_NE(line.find("(BUS_ADRERR)"), std::string::npos) << line;
+}
+
+// How many tests of this binary the gtest filter "<positive>:-<negative>" selects, where each
+// pattern is "Suite.*word*" or "*word*": the child run below must have run exactly those.
+int count_tests_matching(const std::vector<std::string>& words, const std::string& excluded) {
+  int n = 0;
+  const auto* unit = ::testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit->total_test_suite_count(); ++i) {
+    const auto* suite = unit->GetTestSuite(i);
+    if (std::string(suite->name()) != "FaultMatrix") continue;
+    for (int j = 0; j < suite->total_test_count(); ++j) {
+      const std::string test = suite->GetTestInfo(j)->name();
+      if (test.find(excluded) != std::string::npos) continue;
+      if (std::any_of(words.begin(), words.end(),
+                      [&](const std::string& w) { return test.find(w) != std::string::npos; })) {
+        ++n;
+      }
+    }
+  }
+  return n;
 }
 
 // The persistent failure cases again on the poison fallback path (what kernels before 6.6 get):
@@ -590,7 +627,18 @@ TEST(FaultMatrix, PersistentFaultsWithPoisonFallback) {
                                      dir->path(), std::chrono::seconds(200));
   EXPECT_FALSE(r.timed_out) << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("[  PASSED  ]"), std::string::npos) << r.out;
+  // Every selected case ran and passed: none skipped, none missing from the run.
+  const int expected = count_tests_matching({"Forever", "ForGood"}, "Stall");
+  ASSERT_GT(expected, 0);
+  EXPECT_EQ(itest::gtest_summary_count(r.out, "[  PASSED  ]"), expected) << r.out;
+  EXPECT_EQ(itest::gtest_summary_count(r.out, itest::kNeutralSkippedTag), 0) << r.out;
+  // The failures went through the fallback: the cases print the si_code of the SIGBUS they got
+  // (report_sigbus), BUS_ADRERR from the fallback's memfd mapping, never UFFDIO_POISON's
+  // BUS_MCEERR_AR.
+  EXPECT_NE(r.out.find("(BUS_ADRERR)"), std::string::npos) << "no SIGBUS reported:\n" << r.out;
+  EXPECT_EQ(r.out.find("(BUS_MCEERR_AR)"), std::string::npos)
+      << "a SIGBUS came from UFFDIO_POISON despite MMAPURL_DISABLE_POISON=1:\n"
+      << r.out;
 }
 
 }  // namespace

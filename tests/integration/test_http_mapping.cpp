@@ -406,11 +406,10 @@ void check_sigbus_after_server_killed(bool use_poison) {
   EXPECT_EQ(munmap_s3(p), 0);
 }
 
-// engine bug: UFFDIO_POISON fails with EINVAL, so the faulting thread sleeps forever instead of
-// getting SIGBUS. engine/uffd/uffd_abi.hpp defines _UFFDIO_POISON as 0x0A; the kernel's
-// include/uapi/linux/userfaultfd.h has 0x08 (UFFDIO_REGISTER's ioctls mask here is 0x13c, bit 8
-// set). A standalone ioctl with nr 0x08 poisons fine on this 6.18 kernel; 0x0A gives EINVAL.
-// Also: when poisoning fails the engine neither falls back nor wakes the waiters (a hang).
+// The thread touching a page of a dead server gets SIGBUS, with UFFDIO_POISON and with the
+// pre-6.6 fallback. Regression guard: the ioctl number of UFFDIO_POISON was once wrong (0x0A
+// instead of the kernel's 0x08, see engine/uffd/uffd_abi.hpp), and a failed poison left the
+// faulting thread asleep for ever; now a failed poison falls back to the SIGBUS mapping.
 TEST(ServerKilled, UnfetchedPageRaisesSigbusAndTheProcessLivesOn) {
   if (!itest::in_fresh_process()) {
     EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(60)));
@@ -459,9 +458,9 @@ TEST_F(HttpMapping, UnmapWithRequestsInFlightReturnsQuicklyAndLeavesNoStaleBytes
   EXPECT_EQ(munmap_s3(p), 0);
 }
 
-// engine bug: a mapping's own Stats::in_flight_bytes stays 0 while its fetches are under way:
-// engine/core/fault_service.cpp adds and subtracts fetch sizes only in `totals.in_flight_bytes`,
-// never in the mapping's `counters.in_flight_bytes`, which mmapurl_stats(addr) reports.
+// A mapping's own Stats::in_flight_bytes counts its fetches under way (mmapurl_stats(addr)), as
+// the process totals do. Regression guard: engine/core/fault_service.cpp once counted fetch sizes
+// only in the process totals, so the mapping's figure stayed 0.
 TEST_F(HttpMapping, MappingStatsCountItsBytesInFlight) {
   const std::string content = put_random("inflight-stats", 64 * kMiB, 64);
   mmapurl::Mapping m(origin_->url(true, "inflight-stats"));

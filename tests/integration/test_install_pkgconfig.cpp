@@ -179,10 +179,9 @@ TEST_F(InstalledTree, SharedLibraryExportsOnlyThePublicApi) {
   }
 }
 
-// engine bug: the installed mmapurl.pc names the configure-time prefix (prefix=/usr/local), not
-// the one given to `cmake --install --prefix`, so `pkg-config --cflags` points at a directory
-// without mmapurl.h. engine/mmapurl.pc.in uses @CMAKE_INSTALL_PREFIX@ (substituted by
-// configure_file at configure time); a relocatable `prefix=${pcfiledir}/../..` would fix it.
+// The installed mmapurl.pc names the prefix given to `cmake --install --prefix`, not the
+// configure-time one. Regression guard: engine/mmapurl.pc.in once used @CMAKE_INSTALL_PREFIX@
+// (fixed at configure time, /usr/local); it is now relocatable, `prefix=${pcfiledir}/../..`.
 TEST_F(InstalledTree, PkgConfigNamesTheInstallPrefix) {
   RunResult r = shell("pkg-config --variable=prefix mmapurl && pkg-config --cflags --libs mmapurl",
                       scratch_->path(), {{"PKG_CONFIG_PATH", prefix_ + "/lib/pkgconfig"}});
