@@ -140,22 +140,28 @@ TEST(Unprivileged, UserModeOnlyFallbackReadsByPointerAndCatWorks) {
   if (unprivileged_userfaultfd_sysctl() < 0) GTEST_SKIP() << "no vm.unprivileged_userfaultfd";
   const std::string cat_path = std::string(MMAPURL_BINARY_DIR) + "/tools/mmapurl-cat";
   ASSERT_TRUE(testing::program_exists(cat_path)) << cat_path << " (build target mmapurl-cat)";
-  ServerOptions o;
-  o.tls = false;
-  o.objects.push_back(ObjectSpec{"/u", kSize, kSeed, "\"u1\"", ""});
-  EmbeddedServer server(o);
-  std::string err;
-  ASSERT_TRUE(server.start(&err)) << err;
   const bool root = geteuid() == 0;
-  int result[2];
-  ASSERT_EQ(pipe(result), 0);
+  // The child is forked before the server starts any thread: a child forked while another
+  // thread is inside malloc can deadlock in its first allocation under GCC 12's AddressSanitizer
+  // (its allocator takes no lock around fork), which hung this test in CI. It learns the URL
+  // through a pipe.
+  int url_pipe[2], result[2];
+  // Close-on-exec: mmapurl-cat, run by the child, must not hold the result pipe open.
+  ASSERT_EQ(pipe2(url_pipe, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(result, O_CLOEXEC), 0);
   std::fflush(stdout);
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
+    close(url_pipe[1]);
     close(result[0]);
     std::string msg;
-    if (root && (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0)) {
+    std::string url = read_all(url_pipe[0]);
+    close(url_pipe[0]);
+    if (url.empty()) {
+      msg = "the parent could not start the server";
+    } else if (root &&
+               (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0)) {
       msg = std::string("dropping to nobody failed: ") + std::strerror(errno);
     } else if (root && (getuid() != kNobody || geteuid() != kNobody)) {
       msg = "still privileged after setuid";
@@ -169,16 +175,30 @@ TEST(Unprivileged, UserModeOnlyFallbackReadsByPointerAndCatWorks) {
     } else {
       setenv("MMAPURL_PROBE_SIZE", "16K", 1);
       setenv("MMAPURL_RETRY_TIMEOUT", "5", 1);
-      msg = unprivileged_checks(server.url("/u"), cat_path);
+      msg = unprivileged_checks(url, cat_path);
     }
     ssize_t ignored = write(result[1], msg.data(), msg.size());
     (void)ignored;
     _exit(msg.empty() ? 0 : 1);
   }
+  close(url_pipe[0]);
   close(result[1]);
+  ServerOptions o;
+  o.tls = false;
+  o.objects.push_back(ObjectSpec{"/u", kSize, kSeed, "\"u1\"", ""});
+  EmbeddedServer server(o);
+  std::string err;
+  const bool started = server.start(&err);
+  if (started) {
+    std::string url = server.url("/u");
+    EXPECT_EQ(write(url_pipe[1], url.data(), url.size()), static_cast<ssize_t>(url.size()));
+  }
+  close(url_pipe[1]);  // EOF: the child reads the URL, or nothing when the server failed
+  // Wait first (bounded), read after: a hung child must fail the test, not block it.
+  auto status = wait_child(pid, std::chrono::seconds(120));
   std::string msg = read_all(result[0]);
   close(result[0]);
-  auto status = wait_child(pid, std::chrono::seconds(120));
+  ASSERT_TRUE(started) << err;
   EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
       << (root ? "as nobody: " : "as this user: ") << describe_status(status) << ": " << msg;
   EXPECT_EQ(msg, "");
