@@ -11,8 +11,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <mutex>
 
@@ -58,10 +58,14 @@ void atfork_child() {
 
 int code_for(source::SourceError e) {
   switch (e) {
-    case source::SourceError::kNotFound: return MMAP_S3_NOT_FOUND;
-    case source::SourceError::kPermission: return MMAP_S3_PERMISSION_ERROR;
-    case source::SourceError::kNoLength: return MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
-    default: return MMAP_S3_IOERROR;
+    case source::SourceError::kNotFound:
+      return MMAP_S3_NOT_FOUND;
+    case source::SourceError::kPermission:
+      return MMAP_S3_PERMISSION_ERROR;
+    case source::SourceError::kNoLength:
+      return MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
+    default:
+      return MMAP_S3_IOERROR;
   }
 }
 
@@ -147,8 +151,10 @@ bool EngineImpl::start(MapOutcome* failure) {
     uffd_reader = std::make_unique<asio::posix::stream_descriptor>(*io, uffd.fd());
   } catch (const boost::system::system_error& e) {
     failure->code = MMAP_S3_ERRNO;
-    failure->sys_errno = e.code().category() == boost::system::system_category() ? e.code().value() : EIO;
-    failure->message = std::string("cannot start the I/O engine (io_uring refused? see README): ") + e.what();
+    failure->sys_errno =
+        e.code().category() == boost::system::system_category() ? e.code().value() : EIO;
+    failure->message =
+        std::string("cannot start the I/O engine (io_uring refused? see README): ") + e.what();
     uffd_reader.reset();
     return false;
   } catch (const std::exception& e) {
@@ -181,7 +187,8 @@ bool EngineImpl::start(MapOutcome* failure) {
 }
 
 net::ConnectionPool* EngineImpl::pool_for(const net::Origin& origin) {
-  std::string key = origin.key() + "|" + origin.proxy_host + ":" + std::to_string(origin.proxy_port);
+  std::string key =
+      origin.key() + "|" + origin.proxy_host + ":" + std::to_string(origin.proxy_port);
   auto& slot = pools[key];
   if (!slot) {
     net::TransportSettings settings;
@@ -244,7 +251,8 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
       }
       return retry_open_or_fail(this, job, r.message);
     }
-    if (status / 100 != 2 && job->source->adapt_to(r.head, r.small_body) && ++job->redirects <= kMaxRedirects) {
+    if (status / 100 != 2 && job->source->adapt_to(r.head, r.small_body) &&
+        ++job->redirects <= kMaxRedirects) {
       return begin_open(job);
     }
     if (status >= 300 && status < 400 && status != 304) {
@@ -257,7 +265,8 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
         out.message = job->source->describe() + ": bad or too many redirects";
         return finish_open(job, std::move(out));
       }
-      MMAPURL_LOG(LogLevel::kInfo, "redirect " + job->source->describe() + " -> " + next->redacted());
+      MMAPURL_LOG(LogLevel::kInfo,
+                  "redirect " + job->source->describe() + " -> " + next->redacted());
       job->source = source::make_http_object_source(
           std::string(next->tls ? "https://" : "http://") + next->host_header() + next->target);
       if (!job->source) {
@@ -307,7 +316,8 @@ void EngineImpl::begin_open(std::shared_ptr<OpenJob> job) {
 void EngineImpl::finish_open(std::shared_ptr<OpenJob> job, MapOutcome outcome) {
   if (job->probe) give_buffer(job->probe, config.probe_bytes);
   job->probe = nullptr;
-  if (outcome.code != MMAP_S3_OK) MMAPURL_LOG(LogLevel::kInfo, "mapping failed: " + outcome.message);
+  if (outcome.code != MMAP_S3_OK)
+    MMAPURL_LOG(LogLevel::kInfo, "mapping failed: " + outcome.message);
   job->promise.set_value(std::move(outcome));
 }
 
@@ -318,7 +328,8 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   uint64_t length = pages * kPageSize;
   // A 0-byte object still gets a valid (inaccessible-beyond-nothing) read-only page.
   uint64_t reserve = std::max<uint64_t>(length, kPageSize);
-  void* addr = ::mmap(nullptr, reserve, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* addr =
+      ::mmap(nullptr, reserve, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (addr == MAP_FAILED) {
     out.code = MMAP_S3_ERRNO;
     out.sys_errno = errno;
@@ -340,7 +351,8 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   control::PlannerConfig pc;
   pc.random_fetch_pages = config.random_fetch_bytes / kPageSize;
   pc.max_window_pages = std::max<uint64_t>(1, config.max_readahead_bytes / kPageSize);
-  pc.initial_window_pages = std::min<uint64_t>(pc.max_window_pages, std::max<uint64_t>(64, pc.random_fetch_pages));
+  pc.initial_window_pages =
+      std::min<uint64_t>(pc.max_window_pages, std::max<uint64_t>(64, pc.random_fetch_pages));
   auto m = std::make_unique<Mapping>(pages, pc);
   m->id = next_mapping_id++;
   m->base = base;

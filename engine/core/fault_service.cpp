@@ -39,26 +39,26 @@ void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
 // io_uring_enter, so the next attempt normally succeeds or waits properly. Only a long run of
 // them (never seen) falls back to one read(2); a timer here would cost every fault a tick.
 void EngineImpl::read_faults() {
-  uffd_reader->async_read_some(
-      asio::buffer(msgs.data(), msgs.size() * sizeof(uffd_msg)),
-      [this](boost::system::error_code ec, size_t n) {
-        if (!ec) {
-          uffd_read_interruptions = 0;
-          for (size_t i = 0; i < n / sizeof(uffd_msg); ++i) {
-            if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
-          }
-          return read_faults();
-        }
-        if (ec == asio::error::interrupted || ec == asio::error::would_block ||
-            ec == asio::error::try_again) {
-          if (++uffd_read_interruptions >= 64) {
-            uffd_read_interruptions = 0;
-            drain_faults();
-          }
-          return read_faults();
-        }
-        retry_read_faults_later(ec);
-      });
+  uffd_reader->async_read_some(asio::buffer(msgs.data(), msgs.size() * sizeof(uffd_msg)),
+                               [this](boost::system::error_code ec, size_t n) {
+                                 if (!ec) {
+                                   uffd_read_interruptions = 0;
+                                   for (size_t i = 0; i < n / sizeof(uffd_msg); ++i) {
+                                     if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
+                                   }
+                                   return read_faults();
+                                 }
+                                 if (ec == asio::error::interrupted ||
+                                     ec == asio::error::would_block ||
+                                     ec == asio::error::try_again) {
+                                   if (++uffd_read_interruptions >= 64) {
+                                     uffd_read_interruptions = 0;
+                                     drain_faults();
+                                   }
+                                   return read_faults();
+                                 }
+                                 retry_read_faults_later(ec);
+                               });
 }
 
 // Reads every queued fault event with read(2); the descriptor is non-blocking, so EAGAIN ends
@@ -72,7 +72,8 @@ void EngineImpl::drain_faults() {
         continue;
       }
       if (errno != EAGAIN) {
-        MMAPURL_LOG(LogLevel::kError, std::string("reading userfaultfd failed: ") + strerror(errno));
+        MMAPURL_LOG(LogLevel::kError,
+                    std::string("reading userfaultfd failed: ") + strerror(errno));
       }
       return;
     }
@@ -336,7 +337,8 @@ void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
   // A filled page is counted while its staging buffer still is: stay within the limit now, not
   // at the next request, but never by dropping what was just filled for a waiting thread.
   uint64_t used = memory_in_use();
-  if (used > config.memory_limit) evict_for(used - config.memory_limit, /*keep_newest_pages=*/count);
+  if (used > config.memory_limit)
+    evict_for(used - config.memory_limit, /*keep_newest_pages=*/count);
 }
 
 void EngineImpl::evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages) {
@@ -347,7 +349,8 @@ void EngineImpl::evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages) {
   while (freed < bytes_needed && !fill_order.empty()) {
     FilledSegment& seg = fill_order.front();
     uint64_t evictable = seg.count;
-    if (fill_order.size() == 1) evictable = seg.count > keep_newest_pages ? seg.count - keep_newest_pages : 0;
+    if (fill_order.size() == 1)
+      evictable = seg.count > keep_newest_pages ? seg.count - keep_newest_pages : 0;
     if (evictable == 0) break;
     uint64_t wanted = (bytes_needed - freed + kPageSize - 1) / kPageSize;
     uint64_t take = std::min(evictable, wanted);
@@ -431,8 +434,8 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
     m.counters.retries.fetch_add(1, std::memory_order_relaxed);
     totals.retries.fetch_add(1, std::memory_order_relaxed);
     MMAPURL_LOG(LogLevel::kInfo, "retrying " + m.source->describe() + " pages " +
-                                     std::to_string(f->first_page) + "+" + std::to_string(f->page_count) +
-                                     " after: " + why);
+                                     std::to_string(f->first_page) + "+" +
+                                     std::to_string(f->page_count) + " after: " + why);
     auto timer = std::make_shared<asio::steady_timer>(*io, delay);
     uint64_t id = m.id;
     timer->async_wait([this, f, timer, id](boost::system::error_code) {
@@ -447,14 +450,15 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
 
 void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const std::string& why,
                             bool mapping_wide) {
-  MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": pages " +
-                                    std::to_string(f->first_page + f->copied_pages) + ".." +
-                                    std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
+  MMAPURL_LOG(LogLevel::kError,
+              m.source->describe() + ": pages " + std::to_string(f->first_page + f->copied_pages) +
+                  ".." + std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
   if (mapping_wide && m.broken.empty()) m.broken = why;
   uint64_t first = f->first_page + f->copied_pages;
   uint64_t count = f->page_count - f->copied_pages;
   bool waited = false;
-  for (auto w = m.waiters.lower_bound(first); w != m.waiters.end() && w->first < first + count; ++w) {
+  for (auto w = m.waiters.lower_bound(first); w != m.waiters.end() && w->first < first + count;
+       ++w) {
     waited = true;
   }
   f->copied_pages = f->page_count;
@@ -499,7 +503,8 @@ void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
   if (f->buffer) {
     give_buffer(f->buffer, f->page_count * kPageSize);
     totals.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
-    if (m) m->counters.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
+    if (m)
+      m->counters.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
     f->buffer = nullptr;
   }
   f->exchange.reset();
@@ -561,7 +566,8 @@ Clock::duration EngineImpl::backoff(int attempt) const {
   static thread_local std::minstd_rand rng(std::random_device{}());
   double base = std::min(5.0, 0.1 * static_cast<double>(1 << std::min(attempt - 1, 10)));
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(base * jitter(rng)));
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(base * jitter(rng)));
 }
 
 int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
@@ -570,9 +576,15 @@ int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
   uint64_t first = (addr - m->base) / kPageSize;
   uint64_t last = (addr + len + kPageSize - 1 - m->base) / kPageSize;
   switch (advice) {
-    case 0: m->planner.set_hint(control::AccessHint::kNormal); return 0;
-    case 1: m->planner.set_hint(control::AccessHint::kSequential); return 0;
-    case 2: m->planner.set_hint(control::AccessHint::kRandom); return 0;
+    case 0:
+      m->planner.set_hint(control::AccessHint::kNormal);
+      return 0;
+    case 1:
+      m->planner.set_hint(control::AccessHint::kSequential);
+      return 0;
+    case 2:
+      m->planner.set_hint(control::AccessHint::kRandom);
+      return 0;
     case 3: {
       control::FetchRange r;
       r.first_page = first;
@@ -583,7 +595,8 @@ int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
     case 4:
       drop_resident(*m, first, last);
       return 0;
-    default: return -1;
+    default:
+      return -1;
   }
 }
 
