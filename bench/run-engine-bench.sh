@@ -5,6 +5,9 @@
 # Then one scan of a MEM_SCAN_MB (5120) synthetic object with MMAPURL_MEMORY_LIMIT=256M (peak RSS,
 # every byte verified by seed; 0 skips it).
 #   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), MEM_SCAN_MB, OUT
+# BASE_BUILD=DIR also runs every mmapurl row with DIR's uffd-bench right after this build's (tool
+# name suffixed "@base"): a change measured against its parent in one run. ROWS=seq runs only the
+# sequential rows of both profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -55,11 +58,22 @@ curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GE
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
 }
 bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (mmapurl)
-  local p=$1 u=$2; shift 2
-  "$build/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"${TOOL:-mmapurl}\",\"profile\":\"$p\",/" >> "$out"
+  local p=$1 u=$2 b tool; shift 2
+  for b in "$build" ${BASE_BUILD:+"$BASE_BUILD"}; do
+    tool=${TOOL:-mmapurl}
+    [[ $b == "$build" ]] || tool="$tool@base"
+    "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
+  done
 }
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
+  if [[ ${ROWS:-all} == seq ]]; then
+    curl_seq none "$url"
+    bench none "$url" --scenario seq
+    curl_seq s3like "$surl"
+    bench s3like "$surl" --scenario seq
+    continue
+  fi
   curl_seq none "$url"
   bench none "$url" --scenario seq
   curl_ranged_gets none "$url" 200

@@ -11,7 +11,7 @@
 namespace mmapurl::control {
 
 struct EngineConfig {
-  uint32_t connections = 8;                 // MMAPURL_CONNECTIONS: per origin
+  uint32_t connections = 16;                // MMAPURL_CONNECTIONS: per origin
   uint64_t part_bytes = 8ull << 20;         // MMAPURL_PART_SIZE: largest single ranged GET
   uint64_t probe_bytes = 256ull << 10;      // MMAPURL_PROBE_SIZE: first GET at mapping time
   uint64_t random_fetch_bytes = 8ull << 10;    // MMAPURL_RANDOM_FETCH: fetch on a random fault

@@ -23,6 +23,7 @@ PrefetchPlanner::PrefetchPlanner(uint64_t total_pages, PlannerConfig config)
   config_.initial_window_pages =
       std::clamp<uint64_t>(config_.initial_window_pages, 1, config_.max_window_pages);
   config_.max_streams = std::max<uint64_t>(config_.max_streams, 1);
+  config_.window_growth = std::clamp<uint64_t>(config_.window_growth, 1, 16);
 }
 
 std::vector<FetchRange> PrefetchPlanner::on_fault(uint64_t page, uint64_t stream_key,
@@ -347,7 +348,7 @@ void PrefetchPlanner::advance_sequential(Stream& s, uint64_t page, bool grow,
     if (s.hold_growth) {
       s.hold_growth = false;  // memory pressure: keep the halved window this time
     } else {
-      s.window_pages = std::min(s.window_pages * 2, config_.max_window_pages);
+      s.window_pages = std::min(s.window_pages * config_.window_growth, config_.max_window_pages);
     }
   }
   s.next_page = std::max(s.next_page, page + 1);

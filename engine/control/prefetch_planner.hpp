@@ -33,6 +33,10 @@ struct PlannerConfig {
   uint64_t initial_window_pages = 64;  // first readahead window once sequential (256 KiB)
   uint64_t max_window_pages = 16384;   // readahead cap (64 MiB)
   uint64_t max_streams = 16;           // independent sequential streams tracked per mapping
+  // Each window is this many times the previous one. Growth costs one round trip per step
+  // (the reader must reach the window's marker), so at 20 ms a x2 ramp from 256 KiB to 64 MiB
+  // spends 8 round trips reading at one connection's speed; the engine uses x4.
+  uint64_t window_growth = 2;
 };
 
 class PrefetchPlanner {

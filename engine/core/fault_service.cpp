@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "control/part_sizing.hpp"
 #include "core/engine_impl.hpp"
 #include "core/log.hpp"
 
@@ -24,6 +25,8 @@ constexpr uint64_t kFillBatchPages = 64;
 constexpr uint64_t kSpareBufferLimit = 128ull << 20;
 // What a waiting thread gets fetched even when the memory limit is reached (16 KiB).
 constexpr uint64_t kMinDemandPages = 4;
+// Smallest GET a readahead window is cut into to use several connections at once.
+constexpr uint64_t kMinParallelPartBytes = 1ull << 20;
 
 void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
   uint64_t cur = a.load(std::memory_order_relaxed);
@@ -173,9 +176,14 @@ void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, F
 
 void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
   uint64_t end = std::min<uint64_t>(range.first_page + range.page_count, m.pages.size());
-  // Parts shrink with a small memory limit, so one request never holds much of it.
-  uint64_t part_pages =
-      std::max<uint64_t>(1, std::min(config.part_bytes, config.memory_limit / 16) / kPageSize);
+  // Parts shrink with a small memory limit, so one request never holds much of it; readahead
+  // windows are spread over the connections (control/part_sizing.hpp says why).
+  control::PartSizing sizing;
+  sizing.max_part_pages = std::min(config.part_bytes, config.memory_limit / 16) / kPageSize;
+  sizing.min_part_pages = kMinParallelPartBytes / kPageSize;
+  sizing.connections = config.connections;
+  const uint64_t part_pages =
+      control::part_pages_for(end - std::min(end, range.first_page), range.demand, sizing);
   uint64_t p = range.first_page;
   while (p < end) {
     if (m.pages.get(p) != PageState::kAbsent) {

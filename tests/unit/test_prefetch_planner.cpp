@@ -148,6 +148,21 @@ TEST(PrefetchPlanner, SequentialScanRampsWindowFromInitialToCap) {
   EXPECT_LE(sim.planned_pages, 20000u + 2 * 1024);
 }
 
+TEST(PrefetchPlanner, GrowthFactorSetsTheRamp) {
+  // The engine's x4: the cap is reached in half the steps, never passed.
+  PlannerConfig config = kSmallCap;
+  config.window_growth = 4;
+  SimulatedEngine sim(1 << 16, config);
+  sim.scan(0, 20000);
+  const std::vector<uint64_t> sizes = sim.prefetch_sizes();
+  ASSERT_GE(sizes.size(), 4u);
+  EXPECT_EQ(sizes[0], 64u);
+  EXPECT_EQ(sizes[1], 256u);
+  for (size_t i = 2; i < sizes.size(); ++i) EXPECT_EQ(sizes[i], 1024u) << i;
+  EXPECT_EQ(sim.count(FaultKind::kMissing), 2u);
+  EXPECT_LE(sim.planned_pages, 20000u + 2 * 1024);
+}
+
 TEST(PrefetchPlanner, RandomAccessKeepsFetchesSmall) {
   for (uint64_t key : {0u, 7u}) {
     SimulatedEngine sim(1 << 20, PlannerConfig{});
