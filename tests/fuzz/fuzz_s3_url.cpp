@@ -35,8 +35,8 @@ void check_endpoint_url(std::string_view url) {
   FUZZ_CHECK(!parsed->host.empty() && parsed->port != 0);
   FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->host_header()));
   FUZZ_CHECK(parsed->target().front() == '/');
-  // The path and query go on the request line verbatim. The engine accepts spaces and
-  // control bytes there today (see README, findings); FUZZ_STRICT=1 flags them.
+  // The path and query go on the request line verbatim. The engine once accepted spaces and
+  // control bytes there (README, findings; fixed); FUZZ_STRICT=1 checks they stay refused.
   if (fuzz::strict_mode()) FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->target()));
 }
 
