@@ -67,23 +67,20 @@ bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (
 }
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
-  if [[ ${ROWS:-all} == seq ]]; then
-    curl_seq none "$url"
-    bench none "$url" --scenario seq
-    curl_seq s3like "$surl"
-    bench s3like "$surl" --scenario seq
-    continue
-  fi
   curl_seq none "$url"
   bench none "$url" --scenario seq
-  curl_ranged_gets none "$url" 200
-  bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
-  TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
-  bench none "$url" --scenario unmap
+  if [[ ${ROWS:-all} != seq ]]; then
+    curl_ranged_gets none "$url" 200
+    bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
+    TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
+    bench none "$url" --scenario unmap
+  fi
   curl_seq s3like "$surl"
   bench s3like "$surl" --scenario seq
-  curl_ranged_gets s3like "$surl" 30
-  bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
+  if [[ ${ROWS:-all} != seq ]]; then
+    curl_ranged_gets s3like "$surl" 30
+    bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
+  fi
 done
 mem_mb=${MEM_SCAN_MB:-5120}
 if ((mem_mb > 0)); then

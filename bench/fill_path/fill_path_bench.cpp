@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "control/engine_config.hpp"
 #include "uffd/uffd_abi.hpp"
 
 #ifndef MADV_POPULATE_WRITE
@@ -55,13 +56,14 @@ struct Options {
   bool json = false;
 };
 
+// "64K", "8M", "512": the engine's own size parser (MMAPURL_* variables), refusing garbage.
 uint64_t parse_size(const std::string& s) {
-  char* end = nullptr;
-  uint64_t v = std::strtoull(s.c_str(), &end, 10);
-  if (*end == 'K' || *end == 'k') v <<= 10;
-  if (*end == 'M' || *end == 'm') v <<= 20;
-  if (*end == 'G' || *end == 'g') v <<= 30;
-  return v;
+  auto v = mmapurl::control::parse_byte_size(s);
+  if (!v) {
+    std::fprintf(stderr, "fill-path-bench: not a size: '%s'\n", s.c_str());
+    std::exit(2);
+  }
+  return *v;
 }
 
 std::vector<std::string> split(const std::string& s) {
