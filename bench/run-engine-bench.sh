@@ -7,7 +7,8 @@
 #   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), MEM_SCAN_MB, OUT
 # BASE_BUILD=DIR also runs every mmapurl row with DIR's uffd-bench right after this build's (tool
 # name suffixed "@base"): a change measured against its parent in one run. ROWS=seq runs only the
-# sequential rows of both profiles.
+# sequential rows of both profiles; ROWS=limits only the unshaped scans under the memory limits in
+# LIMITS (default "16M 64M 256M", also part of the full run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -65,11 +66,19 @@ bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (
     "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
   done
 }
+rows=${ROWS:-all}
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
   curl_seq none "$url"
-  bench none "$url" --scenario seq
-  if [[ ${ROWS:-all} != seq ]]; then
+  [[ $rows == limits ]] || bench none "$url" --scenario seq
+  if [[ $rows == all || $rows == limits ]]; then
+    # The same scan under small memory limits (tool mmapurl-limit-64M, ...).
+    for lim in ${LIMITS:-16M 64M 256M}; do
+      TOOL=mmapurl-limit-$lim MMAPURL_MEMORY_LIMIT=$lim bench none "$url" --scenario seq
+    done
+  fi
+  [[ $rows == limits ]] && continue
+  if [[ $rows != seq ]]; then
     curl_ranged_gets none "$url" 200
     bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
     TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
@@ -77,7 +86,7 @@ for ((r = 1; r <= runs; r++)); do
   fi
   curl_seq s3like "$surl"
   bench s3like "$surl" --scenario seq
-  if [[ ${ROWS:-all} != seq ]]; then
+  if [[ $rows != seq ]]; then
     curl_ranged_gets s3like "$surl" 30
     bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
   fi

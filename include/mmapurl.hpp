@@ -26,6 +26,9 @@ struct Stats {
   uint64_t failed_pages = 0;        // pages that raised SIGBUS (sticky)
   uint64_t max_requests_in_flight = 0;
   uint64_t connections = 0;         // connections opened (process-wide only)
+  // staging buffers mapped afresh rather than taken from the pool (process-wide only): each
+  // costs an mmap and a page fault per 4 KiB written into it
+  uint64_t staging_buffers_mapped = 0;
   // fault latency histogram: bucket i counts faults served in [2^i, 2^(i+1)) microseconds
   std::array<uint64_t, 32> fault_latency_us_log2{};
   // percentile (0..100) of the fault latency in microseconds, from the histogram

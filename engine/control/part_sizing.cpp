@@ -13,4 +13,10 @@ uint64_t part_pages_for(uint64_t range_pages, bool demand, const PartSizing& siz
   return std::clamp(per_connection, floor, cap);
 }
 
+uint64_t readahead_window_cap_bytes(uint64_t memory_limit, uint64_t max_readahead_bytes) {
+  constexpr uint64_t kPage = 4096;
+  const uint64_t cap = std::min(memory_limit / 4, max_readahead_bytes) / kPage * kPage;
+  return std::max(cap, kPage);
+}
+
 }  // namespace mmapurl::control

@@ -19,4 +19,11 @@ struct PartSizing {
 // connection, never below min_part_pages nor above max_part_pages. Always at least 1.
 uint64_t part_pages_for(uint64_t range_pages, bool demand, const PartSizing& sizing);
 
+// The largest readahead window under a memory limit: a quarter of it, at most
+// `max_readahead_bytes`, at least one page. A sequential reader holds about three windows
+// (the one it reads, the next in flight, parts of the one after), and readahead may fill 7/8 of
+// the limit: with windows as large as the limit, readahead evicted pages before the reader got to
+// them, and the scan went on 8 KiB at a time (64 MiB limit: 46 MB/s instead of 500).
+uint64_t readahead_window_cap_bytes(uint64_t memory_limit, uint64_t max_readahead_bytes);
+
 }  // namespace mmapurl::control

@@ -226,7 +226,17 @@ void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind ki
       const bool continuation = page >= s.planned_until;
       if (continuation) s.unknown_plan_until = 0;
       push_demand(page, page + config_.random_fetch_pages, out);
-      s.planned_until = std::max(s.planned_until, out.back().first_page + out.back().page_count);
+      const uint64_t demand_end = out.back().first_page + out.back().page_count;
+      s.planned_until = std::max(s.planned_until, demand_end);
+      if (!continuation && page >= s.next_page && demand_end < s.planned_until) {
+        // The reader reached planned pages that are gone (evicted before it got there, or their
+        // fetch failed): ask again for the planned pages ahead, up to a window; the engine drops
+        // those it still holds. One small block per fault made such a scan a GET per 8 KiB.
+        const uint64_t end = std::min(s.planned_until, demand_end + s.window_pages);
+        out.push_back(FetchRange{demand_end, end - demand_end, false, FetchRange::kNoMarker});
+        s.next_page = page + 1;
+        break;
+      }
       advance_sequential(s, page, continuation, out);
       break;
     }

@@ -16,6 +16,7 @@
 #include <future>
 #include <mutex>
 
+#include "control/part_sizing.hpp"
 #include "core/engine_impl.hpp"
 #include "core/log.hpp"
 #include "mmapurl.h"
@@ -350,7 +351,9 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   }
   control::PlannerConfig pc;
   pc.random_fetch_pages = config.random_fetch_bytes / kPageSize;
-  pc.max_window_pages = std::max<uint64_t>(1, config.max_readahead_bytes / kPageSize);
+  pc.max_window_pages =
+      control::readahead_window_cap_bytes(config.memory_limit, config.max_readahead_bytes) /
+      kPageSize;
   pc.initial_window_pages =
       std::min<uint64_t>(pc.max_window_pages, std::max<uint64_t>(64, pc.random_fetch_pages));
   // x4 rather than x2: half the round trips to reach the full window (S3-like profile, 256 MiB
@@ -498,6 +501,7 @@ static void copy_counters(const Counters& c, Stats* out) {
   out->failed_pages = c.failed_pages.load();
   out->max_requests_in_flight = c.max_requests_in_flight.load();
   out->connections = c.connections.load();
+  out->staging_buffers_mapped = c.staging_buffers_mapped.load();
   for (size_t i = 0; i < 32; ++i) out->fault_latency_us_log2[i] = c.latency[i].load();
 }
 

@@ -62,7 +62,10 @@ class EngineImpl {
   uint8_t* take_buffer(uint64_t bytes);
   void give_buffer(uint8_t* p, uint64_t bytes);
   static uint64_t buffer_class(uint64_t bytes);
-  void trim_spare_buffers(uint64_t bytes);
+  bool has_spare_buffer(uint64_t bytes) const;
+  // Unmaps pooled buffers worth `bytes`, none of class `except_class` and not the last one of
+  // class `keep_one_of_class` (0: no such class).
+  void trim_spare_buffers(uint64_t bytes, uint64_t except_class = 0, uint64_t keep_one_of_class = 0);
   uint64_t memory_in_use() const;
   Clock::duration backoff(int attempt) const;
 

@@ -191,24 +191,35 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       continue;
     }
     uint64_t run = m.pages.run_length(p, std::min(part_pages, end - p), PageState::kAbsent);
-    uint64_t bytes = run * kPageSize;
+    // What the request will hold: its staging buffer, a whole size class.
+    const uint64_t bytes = buffer_class(run * kPageSize);
     // Readahead stops an eighth short of the limit: the rest is for the blocks threads wait on.
     const uint64_t cap =
         range.demand ? config.memory_limit : config.memory_limit - config.memory_limit / 8;
-    uint64_t used = memory_in_use();
+    // A pooled buffer of this class becomes the request's staging buffer: it is counted already,
+    // so it must not count twice.
+    const uint64_t reused = has_spare_buffer(bytes) ? bytes : 0;
+    uint64_t used = memory_in_use() - reused;
     if (used + bytes > cap) {
-      // Pooled staging buffers go first: they count against the limit but hold no data.
-      trim_spare_buffers(used + bytes - cap);
-      used = memory_in_use();
+      // Pooled buffers of other sizes go first: they hold no data. Buffers of this request's
+      // size go last, after the oldest pages: the next parts of this window take them, and
+      // trimming them first made a scan at the limit pay an munmap, an mmap and a page fault per
+      // 4 KiB for every part.
+      trim_spare_buffers(used + bytes - cap, /*except_class=*/bytes);
+      used = memory_in_use() - reused;
       if (used + bytes > cap) evict_for(used + bytes - cap);
-      used = memory_in_use();
+      used = memory_in_use() - reused;
+      if (used + bytes > cap) trim_spare_buffers(used + bytes - cap, /*except_class=*/0, reused);
+      used = memory_in_use() - reused;
       if (used + bytes > cap) {
         if (!range.demand) {
           m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
           return;
         }
-        // A thread waits: fetch only what fits, at least one small block, and nothing after it.
+        // A thread waits: fetch only what fits (a power of two pages, so that its buffer class
+        // fits too), at least one small block, and nothing after it.
         uint64_t room = used < cap ? (cap - used) / kPageSize : 0;
+        if (room > 0) room = uint64_t{1} << (63 - __builtin_clzll(room));
         run = std::max(std::min(run, room), std::min<uint64_t>(run, kMinDemandPages));
         end = p + run;
       }
@@ -229,8 +240,10 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
 void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
   if (!f->buffer) {
     f->buffer = take_buffer(f->page_count * kPageSize);
-    totals.in_flight_bytes.fetch_add(f->page_count * kPageSize, std::memory_order_relaxed);
-    m.counters.in_flight_bytes.fetch_add(f->page_count * kPageSize, std::memory_order_relaxed);
+    // The whole buffer counts: a pooled one may be dirty past this request's pages.
+    const uint64_t held = buffer_class(f->page_count * kPageSize);
+    totals.in_flight_bytes.fetch_add(held, std::memory_order_relaxed);
+    m.counters.in_flight_bytes.fetch_add(held, std::memory_order_relaxed);
     m.fetches.insert(f);
   }
   f->request_from_page = f->copied_pages;
@@ -510,9 +523,9 @@ void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
 void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
   if (f->buffer) {
     give_buffer(f->buffer, f->page_count * kPageSize);
-    totals.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
-    if (m)
-      m->counters.in_flight_bytes.fetch_sub(f->page_count * kPageSize, std::memory_order_relaxed);
+    const uint64_t held = buffer_class(f->page_count * kPageSize);
+    totals.in_flight_bytes.fetch_sub(held, std::memory_order_relaxed);
+    if (m) m->counters.in_flight_bytes.fetch_sub(held, std::memory_order_relaxed);
     f->buffer = nullptr;
   }
   f->exchange.reset();
@@ -538,6 +551,7 @@ uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
+  totals.staging_buffers_mapped.fetch_add(1, std::memory_order_relaxed);
   return static_cast<uint8_t*>(p);
 }
 
@@ -547,9 +561,17 @@ uint64_t EngineImpl::memory_in_use() const {
   return totals.resident_bytes.load() + totals.in_flight_bytes.load() + spare_bytes;
 }
 
-void EngineImpl::trim_spare_buffers(uint64_t bytes) {
+bool EngineImpl::has_spare_buffer(uint64_t bytes) const {
+  auto it = spare_buffers.find(buffer_class(bytes));
+  return it != spare_buffers.end() && !it->second.empty();
+}
+
+void EngineImpl::trim_spare_buffers(uint64_t bytes, uint64_t except_class,
+                                    uint64_t keep_one_of_class) {
   for (auto& [size, list] : spare_buffers) {
-    while (!list.empty() && bytes > 0) {
+    if (size == except_class) continue;
+    const size_t keep = size == keep_one_of_class ? 1 : 0;
+    while (list.size() > keep && bytes > 0) {
       ::munmap(list.back(), size);
       list.pop_back();
       spare_bytes -= size;
@@ -561,7 +583,7 @@ void EngineImpl::trim_spare_buffers(uint64_t bytes) {
 void EngineImpl::give_buffer(uint8_t* p, uint64_t bytes) {
   if (!p) return;
   const uint64_t size = buffer_class(bytes);
-  if (spare_bytes + size <= std::min(kSpareBufferLimit, config.memory_limit / 8)) {
+  if (spare_bytes + size <= std::min(kSpareBufferLimit, config.memory_limit / 4)) {
     spare_buffers[size].push_back(p);
     spare_bytes += size;
     return;

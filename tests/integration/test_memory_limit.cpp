@@ -93,10 +93,19 @@ TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterE
   Stats s = m.stats();
   EXPECT_GT(s.evictions, 0u) << "a scan of four times the limit must evict";
   EXPECT_GE(s.bytes_fetched, 2 * kSize) << "the second pass re-fetches what was evicted";
+  // Readahead windows fit the limit, so the scan stays one of large GETs: windows as large as
+  // the limit evicted pages before the reader got to them, and it went on 8 KiB at a time.
+  EXPECT_GE(s.bytes_fetched / std::max<uint64_t>(s.requests, 1), 256u * 1024)
+      << s.requests << " requests for " << s.bytes_fetched << " bytes";
   EXPECT_LE(peak_kernel, kLimit) << "pages of the mapping the kernel counts as resident";
   // A thread waiting on a page always gets its small block fetched, even at the limit.
   constexpr uint64_t kDemandAllowance = 64 * 1024;
   EXPECT_LE(peak_counted, kLimit + kDemandAllowance) << "resident + in-flight bytes the engine counts";
+  // Staging buffers are pooled even at the limit: about as many are mapped as are ever in
+  // flight at once, not one per request (trimming the pool first made every part map afresh).
+  Stats total = mmapurl::process_stats();
+  EXPECT_LT(total.staging_buffers_mapped, total.requests / 3)
+      << total.requests << " requests, " << total.staging_buffers_mapped << " staging buffers mapped";
 }
 
 TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {

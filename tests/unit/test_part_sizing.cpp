@@ -41,5 +41,20 @@ TEST(PartSizing, TheCapWinsOverTheFloor) {
   EXPECT_EQ(part_pages_for(4096, false, PartSizing{0, 0, 8}), 1u);
 }
 
+TEST(ReadaheadWindowCap, AQuarterOfTheMemoryLimitAtMostTheConfiguredCap) {
+  constexpr uint64_t kMiB = 1 << 20;
+  EXPECT_EQ(readahead_window_cap_bytes(1024 * kMiB, 64 * kMiB), 64 * kMiB);  // defaults
+  EXPECT_EQ(readahead_window_cap_bytes(256 * kMiB, 64 * kMiB), 64 * kMiB);
+  EXPECT_EQ(readahead_window_cap_bytes(64 * kMiB, 64 * kMiB), 16 * kMiB);
+  EXPECT_EQ(readahead_window_cap_bytes(16 * kMiB, 64 * kMiB), 4 * kMiB);
+  EXPECT_EQ(readahead_window_cap_bytes(1024 * kMiB, 128 * kMiB), 128 * kMiB);
+}
+
+TEST(ReadaheadWindowCap, WholePagesAndNeverZero) {
+  EXPECT_EQ(readahead_window_cap_bytes((1 << 20) + 5, 64 << 20), 256u << 10);
+  EXPECT_EQ(readahead_window_cap_bytes(4096, 64 << 20), 4096u);
+  EXPECT_EQ(readahead_window_cap_bytes(1 << 30, 100), 4096u);
+}
+
 }  // namespace
 }  // namespace mmapurl::control

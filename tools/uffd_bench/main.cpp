@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
           "\"mb_per_s\":%.1f,\"bytes_touched\":%llu,\"bytes_fetched\":%llu,\"reads\":%llu,"
           "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"map_ms\":%.2f,\"requests\":%llu,"
           "\"max_requests_in_flight\":%llu,\"connections\":%llu,\"faults\":%llu,\"prefetch_hits\":%llu,"
-          "\"retries\":%llu,\"evictions\":%llu,\"peak_rss_bytes\":%llu,\"latency_ms\":%.2f,"
+          "\"retries\":%llu,\"evictions\":%llu,\"staging_buffers_mapped\":%llu,\"peak_rss_bytes\":%llu,\"latency_ms\":%.2f,"
           "\"conn_mbps\":%.2f,\"sync\":%s}\n",
           r.name.c_str(), url.c_str(), r.ok ? "true" : "false", r.error.c_str(),
           (opts.seed || reference) ? "true" : "false", r.seconds, mbps,
@@ -229,7 +229,9 @@ int main(int argc, char** argv) {
           static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.max_requests_in_flight),
           static_cast<unsigned long long>(total.connections), static_cast<unsigned long long>(s.faults),
           static_cast<unsigned long long>(s.prefetch_hits), static_cast<unsigned long long>(s.retries),
-          static_cast<unsigned long long>(s.evictions), static_cast<unsigned long long>(peak_rss_bytes()),
+          static_cast<unsigned long long>(s.evictions),
+          static_cast<unsigned long long>(total.staging_buffers_mapped),
+          static_cast<unsigned long long>(peak_rss_bytes()),
           opts.latency_ms, opts.conn_mbps, opts.sync ? "true" : "false");
     } else {
       std::printf("%-15s %10.1f %10.1f %10.1f %10.1f %10.2f %9.2f %8llu %8llu %6llu %9.1f  %s%s\n", r.name.c_str(),
