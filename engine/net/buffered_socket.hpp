@@ -1,6 +1,6 @@
-// BufferedSocket: a TCP socket with one large receive buffer in front, used as the next layer of
-// asio::ssl::stream. The TLS engine asks for one record (~17 KiB) at a time; answering those from
-// one big receive turns sixty io_uring receives per MiB into a handful.
+// BufferedSocket: the plain-HTTP stream, a TCP socket with one large receive buffer in front.
+// Beast's header parser asks for small reads; answering those from one big receive saves
+// io_uring receives, and a large body read bypasses the buffer (TLS: net/tls_stream.hpp).
 #pragma once
 
 #include <boost/asio/buffer.hpp>
@@ -70,8 +70,8 @@ class BufferedSocket {
   template <class MutableBuffers, class Handler>
   void start_read(const MutableBuffers& buffers, Handler handler) {
     std::shared_ptr<State> st = state_;
-    // A zero-sized read completes at once, as on a socket: asio::ssl uses one to defer its
-    // handler, and waiting for the network there would stall a finished response.
+    // A zero-sized read completes at once, as on a socket: waiting for the network there would
+    // stall a finished response.
     if (st->begin != st->end || boost::asio::buffer_size(buffers) == 0) {
       size_t n = st->take(buffers);
       boost::asio::post(socket_.get_executor(), [h = std::move(handler), n]() mutable {

@@ -3,6 +3,7 @@
 #include "net/http_connection.hpp"
 
 #include "net/buffered_socket.hpp"
+#include "net/tls_stream.hpp"
 
 #include <openssl/ssl.h>
 
@@ -12,7 +13,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -31,12 +32,6 @@ constexpr uint64_t kSmallBodyLimit = 64 * 1024;
 // Progress (and so progressive page fills) is reported at least every kReadChunk bytes.
 constexpr uint64_t kReadChunk = 128 * 1024;
 constexpr uint32_t kHeaderLimit = 16 * 1024;
-
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 }  // namespace
 
 struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
@@ -45,7 +40,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   Origin origin;
   TransportSettings settings;
   std::unique_ptr<BufferedSocket> plain;
-  std::unique_ptr<asio::ssl::stream<BufferedSocket>> tls;
+  std::unique_ptr<TlsStream> tls;
   // One watchdog per connection instead of a timer per read: arm_timer() only moves the
   // deadline, so a body read in a hundred pieces costs no timer operations.
   asio::steady_timer watchdog;
@@ -69,8 +64,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, asio::ssl::context& ctx, const Origin& o, const TransportSettings& s)
       : io(io_), tls_ctx(ctx), origin(o), settings(s), watchdog(io_) {}
 
-  BufferedSocket& buffered_socket() { return tls ? tls->next_layer() : *plain; }
-  BufferedSocket::socket_type& lowest() { return buffered_socket().socket(); }
+  tcp::socket& lowest() { return tls ? tls->socket() : plain->socket(); }
 
   void arm_timer() {
     deadline = std::chrono::steady_clock::now() +
@@ -165,7 +159,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     plain.reset();
     tls.reset();
     if (origin.tls) {
-      tls = std::make_unique<asio::ssl::stream<BufferedSocket>>(io.get_executor(), tls_ctx);
+      tls = std::make_unique<TlsStream>(io.get_executor(), tls_ctx.native_handle());
     } else {
       plain = std::make_unique<BufferedSocket>(io.get_executor());
     }
@@ -193,14 +187,14 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     request_text = "CONNECT " + origin.host + ":" + std::to_string(origin.port) + " HTTP/1.1\r\nHost: " +
                    origin.host + ":" + std::to_string(origin.port) + "\r\n\r\n";
     arm_timer();
-    asio::async_write(buffered_socket(), asio::buffer(request_text),
+    asio::async_write(*tls, asio::buffer(request_text),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
                         self->parser.emplace();
                         self->parser->skip(true);  // a CONNECT answer has no body
                         self->arm_timer();
                         http::async_read_header(
-                            self->buffered_socket(), self->buffer, *self->parser,
+                            *self->tls, self->buffer, *self->parser,
                             [self](boost::system::error_code ec, size_t) {
                               if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
                               unsigned status = self->parser->get().result_int();
@@ -208,6 +202,12 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
                               if (status / 100 != 2) {
                                 return self->fail(NetError::kConnect,
                                                   "proxy refused CONNECT: " + std::to_string(status));
+                              }
+                              // The server speaks only after our ClientHello: bytes already here
+                              // came from the proxy, and are no part of TLS.
+                              if (self->buffer.size() != 0) {
+                                return self->fail(NetError::kConnect,
+                                                  "proxy sent more than its CONNECT answer");
                               }
                               self->after_tcp();
                             });
@@ -219,14 +219,10 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       connected = true;
       return send_request();
     }
-    if (!is_ip_literal(origin.host)) {
-      SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str());
-    }
-    tls->set_verify_mode(asio::ssl::verify_peer);
-    tls->set_verify_callback(asio::ssl::host_name_verification(origin.host));
+    std::string error;
+    if (!tls->start_tls(origin.host, &error)) return fail(NetError::kTls, error);
     arm_timer();
-    tls->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this()](
-                                                            boost::system::error_code ec) {
+    tls->async_handshake([self = shared_from_this()](boost::system::error_code ec) {
       if (ec) {
         long verify = SSL_get_verify_result(self->tls->native_handle());
         if (ec != asio::error::operation_aborted && verify != X509_V_OK) {
@@ -407,8 +403,9 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void finish_ok() {
     disarm_timer();
-    // Plain HTTP: bytes past the response are not the next response's; never reuse the stream.
+    // Bytes past the response are not the next response's; never reuse the stream.
     if (plain && plain->buffered() != 0) reusable = false;
+    if (tls && SSL_has_pending(tls->native_handle())) reusable = false;
     finish();
   }
 };
