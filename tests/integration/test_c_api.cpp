@@ -137,6 +137,51 @@ TEST(CApiTls, UntrustedCertificateIsAnIoError) {
   EXPECT_EQ(munmap_s3(p), 0);
 }
 
+// A certificate from a trusted CA but for other names is refused as untrusted; the name the
+// certificate is for maps. `refused` and `accepted` are URL prefixes: scheme, host and port.
+void expect_only_the_certified_name_maps(const std::string& alt_names, const std::string& refused,
+                                         const std::string& accepted) {
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-names", &error);
+  ASSERT_TRUE(dir) << error;
+  auto nginx = mmapurl::testing::NginxServer::start(dir->path(), &error, alt_names);
+  ASSERT_TRUE(nginx) << error;
+  const std::string content = itest::random_bytes(70000, 6);
+  ASSERT_TRUE(mmapurl::testing::write_file(dir->file("obj"), content));
+  // Before the process's first mmap_s3: the engine trusts only this server's CA.
+  itest::set_env("MMAPURL_RETRY_TIMEOUT", "5");
+  itest::set_env("MMAPURL_IO_TIMEOUT", "5");
+  itest::set_client_environment(nginx->ca_file());
+  const std::string port = std::to_string(nginx->https_port());
+  EXPECT_EQ(map_error((refused + ":" + port + "/obj").c_str()), MMAP_S3_IOERROR);
+  EXPECT_NE(std::string(mmapurl_last_error_message()).find("not trusted"), std::string::npos)
+      << mmapurl_last_error_message();
+  size_t sz = 0;
+  int err = -1;
+  const void* p = mmap_s3((accepted + ":" + port + "/obj").c_str(), &sz, &err);
+  ASSERT_NE(p, itest::kMapFailed) << describe_failure(err);
+  ASSERT_EQ(sz, content.size());
+  EXPECT_EQ(itest::first_mismatch(static_cast<const uint8_t*>(p), sz, content), std::string::npos);
+  EXPECT_EQ(munmap_s3(p), 0);
+}
+
+TEST(CApiTls, CertificateForAHostNameOnlyRefusesTheIpAddress) {
+  if (!itest::in_fresh_process()) {
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(90)));
+    return;
+  }
+  expect_only_the_certified_name_maps("DNS:localhost", "https://127.0.0.1", "https://localhost");
+}
+
+TEST(CApiTls, CertificateForOtherHostNamesRefusesThisOne) {
+  if (!itest::in_fresh_process()) {
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(90)));
+    return;
+  }
+  expect_only_the_certified_name_maps("IP:127.0.0.1,DNS:other.example", "https://localhost",
+                                      "https://127.0.0.1");
+}
+
 TEST(CApiErrstr, DistinctNonEmptyStringsForEveryCode) {
   std::set<std::string> seen;
   for (int code = 0; code <= 8; ++code) {
