@@ -241,6 +241,27 @@ def targets(cells):
     return out
 
 
+def shrunk_note(meta):
+    """Says how a run was made smaller than the full one, from its own parameters (or None)."""
+    cmd = meta.get("command", "")
+    timeout = next((int(w.split("=", 1)[1]) for w in cmd.split()
+                    if w.startswith("TIMEOUT=") and w.split("=", 1)[1].isdigit()), 600)
+    size_mib = meta.get("size_bytes", 1024 * MIB) // MIB
+    parts = []
+    if size_mib < 1024:
+        parts.append(f"a {size_mib} MiB object (not 1 GiB)")
+    if meta.get("random_reads", 2000) < 2000:
+        parts.append(f"{meta['random_reads']} random pages (not 2000)")
+    if meta.get("runs", 3) < 3:
+        parts.append(f"{meta['runs']} runs (not 3)")
+    if timeout < 600:
+        parts.append(f"TIMEOUT={timeout} s per measurement (not 600)")
+    if not parts:
+        return None
+    return ("This run was shrunk: " + ", ".join(parts) + ". The full run is "
+            "`sudo bench/run-peer-bench.sh` (SIZE_MB=1024 RUNS=3 RANDOM_READS=2000 TIMEOUT=600).")
+
+
 def markdown(meta, cells, source, note=None):
     out = ["## Peer benchmark: mmapurl against curl, s3fs, rclone mount and httpdirfs", ""]
     cmd = meta.get("command", "bench/run-peer-bench.sh")
@@ -250,8 +271,9 @@ def markdown(meta, cells, source, note=None):
         f"`{source}`; chart: `bench/peers/chart.png`.",
         "",
     ]
-    if note:
-        out += [note, ""]
+    for paragraph in (shrunk_note(meta), note):
+        if paragraph:
+            out += [paragraph, ""]
     out += [
         f"Machine: {meta.get('cpu', '?')}, {meta.get('cpus', '?')} CPUs, "
         f"{meta.get('mem_mb', '?')} MiB RAM, kernel {meta.get('kernel', '?')}; date "
