@@ -82,6 +82,10 @@ class PrefetchPlanner {
     // After the marker of a forgotten stream: its old plan may reach this far, so a miss up to
     // here still continues the scan.
     uint64_t unknown_plan_until = 0;
+    // Planned pages found gone (evicted): the last range asked for again ends here, and the next
+    // one, if the reader goes on into the gap, is refill_pages long (grows like a window).
+    uint64_t refill_until = 0;
+    uint64_t refill_pages = 0;
     // Strided: predicted pages are stride_anchor + k * stride_pages, stride_batch per request.
     uint64_t stride_pages = 0;
     uint64_t stride_anchor = 0;

@@ -217,7 +217,9 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
           return;
         }
         // A thread waits: fetch only what fits (a power of two pages, so that its buffer class
-        // fits too), at least one small block, and nothing after it.
+        // fits too), at least one small block, and nothing after it. A smaller run takes a
+        // buffer of another class: the pooled one kept above then stays, and counts.
+        used = memory_in_use();
         uint64_t room = used < cap ? (cap - used) / kPageSize : 0;
         if (room > 0) room = uint64_t{1} << (63 - __builtin_clzll(room));
         run = std::max(std::min(run, room), std::min<uint64_t>(run, kMinDemandPages));

@@ -405,7 +405,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     disarm_timer();
     // Bytes past the response are not the next response's; never reuse the stream.
     if (plain && plain->buffered() != 0) reusable = false;
-    if (tls && SSL_has_pending(tls->native_handle())) reusable = false;
+    if (tls && tls->has_unread_bytes()) reusable = false;
     finish();
   }
 };

@@ -1,4 +1,4 @@
-// TlsStream implementation. OpenSSL talks to one BIO of ours: it reads records out of a 256 KiB
+// TlsStream implementation. OpenSSL talks to one BIO of ours: it copies records out of a 256 KiB
 // io_uring receive, and what it writes collects in a buffer that goes out with one io_uring send.
 // asio::ssl::stream instead copies every received byte twice more (into its input buffer, then
 // into its BIO pair) and runs a handler per 17 KiB record. OpenSSL reading the socket itself with
@@ -271,6 +271,10 @@ TlsStream::executor_type TlsStream::get_executor() { return core_->socket.get_ex
 TlsStream::socket_type& TlsStream::socket() { return core_->socket; }
 SSL* TlsStream::native_handle() { return core_->ssl; }
 
+bool TlsStream::has_unread_bytes() const {
+  return core_->rx_end != core_->rx_begin || (core_->ssl != nullptr && SSL_has_pending(core_->ssl));
+}
+
 bool TlsStream::start_tls(const std::string& host, std::string* error) {
   SSL* ssl = core_->ssl;
   BIO_METHOD* method = Core::bio_method();
@@ -282,7 +286,8 @@ bool TlsStream::start_tls(const std::string& host, std::string* error) {
   }
   BIO_set_data(bio, core_.get());
   SSL_set_bio(ssl, bio, bio);  // the SSL owns it now
-  core_->rx = std::make_unique<unsigned char[]>(kReceiveBufferBytes);
+  // Not zero-filled: pages are touched only as bytes arrive.
+  core_->rx.reset(new unsigned char[kReceiveBufferBytes]);
   SSL_set_connect_state(ssl);
   SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
   bool ok = true;

@@ -1,7 +1,8 @@
-// TlsStream: a TLS client stream over one TCP socket, every byte moved by io_uring. OpenSSL reads
-// its records straight out of one 256 KiB receive and writes into a buffer sent in one piece, and
-// one read_some decrypts all that has arrived (tls_stream.cpp says what asio::ssl::stream cost).
+// TlsStream: a TLS client stream over one TCP socket, every byte moved by io_uring. OpenSSL copies
+// its records out of one 256 KiB receive and writes into a buffer sent in one piece, and one
+// read_some decrypts all that has arrived (tls_stream.cpp says what asio::ssl::stream cost).
 // Before start_tls() the stream passes bytes through unencrypted (an HTTP proxy's CONNECT).
+// One operation at a time: a read and a write must not overlap (HTTP/1.1 exchanges never do).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -19,6 +20,7 @@ class TlsStream {
  public:
   using socket_type = boost::asio::ip::tcp::socket;
   using executor_type = socket_type::executor_type;
+  // Of reads and writes alike.
   using ReadHandler =
       boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
   using HandshakeHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
@@ -31,6 +33,8 @@ class TlsStream {
   executor_type get_executor();
   socket_type& socket();
   SSL* native_handle();
+  // Bytes received or decrypted but not yet read: after a response, the peer sent more than it.
+  bool has_unread_bytes() const;
 
   // Client TLS on the connected socket from now on: SNI (names only) and verification of the
   // peer's certificate against `host` (a name or an IP literal). False (and `error`) if OpenSSL

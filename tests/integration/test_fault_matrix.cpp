@@ -310,14 +310,16 @@ TEST(FaultMatrix, EmbeddedServerGoneForGood) {
   expect_healthy_mapping_works();
 }
 
-// nginx behind the shaping proxy: TCP-level faults on a production server's byte stream.
+// nginx behind the shaping proxy: TCP-level faults on a production server's byte stream, plain
+// HTTP or TLS (then the faults cut TLS records, and the engine must trust nginx's test CA: call
+// before the process's first mapping).
 struct ProxiedNginx {
   std::unique_ptr<testing::TempDir> dir;
   std::unique_ptr<testing::NginxServer> nginx;
   std::unique_ptr<netshaper::ShapingProxy> proxy;
   std::string url;
 
-  bool start(std::string* err) {
+  bool start(std::string* err, bool tls = false) {
     dir = testing::TempDir::create("mmapurl-faults-nginx", err);
     if (!dir) return false;
     if (!write_synthetic_file(dir->file("obj"), kSeed, kObjectSize)) {
@@ -327,21 +329,27 @@ struct ProxiedNginx {
     nginx = testing::NginxServer::start(dir->path(), err);
     if (!nginx) return false;
     netshaper::ShaperOptions o;
-    o.target_port = nginx->http_port();
+    o.target_port = tls ? nginx->https_port() : nginx->http_port();
     proxy = std::make_unique<netshaper::ShapingProxy>(o);
     if (!proxy->start(err)) return false;
-    url = "http://127.0.0.1:" + std::to_string(proxy->port()) + "/obj";
+    url = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(proxy->port()) +
+          "/obj";
+    if (tls) {
+      setenv("SSL_CERT_FILE", nginx->ca_file().c_str(), 1);
+      unsetenv("SSL_CERT_DIR");
+      for (const char* v : {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"}) unsetenv(v);
+    }
     return true;
   }
 };
 
 // One TCP fault; `max_connections` connections (-1: all) suffer it until cleared.
 void run_tcp_fault(netshaper::TcpFault fault, uint64_t after_bytes, int max_connections,
-                   Expect expect, const char* name) {
+                   Expect expect, const char* name, bool tls = false) {
   configure_engine_environment();
   ProxiedNginx origin;
   std::string err;
-  ASSERT_TRUE(origin.start(&err)) << err;
+  ASSERT_TRUE(origin.start(&err, tls)) << err;
   Mapping m(origin.url);
   ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
   ASSERT_EQ(m.size(), kObjectSize);
@@ -374,6 +382,25 @@ TEST(FaultMatrix, NginxResetMidBodyForever) {
   run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, -1, Expect::kRightOrSigbus,
                 "tcp reset forever");
 }
+// The same faults inside TLS: records cut short, a reset mid-record, a stall.
+TEST(FaultMatrix, NginxTlsResetMidBodyOnceRecovers) {
+  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, 1, Expect::kRight, "tls reset", true);
+}
+TEST(FaultMatrix, NginxTlsTruncatedOnceRecovers) {
+  run_tcp_fault(netshaper::TcpFault::kCloseAfterBytes, 6000, 1, Expect::kRight, "tls close", true);
+}
+TEST(FaultMatrix, NginxTlsStallPastIoTimeoutOnceRecovers) {
+  run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 6000, 1, Expect::kRight, "tls stall", true);
+}
+TEST(FaultMatrix, NginxTlsResetMidBodyForever) {
+  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, -1, Expect::kRightOrSigbus,
+                "tls reset forever", true);
+}
+TEST(FaultMatrix, NginxTlsClosedInHandshakeForeverFails) {
+  run_tcp_fault(netshaper::TcpFault::kCloseAfterBytes, 100, -1, Expect::kSigbus,
+                "tls closed in handshake or head forever", true);
+}
+
 TEST(FaultMatrix, NginxResetInHeadForeverFails) {
   run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 100, -1, Expect::kSigbus,
                 "tcp reset in head forever");
@@ -598,7 +625,8 @@ TEST(FaultMatrix, PoisonFallbackRaisesSigbus) {
 
 // How many tests of this binary the gtest filter "<positive>:-<negative>" selects, where each
 // pattern is "Suite.*word*" or "*word*": the child run below must have run exactly those.
-int count_tests_matching(const std::vector<std::string>& words, const std::string& excluded) {
+int count_tests_matching(const std::vector<std::string>& words,
+                         const std::vector<std::string>& excluded) {
   int n = 0;
   const auto* unit = ::testing::UnitTest::GetInstance();
   for (int i = 0; i < unit->total_test_suite_count(); ++i) {
@@ -606,28 +634,30 @@ int count_tests_matching(const std::vector<std::string>& words, const std::strin
     if (std::string(suite->name()) != "FaultMatrix") continue;
     for (int j = 0; j < suite->total_test_count(); ++j) {
       const std::string test = suite->GetTestInfo(j)->name();
-      if (test.find(excluded) != std::string::npos) continue;
-      if (std::any_of(words.begin(), words.end(),
-                      [&](const std::string& w) { return test.find(w) != std::string::npos; })) {
-        ++n;
-      }
+      auto has = [&](const std::string& w) { return test.find(w) != std::string::npos; };
+      if (std::any_of(excluded.begin(), excluded.end(), has)) continue;
+      if (std::any_of(words.begin(), words.end(), has)) ++n;
     }
   }
   return n;
 }
 
 // The persistent failure cases again on the poison fallback path (what kernels before 6.6 get):
-// one fresh process with MMAPURL_DISABLE_POISON=1 runs them all (not the stalls, for time).
+// one fresh process with MMAPURL_DISABLE_POISON=1 runs them all (not the stalls, for time; not
+// the TLS cases, which need a process of their own: the engine trusts nginx's test CA only if
+// it starts after them).
 TEST(FaultMatrix, PersistentFaultsWithPoisonFallback) {
   if (!child_role().empty()) GTEST_SKIP() << "not inside a re-run child";
   auto dir = testing::TempDir::create("mmapurl-faults-fallback-matrix", nullptr);
   ASSERT_TRUE(dir);
   // One selection, used for the child's gtest filter and for counting what it must run.
   const std::vector<std::string> words{"Forever", "ForGood"};
-  const std::string excluded = "Stall";
+  const std::vector<std::string> excluded{"Stall", "Tls"};
   std::string filter;
   for (const auto& w : words) filter += "FaultMatrix.*" + w + "*:";
-  filter += "-*" + excluded + "*";
+  filter += "-";
+  for (const auto& w : excluded) filter += "*" + w + "*:";
+  filter.pop_back();
   auto r = run_test_in_fresh_process(filter, "fallback-matrix", {{"MMAPURL_DISABLE_POISON", "1"}},
                                      dir->path(), std::chrono::seconds(200));
   EXPECT_FALSE(r.timed_out) << r.out;
