@@ -12,10 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-if [[ ! -x $build/tools/uffd-bench || ! -x $build/tools/mmapurl-shaper ]]; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-  cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper
-fi
+# A new build directory is configured Release; an existing one is only brought up to date (a
+# binary left from an older checkout must not stand in for this one).
+[[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper > /dev/null
 size_mb=${SIZE_MB:-1024}
 runs=${RUNS:-3}
 out=${OUT:-bench/results/engine-$(date +%Y%m%d-%H%M%S).jsonl}

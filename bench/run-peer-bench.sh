@@ -38,11 +38,10 @@ if [[ -z "${NO_INSTALL:-}" ]]; then
   fi
   bash tests/fixtures/s3/install.sh
 fi
-if [[ ! -x $build/tools/uffd-bench || ! -x $build/tools/mmapurl-shaper ]]; then
-  log "building uffd-bench and mmapurl-shaper in $build"
-  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper >/dev/null
-fi
+# Always (incremental): a build left from an older checkout must not stand in for this one.
+log "building uffd-bench and mmapurl-shaper in $build"
+cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper >/dev/null
 bench_bin=$build/tools/uffd-bench
 shaper_bin=$build/tools/mmapurl-shaper
 
