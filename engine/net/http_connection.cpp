@@ -184,11 +184,8 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   // HTTPS through a proxy: a CONNECT tunnel, then TLS end to end.
   void proxy_connect() {
-    // An IPv6 literal goes in brackets (RFC 9110 authority-form).
-    const std::string host =
-        origin.host.find(':') != std::string::npos ? "[" + origin.host + "]" : origin.host;
-    const std::string authority = host + ":" + std::to_string(origin.port);
-    request_text = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
+    request_text = "CONNECT " + origin.authority() + " HTTP/1.1\r\nHost: " + origin.authority() +
+                   "\r\n\r\n";
     arm_timer();
     asio::async_write(*tls, asio::buffer(request_text),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {

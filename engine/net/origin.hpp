@@ -20,7 +20,12 @@ struct Origin {
   // Plain-HTTP proxy to send absolute-form requests to, or CONNECT through for TLS ("" = none).
   std::string proxy_host;
   uint16_t proxy_port = 0;
-  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + std::to_string(port); }
+  // host:port as a request target or Host header has it: an IPv6 literal in brackets.
+  std::string authority() const {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
+  std::string key() const { return (tls ? "https://" : "http://") + authority(); }
 };
 
 struct TransportSettings {
