@@ -199,19 +199,19 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
     // A pooled buffer of this class becomes the request's staging buffer: it is counted already,
     // so it must not count twice.
     const uint64_t reused = has_spare_buffer(bytes) ? bytes : 0;
-    uint64_t used = memory_in_use() - reused;
-    if (used + bytes > cap) {
+    auto excess = [&] {
+      const uint64_t used = memory_in_use() - reused;
+      return used + bytes > cap ? used + bytes - cap : 0;
+    };
+    if (excess() > 0) {
       // Pooled buffers of other sizes go first: they hold no data. Buffers of this request's
       // size go last, after the oldest pages: the next parts of this window take them, and
       // trimming them first made a scan at the limit pay an munmap, an mmap and a page fault per
       // 4 KiB for every part.
-      trim_spare_buffers(used + bytes - cap, /*except_class=*/bytes);
-      used = memory_in_use() - reused;
-      if (used + bytes > cap) evict_for(used + bytes - cap);
-      used = memory_in_use() - reused;
-      if (used + bytes > cap) trim_spare_buffers(used + bytes - cap, /*except_class=*/0, reused);
-      used = memory_in_use() - reused;
-      if (used + bytes > cap) {
+      trim_spare_buffers(excess(), /*except_class=*/bytes);
+      if (excess() > 0) evict_for(excess());
+      if (excess() > 0) trim_spare_buffers(excess(), /*except_class=*/0, reused);
+      if (excess() > 0) {
         if (!range.demand) {
           m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
           return;
@@ -219,7 +219,7 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
         // A thread waits: fetch only what fits (a power of two pages, so that its buffer class
         // fits too), at least one small block, and nothing after it. A smaller run takes a
         // buffer of another class: the pooled one kept above then stays, and counts.
-        used = memory_in_use();
+        const uint64_t used = memory_in_use();
         uint64_t room = used < cap ? (cap - used) / kPageSize : 0;
         if (room > 0) room = uint64_t{1} << (63 - __builtin_clzll(room));
         run = std::max(std::min(run, room), std::min<uint64_t>(run, kMinDemandPages));
