@@ -180,24 +180,33 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
                            });
   }
 
+  // Sends what OpenSSL wrote, then completes with `args`.
+  template <class Handler, class... Args>
+  void flush_then_complete(Handler handler, bool inside_handler, Args... args) {
+    flush(std::move(handler), inside_handler,
+          [args...](Core& c, Handler h, bool in) { c.complete(std::move(h), in, args...); });
+  }
+
+  // Sends what OpenSSL wrote, receives more, then `retry`: OpenSSL wants bytes.
+  template <class Handler, class Retry>
+  void flush_then_receive(Handler handler, bool inside_handler, Retry retry) {
+    flush(std::move(handler), inside_handler,
+          [retry](Core& c, Handler h, bool) { c.receive(std::move(h), retry); });
+  }
+
   // --- the operations --------------------------------------------------------------------------
 
   void handshake(HandshakeHandler handler, bool inside_handler) {
     ERR_clear_error();
     errno = 0;
     const int r = SSL_do_handshake(ssl);
-    if (r == 1) {
-      return flush(std::move(handler), inside_handler, [](Core& c, HandshakeHandler h, bool in) {
-        c.complete(std::move(h), in, error_code());
-      });
-    }
+    if (r == 1) return flush_then_complete(std::move(handler), inside_handler, error_code());
     const int saved_errno = errno;
     const int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ) {
-      return flush(std::move(handler), inside_handler, [](Core& c, HandshakeHandler h, bool) {
-        c.receive(std::move(h),
-                  [](Core& c2, HandshakeHandler h2, bool in) { c2.handshake(std::move(h2), in); });
-      });
+      return flush_then_receive(
+          std::move(handler), inside_handler,
+          [](Core& c, HandshakeHandler h, bool in) { c.handshake(std::move(h), in); });
     }
     // A fatal alert OpenSSL may have written is dropped: the connection closes anyway.
     complete(std::move(handler), inside_handler, tls_error(e, saved_errno));
@@ -224,16 +233,12 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
     }
     // Reading can make OpenSSL answer (a key update): that goes out first.
     if (total > 0) {  // an error shows again on the next call
-      return flush(std::move(handler), inside_handler, [total](Core& c, ReadHandler h, bool in) {
-        c.complete(std::move(h), in, error_code(), total);
-      });
+      return flush_then_complete(std::move(handler), inside_handler, error_code(), total);
     }
     if (e == SSL_ERROR_WANT_READ) {
-      return flush(std::move(handler), inside_handler, [buffer](Core& c, ReadHandler h, bool) {
-        c.receive(std::move(h), [buffer](Core& c2, ReadHandler h2, bool in) {
-          c2.read(buffer, std::move(h2), in);
-        });
-      });
+      return flush_then_receive(
+          std::move(handler), inside_handler,
+          [buffer](Core& c, ReadHandler h, bool in) { c.read(buffer, std::move(h), in); });
     }
     complete(std::move(handler), inside_handler, tls_error(e, saved_errno), size_t{0});
   }
@@ -244,19 +249,13 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
     size_t n = 0;
     // OpenSSL's output goes into `tx`, which always takes it: no SSL_ERROR_WANT_WRITE.
     const int r = SSL_write_ex(ssl, buffer.data(), buffer.size(), &n);
-    if (r == 1) {
-      return flush(std::move(handler), inside_handler, [n](Core& c, ReadHandler h, bool in) {
-        c.complete(std::move(h), in, error_code(), n);
-      });
-    }
+    if (r == 1) return flush_then_complete(std::move(handler), inside_handler, error_code(), n);
     const int saved_errno = errno;
     const int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ) {  // renegotiation-like states: read, then write again
-      return flush(std::move(handler), inside_handler, [buffer](Core& c, ReadHandler h, bool) {
-        c.receive(std::move(h), [buffer](Core& c2, ReadHandler h2, bool in) {
-          c2.write(buffer, std::move(h2), in);
-        });
-      });
+      return flush_then_receive(
+          std::move(handler), inside_handler,
+          [buffer](Core& c, ReadHandler h, bool in) { c.write(buffer, std::move(h), in); });
     }
     complete(std::move(handler), inside_handler, tls_error(e, saved_errno), size_t{0});
   }
