@@ -49,7 +49,8 @@ class EngineImpl {
   void plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, control::FaultKind kind);
   void schedule_range(Mapping& m, const control::FetchRange& range);
   void start_fetch(Mapping& m, std::shared_ptr<Fetch> fetch);
-  void on_fetch_progress(const std::shared_ptr<Fetch>& fetch, uint64_t received);
+  // Fills what arrived when worth it; returns the body bytes done with (free in the ring).
+  uint64_t on_fetch_progress(const std::shared_ptr<Fetch>& fetch, uint64_t received);
   void on_fetch_complete(const std::shared_ptr<Fetch>& fetch, net::ExchangeResult&& result);
   void fill_pages(Mapping& m, Fetch& f, uint64_t upto);
   void fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& fetch, const std::string& why, bool mapping_wide);
@@ -57,11 +58,14 @@ class EngineImpl {
   void release_fetch(Mapping* m, const std::shared_ptr<Fetch>& fetch);
   void note_resident(Mapping& m, uint64_t first, uint64_t count);
   void evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages = 0);
+  void make_room_for_fill(uint64_t pages, uint64_t keep_newest_pages);
   // MADV_DONTNEED on the resident pages of [first, end); returns how many were dropped.
   uint64_t drop_resident(Mapping& m, uint64_t first, uint64_t end);
   uint8_t* take_buffer(uint64_t bytes);
   void give_buffer(uint8_t* p, uint64_t bytes);
   static uint64_t buffer_class(uint64_t bytes);
+  // The staging a fetch of `pages` holds: its size class, at most one ring.
+  static uint64_t staging_bytes(uint64_t pages);
   bool has_spare_buffer(uint64_t bytes) const;
   // Unmaps pooled buffers worth `bytes`, none of class `except_class` and not the last one of
   // class `keep_one_of_class` (0: no such class).

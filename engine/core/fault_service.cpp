@@ -22,6 +22,11 @@ using control::PageState;
 namespace {
 // Fill as the body arrives, but in batches: one UFFDIO_COPY per 256 KiB unless a thread waits.
 constexpr uint64_t kFillBatchPages = 64;
+// A part's body streams through a staging ring this large (smaller parts get their size class):
+// room for a fill batch and the next reads, small enough to stay in cache, and reused whole, so
+// a scan no longer maps and page-faults a fresh 8 MiB buffer per part and the memory limit is
+// spent on pages rather than on staging.
+constexpr uint64_t kStagingRingBytes = 512 * 1024;
 constexpr uint64_t kSpareBufferLimit = 128ull << 20;
 // What a waiting thread gets fetched even when the memory limit is reached (16 KiB).
 constexpr uint64_t kMinDemandPages = 4;
@@ -191,8 +196,8 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       continue;
     }
     uint64_t run = m.pages.run_length(p, std::min(part_pages, end - p), PageState::kAbsent);
-    // What the request will hold: its staging buffer, a whole size class.
-    const uint64_t bytes = buffer_class(run * kPageSize);
+    // What the request will hold: its staging buffer (the pages it fills count as resident).
+    const uint64_t bytes = staging_bytes(run);
     // Readahead stops an eighth short of the limit: the rest is for the blocks threads wait on.
     const uint64_t cap =
         range.demand ? config.memory_limit : config.memory_limit - config.memory_limit / 8;
@@ -241,9 +246,10 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
 
 void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
   if (!f->buffer) {
-    f->buffer = take_buffer(f->page_count * kPageSize);
     // The whole buffer counts: a pooled one may be dirty past this request's pages.
-    const uint64_t held = buffer_class(f->page_count * kPageSize);
+    const uint64_t held = staging_bytes(f->page_count);
+    f->buffer = take_buffer(held);
+    f->ring_pages = held / kPageSize;
     totals.in_flight_bytes.fetch_add(held, std::memory_order_relaxed);
     m.counters.in_flight_bytes.fetch_add(held, std::memory_order_relaxed);
     m.fetches.insert(f);
@@ -271,10 +277,16 @@ void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
       *reject = verdict.message;
       return std::nullopt;
     }
-    return net::BodyTarget{fetch->buffer + fetch->request_from_page * kPageSize, last - first + 1};
+    net::BodyTarget target;
+    target.data = fetch->buffer;
+    target.size = last - first + 1;
+    target.ring_bytes = fetch->ring_pages * kPageSize;
+    target.ring_start = (fetch->request_from_page % fetch->ring_pages) * kPageSize;
+    return target;
   };
-  ex->on_progress = [this, weak](uint64_t received) {
-    if (auto fetch = weak.lock()) on_fetch_progress(fetch, received);
+  ex->on_progress = [this, weak](uint64_t received) -> uint64_t {
+    auto fetch = weak.lock();
+    return fetch ? on_fetch_progress(fetch, received) : received;
   };
   ex->on_complete = [this, f](net::ExchangeResult&& r) { on_fetch_complete(f, std::move(r)); };
   f->exchange = ex;
@@ -284,22 +296,26 @@ void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
   m.pool->submit(std::move(ex));
 }
 
-void EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t received) {
+uint64_t EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t received) {
   auto mit = mappings.find(f->mapping_id);
-  if (mit == mappings.end() || !f->buffer) return;
+  if (mit == mappings.end() || !f->buffer) return received;  // nothing will be filled
   Mapping& m = *mit->second;
   f->received = received;
+  auto consumed = [&] { return (f->copied_pages - f->request_from_page) * kPageSize; };
   uint64_t body_start = (f->first_page + f->request_from_page) * kPageSize;
   uint64_t body_end = std::min<uint64_t>((f->first_page + f->page_count) * kPageSize, m.size);
   uint64_t have = body_start + received;
   uint64_t ready = have >= body_end ? f->page_count : have / kPageSize - f->first_page;
-  if (ready <= f->copied_pages) return;
+  if (ready <= f->copied_pages) return consumed();
   bool someone_waits = false;
   auto w = m.waiters.lower_bound(f->first_page + f->copied_pages);
   if (w != m.waiters.end() && w->first < f->first_page + ready) someone_waits = true;
-  if (someone_waits || ready - f->copied_pages >= kFillBatchPages || ready == f->page_count) {
+  // Half a ring unfilled is a batch too: the rest of the ring is the room for the next reads.
+  const uint64_t batch = std::min(kFillBatchPages, f->ring_pages / 2);
+  if (someone_waits || ready - f->copied_pages >= batch || ready == f->page_count) {
     fill_pages(m, *f, ready);
   }
+  return consumed();
 }
 
 void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
@@ -308,30 +324,33 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
   if (end_byte > body_end) {
     // The object's last page: zero what lies past its end (the staging buffer is reused).
     uint64_t off = body_end - f.first_page * kPageSize;
-    std::memset(f.buffer + off, 0, end_byte - body_end);
+    std::memset(f.staging_page(off / kPageSize) + off % kPageSize, 0, end_byte - body_end);
   }
   auto now = Clock::now();
   uint64_t p = f.copied_pages;
   while (p < upto) {
+    // One UFFDIO_COPY per run, which ends at `upto`, at the marker page and where the ring wraps.
+    const uint64_t ring_end = p + (f.ring_pages - p % f.ring_pages);
     uint64_t q = p;
-    while (q < upto && f.first_page + q != f.marker_page) ++q;
+    while (q < upto && q < ring_end && f.first_page + q != f.marker_page) ++q;
     if (q > p) {
+      make_room_for_fill(q - p, /*keep_newest_pages=*/p - f.copied_pages);
       uint64_t dst = m.base + (f.first_page + p) * kPageSize;
-      int e = uffd.copy(dst, f.buffer + p * kPageSize, (q - p) * kPageSize);
+      int e = uffd.copy(dst, f.staging_page(p), (q - p) * kPageSize);
       if (e != 0) MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
       m.pages.set_range(f.first_page + p, q - p, PageState::kResident);
       note_resident(m, f.first_page + p, q - p);
     }
-    if (q < upto) {
+    if (q < upto && f.first_page + q == f.marker_page) {
       // The readahead marker: hold its bytes back unless a thread already waits on it.
       uint64_t page = f.first_page + q;
       if (m.waiters.count(page)) {
-        uffd.copy(m.base + page * kPageSize, f.buffer + q * kPageSize, kPageSize);
+        uffd.copy(m.base + page * kPageSize, f.staging_page(q), kPageSize);
         m.pages.set(page, PageState::kResident);
         note_resident(m, page, 1);
       } else {
         auto held = std::make_unique<uint8_t[]>(kPageSize);
-        std::memcpy(held.get(), f.buffer + q * kPageSize, kPageSize);
+        std::memcpy(held.get(), f.staging_page(q), kPageSize);
         m.markers[page] = std::move(held);
         m.pages.set(page, PageState::kMarker);
       }
@@ -362,6 +381,13 @@ void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
   uint64_t used = memory_in_use();
   if (used > config.memory_limit)
     evict_for(used - config.memory_limit, /*keep_newest_pages=*/count);
+}
+
+// Evicts before UFFDIO_COPY rather than after: the kernel counts the new pages at once, and at
+// the limit a fill must not push the process past it even for a moment.
+void EngineImpl::make_room_for_fill(uint64_t pages, uint64_t keep_newest_pages) {
+  const uint64_t used = memory_in_use() + pages * kPageSize;
+  if (used > config.memory_limit) evict_for(used - config.memory_limit, keep_newest_pages);
 }
 
 void EngineImpl::evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages) {
@@ -524,8 +550,8 @@ void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
 
 void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
   if (f->buffer) {
-    give_buffer(f->buffer, f->page_count * kPageSize);
-    const uint64_t held = buffer_class(f->page_count * kPageSize);
+    const uint64_t held = staging_bytes(f->page_count);
+    give_buffer(f->buffer, held);
     totals.in_flight_bytes.fetch_sub(held, std::memory_order_relaxed);
     if (m) m->counters.in_flight_bytes.fetch_sub(held, std::memory_order_relaxed);
     f->buffer = nullptr;
@@ -540,6 +566,10 @@ uint64_t EngineImpl::buffer_class(uint64_t bytes) {
   uint64_t c = 16 * 1024;
   while (c < bytes) c <<= 1;
   return c;
+}
+
+uint64_t EngineImpl::staging_bytes(uint64_t pages) {
+  return std::min(buffer_class(pages * kPageSize), kStagingRingBytes);
 }
 
 uint8_t* EngineImpl::take_buffer(uint64_t bytes) {

@@ -59,7 +59,11 @@ struct Fetch {
   uint64_t received = 0;           // body bytes of the current attempt so far
   uint64_t marker_page = control::FetchRange::kNoMarker;
   bool demand = false;
-  uint8_t* buffer = nullptr;  // page-aligned staging, page_count pages
+  // Page-aligned staging: a ring of ring_pages pages (all of the part when it is small). Page i
+  // of the part is at staging_page(i) until it is filled.
+  uint8_t* buffer = nullptr;
+  uint64_t ring_pages = 0;
+  uint8_t* staging_page(uint64_t i) const { return buffer + (i % ring_pages) * kPageSize; }
   std::shared_ptr<net::Exchange> exchange;
   int attempts = 0;
   Clock::time_point started;

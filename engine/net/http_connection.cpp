@@ -56,6 +56,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   std::string request_text;
   ExchangeResult result;
   BodyTarget target;
+  uint64_t consumed = 0;  // body bytes the consumer is done with (what a ring may overwrite)
   bool taking_body = false;
   bool reusable = true;
   uint64_t small_expected = 0;
@@ -340,14 +341,21 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       }
       target = *t;
       taking_body = true;
-      // Bytes the header read already pulled in belong to the body.
+      consumed = 0;
+      // Bytes the header read already pulled in belong to the body (a ring may wrap them).
       auto leftover = buffer.data();
+      const auto* from = static_cast<const uint8_t*>(leftover.data());
       uint64_t n = std::min<uint64_t>(leftover.size(), target.size);
-      std::memcpy(target.data, leftover.data(), n);
+      for (uint64_t done = 0; done < n;) {
+        BodySpan span = next_body_span(target, done, 0, n - done);
+        if (span.len == 0) return fail(NetError::kProtocol, "body staging buffer too small");
+        std::memcpy(span.data, from + done, span.len);
+        done += span.len;
+      }
       buffer.consume(n);
       if (buffer.size() != 0) reusable = false;  // more than the body: never trust this stream
       result.body_bytes = n;
-      if (n && ex->on_progress) ex->on_progress(n);
+      if (n) report_progress();
       return read_body();
     }
     // An answer whose body nobody takes (errors): keep it when small, else drop the connection.
@@ -379,13 +387,19 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
+  void report_progress() {
+    consumed = ex->on_progress ? ex->on_progress(result.body_bytes) : result.body_bytes;
+  }
+
   void read_body() {
     if (result.body_bytes >= target.size) return finish_ok();
-    uint64_t want = std::min<uint64_t>(target.size - result.body_bytes, kReadChunk);
+    BodySpan span = next_body_span(target, result.body_bytes, consumed, kReadChunk);
+    // The consumer frees ring space in on_progress; one that never does would stall us forever.
+    if (span.len == 0) return fail(NetError::kProtocol, "body staging buffer full");
     arm_timer();
     with_stream([&](auto& stream) {
       asio::async_read(
-          stream, asio::buffer(target.data + result.body_bytes, want),
+          stream, asio::buffer(span.data, span.len),
           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
             if (ec) {
               self->result.body_bytes += n;
@@ -395,7 +409,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
                                                   ec.message());
             }
             self->result.body_bytes += n;
-            if (self->ex->on_progress) self->ex->on_progress(self->result.body_bytes);
+            self->report_progress();
             self->read_body();
           });
     });

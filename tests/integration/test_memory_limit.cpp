@@ -101,11 +101,36 @@ TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterE
   // A thread waiting on a page always gets its small block fetched, even at the limit.
   constexpr uint64_t kDemandAllowance = 64 * 1024;
   EXPECT_LE(peak_counted, kLimit + kDemandAllowance) << "resident + in-flight bytes the engine counts";
-  // Staging buffers are pooled even at the limit, though this pool holds only four 1 MiB buffers:
-  // about a third of the requests map one (trimming the pool first made it three in five).
+  // Staging buffers are pooled even at the limit, though this pool holds only eight 512 KiB
+  // rings: trimming the pool first made three requests in five map a buffer.
   Stats total = mmapurl::process_stats();
   EXPECT_LT(total.staging_buffers_mapped, total.requests / 2)
       << total.requests << " requests, " << total.staging_buffers_mapped << " staging buffers mapped";
+}
+
+// Parts of several MiB stream through staging rings of 512 KiB: a scan's staging memory is a
+// few MiB however large its GETs, and every byte lands right, across the ring's wrap and in the
+// object's partial last page.
+TEST_F(MemoryLimit, ScanStreamsLargePartsThroughSmallStagingRings) {
+  constexpr size_t kSize = 48 * kMiB + 777;
+  constexpr uint64_t kRing = 512 * 1024;
+  const std::string content = itest::random_bytes(kSize, 73);
+  ASSERT_TRUE(origin_->put("rings.bin", content));
+  Mapping m(origin_->url(true, "rings.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  uint64_t peak_in_flight = 0;
+  for (size_t off = 0; off < kSize; off += kMiB) {
+    const size_t n = std::min(kMiB, kSize - off);
+    ASSERT_EQ(std::memcmp(data + off, content.data() + off, n), 0) << "MiB at " << off;
+    peak_in_flight = std::max(peak_in_flight, m.stats().in_flight_bytes);
+  }
+  Stats s = m.stats();
+  ASSERT_GT(s.bytes_fetched / std::max<uint64_t>(s.requests, 1), kRing)
+      << "the premise: parts larger than a ring (" << s.requests << " requests)";
+  EXPECT_GT(peak_in_flight, 0u);
+  EXPECT_LE(peak_in_flight, s.max_requests_in_flight * kRing)
+      << "staging of at most one ring per request in flight";
 }
 
 TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {
