@@ -99,10 +99,11 @@ chmod 600 "$work/s3fs.passwd"
 : > "$work/rclone.conf"
 
 # --- 3. one measurement: shaper -> contender -> counters --------------------------------------
-# Every measurement gets its own mmapurl-shaper (pass-through for "none"), so each contender's
-# network bytes are the shaper's count and every contender sees the same network.
+# Every measurement gets its own mmapurl-shaper, so each contender's network bytes are the
+# shaper's count and every contender sees the same network. For "none" it forwards with splice(2):
+# a pass-through that copied every byte in user space took CPU from whoever it measured.
 start_shaper() {  # $1 profile, $2 target port; sets shaper_pid, sport
-  local args=()
+  local args=(--splice)
   [[ $1 == s3like ]] && args=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)
   "$shaper_bin" --listen 127.0.0.1:0 --target "127.0.0.1:$2" "${args[@]}" \
     > "$work/shaper.out" 2> "$work/shaper.err" &

@@ -287,8 +287,9 @@ def markdown(meta, cells, source, note=None):
         f"{v.get('s3rver')}.",
         "",
         "How it is measured:",
-        "- Every measurement starts its own `mmapurl-shaper` in front of the server (pass-through "
-        "when unshaped), so every contender sees the same network; *network MiB* is what the "
+        "- Every measurement starts its own `mmapurl-shaper` in front of the server (when unshaped "
+        "a pass-through with splice(2), `--splice`, which copies nothing in user space), so every "
+        "contender sees the same network; *network MiB* is what the "
         "shaper carried from the server to the contender (including TLS and HTTP overhead).",
         "- Every FUSE peer is mounted afresh for each measurement (cold kernel page cache, "
         "empty disk cache) and read by `bench/peers/mmap_reader.cpp`, which mmaps the file and "

@@ -262,6 +262,106 @@ TEST(NetShaperForwarding, BytesArriveIntactBothWays) {
   EXPECT_EQ(c.bytes_down, payload.size());
 }
 
+ShaperOptions spliced() {
+  ShaperOptions opts;
+  opts.splice = true;
+  return opts;
+}
+
+TEST(NetShaperSplice, BytesArriveIntactBothWays) {
+  TestServer server(echo);
+  auto proxy = start_proxy(server.port(), spliced());
+  const std::string payload = random_bytes(8 << 20, 11);
+  const int fd = connect_loopback(proxy->port());
+  ASSERT_GE(fd, 0);
+  std::thread writer([&] {
+    EXPECT_TRUE(write_all(fd, payload.data(), payload.size()));
+    shutdown(fd, SHUT_WR);  // the half-close must reach the server, whose EOF must come back
+  });
+  const ReadResult echoed = read_until_end(fd);
+  writer.join();
+  close(fd);
+  EXPECT_EQ(echoed.error, 0);
+  ASSERT_EQ(echoed.data.size(), payload.size());
+  EXPECT_EQ(fnv1a(echoed.data), fnv1a(payload));
+  const auto c = proxy->counters();
+  EXPECT_EQ(c.bytes_up, payload.size());
+  EXPECT_EQ(c.bytes_down, payload.size());
+}
+
+TEST(NetShaperSplice, ConnectionsAtOnceEachGetTheirWholeBody) {
+  const std::string body = random_bytes(3 << 20, 12);
+  TestServer server(sender(&body));
+  auto proxy = start_proxy(server.port(), spliced());
+  constexpr int kClients = 8;
+  std::vector<ReadResult> results(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) clients.emplace_back([&, i] { results[i] = fetch(proxy->port()); });
+  for (auto& t : clients) t.join();
+  for (const auto& r : results) {
+    EXPECT_EQ(r.error, 0) << std::strerror(r.error);
+    ASSERT_EQ(r.data.size(), body.size());
+    EXPECT_EQ(fnv1a(r.data), fnv1a(body));
+  }
+  EXPECT_EQ(proxy->counters().bytes_down, kClients * body.size());
+}
+
+TEST(NetShaperSplice, AClientResetReachesTheServer) {
+  std::atomic<int> server_error{0};
+  TestServer server([&server_error](int fd) {
+    char c;
+    if (recv(fd, &c, 1, 0) != 1) return;
+    const std::string chunk(64 * 1024, 'x');
+    for (;;) {  // sends until the connection breaks
+      if (send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) >= 0 || errno == EINTR) continue;
+      server_error = errno;
+      return;
+    }
+  });
+  auto proxy = start_proxy(server.port(), spliced());
+  const int fd = connect_loopback(proxy->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, "G", 1));
+  EXPECT_EQ(read_until_end(fd, 1 << 20).data.size(), size_t{1} << 20);
+  const linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  close(fd);
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (server_error == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(server_error == ECONNRESET || server_error == EPIPE) << std::strerror(server_error);
+}
+
+TEST(NetShaperSplice, RefusesToShape) {
+  ShaperOptions opts = spliced();
+  opts.delay_ms_down = 10;
+  opts.target_port = 9;
+  ShapingProxy proxy(opts);
+  std::string error;
+  EXPECT_FALSE(proxy.start(&error));
+  EXPECT_NE(error.find("splice"), std::string::npos) << error;
+}
+
+TEST(NetShaperSplice, StopWithLiveConnectionsIsQuick) {
+  TestServer server(echo);
+  auto proxy = start_proxy(server.port(), spliced());
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) {
+    fds.push_back(connect_loopback(proxy->port()));
+    ASSERT_GE(fds.back(), 0);
+    ASSERT_TRUE(write_all(fds.back(), "x", 1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto t0 = Clock::now();
+  proxy->stop();
+  EXPECT_LE(ms_since(t0), 500);
+  for (int fd : fds) {
+    EXPECT_TRUE(readable_within(fd, 1000));  // closed by the proxy: EOF or reset
+    close(fd);
+  }
+}
+
 TEST(NetShaperDelay, EachRequestResponseCostsOneRtt) {
   TestServer server(echo);
   ShaperOptions opts;

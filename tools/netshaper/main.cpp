@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "  --rtt-ms R             shorthand: R/2 each way (overridden by the two above)\n"
     "  --conn-mbps M          cap per connection and direction, megabytes (1e6 B) per second\n"
     "  --handshake-rtt        charge a fresh connection one extra RTT, as a TCP handshake would\n"
+    "  --splice               pass-through only: forward with splice(2), no user-space copy\n"
     "  --help                 this text\n"
     "\n"
     "Delayed data keeps streaming: the delay does not cut throughput (up to 64 MiB in flight\n"
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
     }
     if (arg == "--handshake-rtt") {
       opts.emulate_handshake_rtt = true;
+      continue;
+    }
+    if (arg == "--splice") {
+      opts.splice = true;
       continue;
     }
     if (i + 1 >= argc) return fail("missing value for " + arg);
@@ -131,9 +136,10 @@ int main(int argc, char** argv) {
   }
   std::printf("listening on %s:%u\n", opts.listen_host.c_str(), proxy.port());
   std::fflush(stdout);
-  std::fprintf(stderr, "mmapurl-shaper: -> %s:%u, delay up %.3f ms, down %.3f ms, cap %s\n",
+  std::fprintf(stderr, "mmapurl-shaper: -> %s:%u, delay up %.3f ms, down %.3f ms, cap %s%s\n",
                opts.target_host.c_str(), opts.target_port, opts.delay_ms_up, opts.delay_ms_down,
-               opts.conn_mbps > 0 ? (std::to_string(opts.conn_mbps) + " MB/s").c_str() : "none");
+               opts.conn_mbps > 0 ? (std::to_string(opts.conn_mbps) + " MB/s").c_str() : "none",
+               opts.splice ? ", splice" : "");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

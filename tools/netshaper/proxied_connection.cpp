@@ -2,6 +2,8 @@
 // loop through a delay queue and a token bucket per direction, with the proxy's faults applied.
 #include "netshaper/proxied_connection.hpp"
 
+#include "netshaper/spliced_forwarding.hpp"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -90,6 +92,18 @@ void ProxiedConnection::run() {
   }
   set_nodelay(fds_[0]);
   set_nodelay(fds_[1]);
+  if (shared_.options.splice) {
+    const SplicedEnd end = forward_spliced(fds_[0], fds_[1], wake_fd_, shared_);
+    if (end != SplicedEnd::kNoPipes) {
+      if (end == SplicedEnd::kFailed) {
+        reset_both();
+      } else {
+        close_both();
+      }
+      finished_.store(true, std::memory_order_release);
+      return;
+    }
+  }
   up_.scratch = up_.queue.take_buffer(kReadSize);
   down_.scratch = down_.queue.take_buffer(kReadSize);
 

@@ -23,6 +23,10 @@ struct ShaperOptions {
   // Memory buffered per connection and direction (the bandwidth-delay product) before the proxy
   // stops reading from the sender, which then feels TCP back-pressure.
   size_t max_queued_bytes = size_t{64} << 20;
+  // Pass-through with splice(2): no user-space copy, so a proxy that shapes nothing takes as
+  // little CPU from what it measures as it can. Only without delay, cap and handshake RTT;
+  // faults (set_fault) are not applied to such connections.
+  bool splice = false;
 };
 
 enum class TcpFault {

@@ -1,0 +1,21 @@
+// Pass-through forwarding with splice(2): when nothing is shaped or faulted, the kernel moves
+// each direction's bytes socket -> pipe -> socket and the proxy copies nothing in user space.
+#pragma once
+
+#include "netshaper/proxied_connection.hpp"
+
+namespace mmapurl::netshaper {
+
+enum class SplicedEnd {
+  kEnded,    // both directions ended with EOF, each passed on as a half-close
+  kFailed,   // a side failed: the caller resets both, so the other side sees an RST too
+  kStopped,  // the proxy stops
+  kNoPipes,  // pipes could not be made: nothing was forwarded, forward some other way
+};
+
+// Forwards between the two connected, non-blocking sockets until one of the ends above;
+// `wake_fd` (an eventfd) interrupts the wait to look at the stop flag. Counts delivered bytes in
+// `shared`. Closes neither socket: the caller owns them.
+SplicedEnd forward_spliced(int client_fd, int server_fd, int wake_fd, ProxyShared& shared);
+
+}  // namespace mmapurl::netshaper
