@@ -33,12 +33,14 @@ class ConnectionPool {
 
  private:
   void dispatch();
+  uint32_t prefetch_limit(std::chrono::steady_clock::time_point now) const;
   boost::asio::io_context& io_;
   boost::asio::ssl::context& tls_;
   Origin origin_;
   TransportSettings settings_;
   uint32_t max_connections_;
   uint32_t busy_ = 0;
+  uint64_t fastest_header_us_ = UINT64_MAX;  // the quickest answer yet: about one round trip
   std::chrono::steady_clock::time_point last_urgent_{};
   std::vector<std::unique_ptr<HttpConnection>> slots_;
   std::deque<std::shared_ptr<Exchange>> urgent_;

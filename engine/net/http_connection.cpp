@@ -55,6 +55,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   std::function<void(bool)> done;
   std::string request_text;
   ExchangeResult result;
+  std::chrono::steady_clock::time_point request_sent;
   BodyTarget target;
   uint64_t consumed = 0;  // body bytes the consumer is done with (what a ring may overwrite)
   bool taking_body = false;
@@ -277,6 +278,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
                           if (ec) {
                             return self->fail(self->classify(ec), "sending request: " + ec.message());
                           }
+                          self->request_sent = std::chrono::steady_clock::now();
                           self->read_header();
                         });
     });
@@ -301,6 +303,10 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void on_header() {
     const auto& msg = parser->get();
+    result.header_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now() - request_sent)
+                                                 .count()) +
+                       1;  // never 0 once a header came
     ResponseHead& head = result.head;
     head.status = msg.result_int();
     head.keep_alive = msg.keep_alive();

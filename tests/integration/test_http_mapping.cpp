@@ -25,6 +25,7 @@
 #include "mmapurl.h"
 #include "mmapurl.hpp"
 #include "mmapurl_ext.h"
+#include "netshaper/shaping_proxy.hpp"
 
 namespace {
 
@@ -474,6 +475,38 @@ TEST_F(HttpMapping, MappingStatsCountItsBytesInFlight) {
 }
 
 // --- the C++ API: RAII mapping and statistics ---
+
+// A near origin (loopback nginx) gets a scan's readahead on a few connections: there one is
+// bound by CPU, not by the round trip. A far one (20 ms round trip through the shaping proxy)
+// gets it on many, as parallel GETs are what make a scan fast there.
+TEST_F(HttpMapping, ScanUsesFewConnectionsToANearOriginAndManyToAFarOne) {
+  const std::string content = put_random("conns.bin", 48 * kMiB, 81);
+  if (!itest::in_fresh_process()) {
+    ASSERT_TRUE(itest::run_current_test_in_fresh_process());  // connections are process-wide
+    return;
+  }
+  auto scan = [&](const std::string& url) {
+    mmapurl::Mapping m(url);
+    ASSERT_TRUE(m.ok()) << m.error_string();
+    const auto* data = static_cast<const uint8_t*>(m.data());
+    for (size_t off = 0; off < content.size(); off += kMiB) {
+      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0) << url << " MiB at " << off;
+    }
+  };
+  scan(origin_->url(true, "conns.bin"));
+  const uint64_t near_connections = mmapurl::process_stats().connections;
+  // Four for readahead, and a fault on a page not requested yet may open one more.
+  EXPECT_LE(near_connections, 6u);
+
+  mmapurl::netshaper::ShaperOptions far;
+  far.target_port = origin_->nginx().https_port();
+  far.delay_ms_up = far.delay_ms_down = 10;
+  mmapurl::netshaper::ShapingProxy proxy(far);
+  std::string error;
+  ASSERT_TRUE(proxy.start(&error)) << error;
+  scan("https://127.0.0.1:" + std::to_string(proxy.port()) + "/conns.bin");
+  EXPECT_GE(mmapurl::process_stats().connections - near_connections, 8u);
+}
 
 TEST_F(HttpMapping, RaiiMappingAndProcessStats) {
   const std::string content = put_random("raii", 8 * kMiB, 77);
