@@ -26,12 +26,6 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, boost::asio::ssl::co
 ConnectionPool::~ConnectionPool() { *alive_ = false; }
 
 void ConnectionPool::submit(std::shared_ptr<Exchange> exchange) {
-  // Every answer tells how near the origin is.
-  exchange->on_complete = [this, alive = alive_,
-                           consumer = std::move(exchange->on_complete)](ExchangeResult&& r) {
-    if (*alive && r.header_us != 0) fastest_header_us_ = std::min(fastest_header_us_, r.header_us);
-    if (consumer) consumer(std::move(r));
-  };
   (exchange->urgent ? urgent_ : normal_).push_back(std::move(exchange));
   dispatch();
 }
@@ -87,8 +81,10 @@ void ConnectionPool::dispatch() {
     auto exchange = std::move(queue.front());
     queue.pop_front();
     ++busy_;
-    idle->run(std::move(exchange), [this, alive = alive_](bool) {
+    idle->run(std::move(exchange), [this, alive = alive_](bool, uint64_t header_us) {
       if (!*alive) return;
+      // Every answer tells how near the origin is.
+      if (header_us != 0) fastest_header_us_ = std::min(fastest_header_us_, header_us);
       --busy_;
       dispatch();
     });

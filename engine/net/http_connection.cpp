@@ -52,10 +52,11 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::empty_body>> parser;
   std::shared_ptr<Exchange> ex;
-  std::function<void(bool)> done;
+  DoneHandler done;
   std::string request_text;
   ExchangeResult result;
   std::chrono::steady_clock::time_point request_sent;
+  uint64_t header_us = 0;  // for `done`: see HttpConnection::run
   BodyTarget target;
   uint64_t consumed = 0;  // body bytes the consumer is done with (what a ring may overwrite)
   bool taking_body = false;
@@ -119,7 +120,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     result = {};
     parser.reset();
     if (exchange && exchange->on_complete) exchange->on_complete(std::move(r));
-    if (callback) callback(reusable && connected);
+    if (callback) callback(reusable && connected, header_us);
   }
 
   void shutdown_socket() {
@@ -134,12 +135,13 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     // reference them, and completes with an error once the socket is closed.
   }
 
-  void start(std::shared_ptr<Exchange> exchange, std::function<void(bool)> cb) {
+  void start(std::shared_ptr<Exchange> exchange, DoneHandler cb) {
     ex = std::move(exchange);
     done = std::move(cb);
     busy = true;
     reusable = true;
     taking_body = false;
+    header_us = 0;
     timed_out = false;
     result = {};
     if (connected) {
@@ -303,10 +305,9 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void on_header() {
     const auto& msg = parser->get();
-    result.header_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                 std::chrono::steady_clock::now() - request_sent)
-                                                 .count()) +
-                       1;  // never 0 once a header came
+    const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - request_sent);
+    header_us = std::max<uint64_t>(1, static_cast<uint64_t>(waited.count()));  // 0: no header
     ResponseHead& head = result.head;
     head.status = msg.result_int();
     head.keep_alive = msg.keep_alive();
@@ -436,7 +437,7 @@ HttpConnection::HttpConnection(asio::io_context& io, asio::ssl::context& tls, co
 
 HttpConnection::~HttpConnection() { close(); }
 
-void HttpConnection::run(std::shared_ptr<Exchange> exchange, std::function<void(bool)> done) {
+void HttpConnection::run(std::shared_ptr<Exchange> exchange, DoneHandler done) {
   impl_->start(std::move(exchange), std::move(done));
 }
 

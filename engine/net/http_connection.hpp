@@ -20,8 +20,10 @@ class HttpConnection {
   HttpConnection& operator=(const HttpConnection&) = delete;
 
   // Runs `exchange`, connecting first if needed. `done` runs after exchange.on_complete, with
-  // whether the connection can be reused.
-  void run(std::shared_ptr<Exchange> exchange, std::function<void(bool reusable)> done);
+  // whether the connection can be reused and the microseconds from the request written to its
+  // response header read (about one round trip plus the server's time; 0 when none came).
+  using DoneHandler = std::function<void(bool reusable, uint64_t header_us)>;
+  void run(std::shared_ptr<Exchange> exchange, DoneHandler done);
   // Closes the socket; a running exchange completes with kCancelled.
   void close();
   bool busy() const;

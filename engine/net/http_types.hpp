@@ -53,9 +53,6 @@ struct ExchangeResult {
   ResponseHead head;
   std::string small_body;  // the body of a response the consumer did not take (≤ 64 KiB)
   uint64_t body_bytes = 0;  // bytes written into the consumer's buffer
-  // From the request written to its response header read: about one round trip plus the
-  // server's time (0 when no header came).
-  uint64_t header_us = 0;
 };
 
 // Where a body of `size` bytes goes. Linear (ring_bytes == 0): the `size` bytes at `data`. A
