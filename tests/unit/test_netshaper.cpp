@@ -240,6 +240,27 @@ TEST(NetShaperTimedByteQueue, DeliversOnlyWhatIsDueInOrder) {
   EXPECT_EQ(q.bytes(), 0u);
 }
 
+// Three clients through the proxy, each with a byte sent: connections stop() has to end.
+void open_live_clients(uint16_t port, std::vector<int>* fds) {
+  for (int i = 0; i < 3; ++i) {
+    fds->push_back(connect_loopback(port));
+    ASSERT_GE(fds->back(), 0);
+    ASSERT_TRUE(write_all(fds->back(), "x", 1));
+  }
+}
+
+// stop() returns within 500 ms and every client sees its connection end; closes the clients.
+void expect_quick_stop_closes_clients(ShapingProxy& proxy, const std::vector<int>& fds) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto t0 = Clock::now();
+  proxy.stop();
+  EXPECT_LE(ms_since(t0), 500);
+  for (int fd : fds) {
+    EXPECT_TRUE(readable_within(fd, 1000));  // closed by the proxy: EOF or reset
+    close(fd);
+  }
+}
+
 // 8 MiB through the proxy to an echo server and back, then a half-close each way.
 void expect_echo_arrives_intact(ShaperOptions opts, uint32_t seed) {
   TestServer server(echo);
@@ -331,19 +352,8 @@ TEST(NetShaperSplice, StopWithLiveConnectionsIsQuick) {
   TestServer server(echo);
   auto proxy = start_proxy(server.port(), spliced());
   std::vector<int> fds;
-  for (int i = 0; i < 3; ++i) {
-    fds.push_back(connect_loopback(proxy->port()));
-    ASSERT_GE(fds.back(), 0);
-    ASSERT_TRUE(write_all(fds.back(), "x", 1));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const auto t0 = Clock::now();
-  proxy->stop();
-  EXPECT_LE(ms_since(t0), 500);
-  for (int fd : fds) {
-    EXPECT_TRUE(readable_within(fd, 1000));  // closed by the proxy: EOF or reset
-    close(fd);
-  }
+  ASSERT_NO_FATAL_FAILURE(open_live_clients(proxy->port(), &fds));
+  expect_quick_stop_closes_clients(*proxy, fds);
 }
 
 TEST(NetShaperDelay, EachRequestResponseCostsOneRtt) {
@@ -549,20 +559,9 @@ TEST(NetShaperLifecycle, StopWithLiveConnectionsIsQuick) {
   opts.delay_ms_down = 1000;  // data in flight inside the proxy
   auto proxy = start_proxy(server.port(), opts);
   std::vector<int> fds;
-  for (int i = 0; i < 3; ++i) {
-    fds.push_back(connect_loopback(proxy->port()));
-    ASSERT_GE(fds.back(), 0);
-    ASSERT_TRUE(write_all(fds.back(), "x", 1));
-  }
+  ASSERT_NO_FATAL_FAILURE(open_live_clients(proxy->port(), &fds));
   proxy->set_fault(TcpFault::kStallAfterBytes, 0, 1);  // and one stalled connection
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const auto t0 = Clock::now();
-  proxy->stop();
-  EXPECT_LE(ms_since(t0), 500);
-  for (int fd : fds) {
-    EXPECT_TRUE(readable_within(fd, 1000));  // closed by the proxy: EOF or reset
-    close(fd);
-  }
+  expect_quick_stop_closes_clients(*proxy, fds);
 }
 
 // The standalone binary: prints its port, forwards, exits 0 on SIGTERM.
