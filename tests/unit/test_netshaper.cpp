@@ -301,7 +301,8 @@ TEST(NetShaperSplice, ConnectionsAtOnceEachGetTheirWholeBody) {
   constexpr int kClients = 8;
   std::vector<ReadResult> results(kClients);
   std::vector<std::thread> clients;
-  for (int i = 0; i < kClients; ++i) clients.emplace_back([&, i] { results[i] = fetch(proxy->port()); });
+  for (int i = 0; i < kClients; ++i)
+    clients.emplace_back([&, i] { results[i] = fetch(proxy->port()); });
   for (auto& t : clients) t.join();
   for (const auto& r : results) {
     EXPECT_EQ(r.error, 0) << std::strerror(r.error);
@@ -425,6 +426,35 @@ TEST(NetShaperDelay, FullQueueStopsReadingFromTheSender) {
   EXPECT_LT(sent.load(), size_t{40} << 20);
   EXPECT_EQ(proxy->counters().bytes_down, 0u);
   proxy->stop();  // resets the server side, which ends the writer
+  close(fd);
+}
+
+TEST(NetShaperBandwidth, CappedLinkBuffersOnlyWhatItCarriesOverItsDelay) {
+  // A real 1 MB/s link lets the sender run ahead by what is on the wire and in the bottleneck's
+  // queue, not by the proxy's 64 MiB default: with a cap, the queue is rate x (delay + 20 ms).
+  const std::string body(64 << 20, 'c');
+  std::atomic<size_t> sent{0};
+  TestServer server([&](int fd) {
+    char c;
+    if (recv(fd, &c, 1, 0) != 1) return;
+    for (size_t off = 0; off < body.size(); off += 1 << 20) {
+      if (!write_all(fd, body.data() + off, 1 << 20)) return;
+      sent += 1 << 20;
+    }
+  });
+  ShaperOptions opts;
+  opts.delay_ms_down = 1000;  // nothing reaches the client during the test
+  opts.conn_mbps = 1;         // queue: about 1.5 MB
+  ASSERT_EQ(opts.max_queued_bytes, size_t{64} << 20);
+  auto proxy = start_proxy(server.port(), opts);
+  const int fd = connect_loopback(proxy->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, "G", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Only that queue and the kernel's socket buffers can have taken data (64 MiB without the cap).
+  EXPECT_LT(sent.load(), size_t{40} << 20);
+  EXPECT_EQ(proxy->counters().bytes_down, 0u);
+  proxy->stop();
   close(fd);
 }
 

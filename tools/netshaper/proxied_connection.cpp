@@ -2,8 +2,6 @@
 // loop through a delay queue and a token bucket per direction, with the proxy's faults applied.
 #include "netshaper/proxied_connection.hpp"
 
-#include "netshaper/spliced_forwarding.hpp"
-
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+
+#include "netshaper/spliced_forwarding.hpp"
 
 namespace mmapurl::netshaper {
 namespace {
@@ -32,9 +32,25 @@ constexpr auto kDrainAfterClose = std::chrono::seconds(1);
 // Wake-ups come through the eventfd; this cap only bounds the damage if that ever fails.
 constexpr auto kMaxPollWait = std::chrono::seconds(1);
 
+// With a bandwidth cap, what waits beyond the delay line: a bottleneck link's queue, here 20 ms
+// of the capped rate.
+constexpr double kBottleneckQueueSeconds = 0.020;
+
 Clock::duration from_ms(double ms) {
   return std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double, std::milli>(std::max(0.0, ms)));
+}
+
+// Bytes one direction may buffer. Without a cap: everything in flight over the delay, up to
+// max_queued_bytes. With a cap, a real link lets the sender run ahead only by what is on the wire
+// (rate × delay) plus the bottleneck's queue; buffering more (up to 64 MiB of an 8 MiB answer)
+// only cost this process page faults and copies the contenders it measures pay for in CPU.
+size_t queue_limit_for(const ShaperOptions& o, double one_way_delay_ms) {
+  if (o.conn_mbps <= 0) return o.max_queued_bytes;
+  const double rate = o.conn_mbps * 1e6;
+  const double on_the_way =
+      rate * (std::max(0.0, one_way_delay_ms) / 1000.0 + kBottleneckQueueSeconds);
+  return std::min(o.max_queued_bytes, static_cast<size_t>(on_the_way) + 2 * kReadSize);
 }
 
 bool is_byte_fault(TcpFault f) {
@@ -64,9 +80,13 @@ ProxiedConnection::ProxiedConnection(int client_fd, ProxyShared& shared)
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       accepted_at_(Clock::now()),
       up_(Side::kClient, Side::kServer, from_ms(shared.options.delay_ms_up),
-          shared.options.conn_mbps * 1e6, accepted_at_, &shared.bytes_up),
+          shared.options.conn_mbps * 1e6,
+          queue_limit_for(shared.options, shared.options.delay_ms_up), accepted_at_,
+          &shared.bytes_up),
       down_(Side::kServer, Side::kClient, from_ms(shared.options.delay_ms_down),
-            shared.options.conn_mbps * 1e6, accepted_at_, &shared.bytes_down) {}
+            shared.options.conn_mbps * 1e6,
+            queue_limit_for(shared.options, shared.options.delay_ms_down), accepted_at_,
+            &shared.bytes_down) {}
 
 ProxiedConnection::~ProxiedConnection() {
   close_both();
@@ -174,7 +194,7 @@ void ProxiedConnection::run() {
 
 bool ProxiedConnection::wants_read(const Direction& d) const {
   // Reading stops when the queue is full: the sender then feels TCP back-pressure.
-  return !d.src_done && !d.dst_dead && d.queue.footprint() < shared_.options.max_queued_bytes;
+  return !d.src_done && !d.dst_dead && d.queue.footprint() < d.queue_limit;
 }
 
 void ProxiedConnection::read_from(Direction& d, Clock::time_point now) {

@@ -47,15 +47,17 @@ class ProxiedConnection {
   enum class Side { kClient = 0, kServer = 1 };
   struct Direction {
     Direction(Side from, Side to, Clock::duration one_way_delay, double bytes_per_second,
-              Clock::time_point now, std::atomic<uint64_t>* total_counter)
+              size_t queue_limit_bytes, Clock::time_point now, std::atomic<uint64_t>* total_counter)
         : src(from),
           dst(to),
           delay(one_way_delay),
+          queue_limit(queue_limit_bytes),
           bucket(bytes_per_second, now),
           total(total_counter) {}
     Side src;
     Side dst;
     Clock::duration delay;
+    size_t queue_limit;  // bytes buffered before reading stops (see queue_limit_for)
     TimedByteQueue queue;
     TokenBucket bucket;
     std::vector<char> scratch;

@@ -21,7 +21,8 @@ struct ShaperOptions {
   // real network costs; when true, the client's first bytes are held as if it had waited one RTT.
   bool emulate_handshake_rtt = false;
   // Memory buffered per connection and direction (the bandwidth-delay product) before the proxy
-  // stops reading from the sender, which then feels TCP back-pressure.
+  // stops reading from the sender, which then feels TCP back-pressure. With conn_mbps, less: what
+  // the capped link holds over the delay plus 20 ms of queue.
   size_t max_queued_bytes = size_t{64} << 20;
   // Pass-through with splice(2): no user-space copy, so a proxy that shapes nothing takes as
   // little CPU from what it measures as it can. Only without delay, cap and handshake RTT;

@@ -8,7 +8,7 @@
 namespace mmapurl::netshaper {
 namespace {
 // Recycled read buffers kept per queue: enough to avoid malloc churn at full speed.
-constexpr size_t kMaxSpareBuffers = 4;
+constexpr size_t kMaxSpareBuffers = 8;
 }  // namespace
 
 void TimedByteQueue::push(std::vector<char>&& buffer, size_t length, Clock::time_point due) {
