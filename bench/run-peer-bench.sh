@@ -165,7 +165,7 @@ contenders=(curl-https curl-s3 mmapurl-https mmapurl-s3 s3fs s3fs-tuned rclone-o
 declare -A settings=(
   [curl-https]="curl -o /dev/null https://nginx/obj (download first; defaults)"
   [curl-s3]="curl -o /dev/null http://s3rver/bench/obj (download first; defaults)"
-  [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 16 connections, 64M max readahead)"
+  [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 16 connections, 128M max readahead)"
   [mmapurl-s3]="uffd-bench s3://bench/obj (defaults)"
   [s3fs]="s3fs -o url=,use_path_request_style (defaults)"
   [s3fs-tuned]="s3fs + -o parallel_count=16,multipart_size=8,use_cache=DIR"

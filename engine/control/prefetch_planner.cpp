@@ -145,6 +145,16 @@ PrefetchPlanner::Stream* PrefetchPlanner::find_stream(uint64_t page, uint64_t st
   return best;
 }
 
+void PrefetchPlanner::note_prefilled(uint64_t first, uint64_t end) {
+  end = std::min(end, total_pages_);
+  if (first >= end) return;
+  ++clock_;
+  Stream& s = claim_stream(0);
+  s.mode = Mode::kRandom;
+  s.zone_start = first;
+  s.block_until = end;
+}
+
 PrefetchPlanner::Stream& PrefetchPlanner::claim_stream(uint64_t stream_key) {
   Stream* victim = nullptr;
   if (streams_.size() < config_.max_streams) {

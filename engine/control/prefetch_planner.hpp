@@ -56,6 +56,11 @@ class PrefetchPlanner {
 
   void set_hint(AccessHint hint);
 
+  // Pages [first, end) arrived without a fault (the engine's probe fills the object's head at
+  // mapping time). A reader going on right after them continues a read, as after a demand block,
+  // so a scan from offset 0 starts its readahead at its first fault instead of a round trip later.
+  void note_prefilled(uint64_t first, uint64_t end);
+
   uint64_t total_pages() const { return total_pages_; }
 
  private:

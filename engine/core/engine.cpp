@@ -376,6 +376,7 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
     if (uffd.copy(base, job->probe, probe_pages * kPageSize) == 0) {
       ref.pages.set_range(0, probe_pages, control::PageState::kResident);
       note_resident(ref, 0, probe_pages);
+      ref.planner.note_prefilled(0, probe_pages);
     }
   }
   ref.counters.requests.fetch_add(1, std::memory_order_relaxed);

@@ -2,23 +2,23 @@
 // verification, request write, Beast header parse, body read into the consumer's buffer.
 #include "net/http_connection.hpp"
 
-#include "net/buffered_socket.hpp"
-#include "net/tls_stream.hpp"
-
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstring>
 #include <optional>
+
+#include "net/buffered_socket.hpp"
+#include "net/tls_stream.hpp"
 
 namespace mmapurl::net {
 
@@ -145,10 +145,18 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     timed_out = false;
     result = {};
     if (connected) {
-      send_request();
+      on_connected();
     } else {
       connect();
     }
+  }
+
+  // Connected (and past TLS): send the exchange's request, or end a connect_ahead.
+  void on_connected() {
+    connected = true;
+    if (ex) return send_request();
+    disarm_timer();
+    finish();
   }
 
   void connect() {
@@ -168,61 +176,59 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       plain = std::make_unique<BufferedSocket>(io.get_executor());
     }
     arm_timer();
-    asio::async_connect(lowest(), endpoints, [self = shared_from_this()](
-                                          const boost::system::error_code& ec, const tcp::endpoint&) {
-      if (ec) {
-        std::string peer = self->origin.proxy_host.empty()
-                               ? self->origin.key()
-                               : "proxy " + self->origin.proxy_host + ":" +
-                                     std::to_string(self->origin.proxy_port) + " (for " +
-                                     self->origin.key() + ")";
-        return self->fail(self->timed_out ? NetError::kTimeout : NetError::kConnect,
-                          "connect to " + peer + ": " + ec.message());
-      }
-      boost::system::error_code ignored;
-      self->lowest().set_option(tcp::no_delay(true), ignored);
-      if (!self->origin.proxy_host.empty() && self->origin.tls) return self->proxy_connect();
-      self->after_tcp();
-    });
+    asio::async_connect(
+        lowest(), endpoints,
+        [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
+          if (ec) {
+            std::string peer = self->origin.proxy_host.empty()
+                                   ? self->origin.key()
+                                   : "proxy " + self->origin.proxy_host + ":" +
+                                         std::to_string(self->origin.proxy_port) + " (for " +
+                                         self->origin.key() + ")";
+            return self->fail(self->timed_out ? NetError::kTimeout : NetError::kConnect,
+                              "connect to " + peer + ": " + ec.message());
+          }
+          boost::system::error_code ignored;
+          self->lowest().set_option(tcp::no_delay(true), ignored);
+          if (!self->origin.proxy_host.empty() && self->origin.tls) return self->proxy_connect();
+          self->after_tcp();
+        });
   }
 
   // HTTPS through a proxy: a CONNECT tunnel, then TLS end to end.
   void proxy_connect() {
-    request_text = "CONNECT " + origin.authority() + " HTTP/1.1\r\nHost: " + origin.authority() +
-                   "\r\n\r\n";
+    request_text =
+        "CONNECT " + origin.authority() + " HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n";
     arm_timer();
-    asio::async_write(*tls, asio::buffer(request_text),
-                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                        if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
-                        self->parser.emplace();
-                        self->parser->skip(true);  // a CONNECT answer has no body
-                        self->arm_timer();
-                        http::async_read_header(
-                            *self->tls, self->buffer, *self->parser,
-                            [self](boost::system::error_code ec, size_t) {
-                              if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
-                              unsigned status = self->parser->get().result_int();
-                              self->parser.reset();
-                              if (status / 100 != 2) {
-                                return self->fail(NetError::kConnect,
-                                                  "proxy refused CONNECT: " + std::to_string(status));
-                              }
-                              // The server speaks only after our ClientHello: bytes already here
-                              // came from the proxy, and are no part of TLS.
-                              if (self->buffer.size() != 0) {
-                                return self->fail(NetError::kConnect,
-                                                  "proxy sent more than its CONNECT answer");
-                              }
-                              self->after_tcp();
-                            });
-                      });
+    asio::async_write(
+        *tls, asio::buffer(request_text),
+        [self = shared_from_this()](boost::system::error_code ec, size_t) {
+          if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
+          self->parser.emplace();
+          self->parser->skip(true);  // a CONNECT answer has no body
+          self->arm_timer();
+          http::async_read_header(
+              *self->tls, self->buffer, *self->parser,
+              [self](boost::system::error_code ec, size_t) {
+                if (ec) return self->fail(NetError::kConnect, "proxy: " + ec.message());
+                unsigned status = self->parser->get().result_int();
+                self->parser.reset();
+                if (status / 100 != 2) {
+                  return self->fail(NetError::kConnect,
+                                    "proxy refused CONNECT: " + std::to_string(status));
+                }
+                // The server speaks only after our ClientHello: bytes already here
+                // came from the proxy, and are no part of TLS.
+                if (self->buffer.size() != 0) {
+                  return self->fail(NetError::kConnect, "proxy sent more than its CONNECT answer");
+                }
+                self->after_tcp();
+              });
+        });
   }
 
   void after_tcp() {
-    if (!tls) {
-      connected = true;
-      return send_request();
-    }
+    if (!tls) return on_connected();
     std::string error;
     if (!tls->start_tls(origin.host, &error)) return fail(NetError::kTls, error);
     arm_timer();
@@ -231,14 +237,13 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
         long verify = SSL_get_verify_result(self->tls->native_handle());
         if (ec != asio::error::operation_aborted && verify != X509_V_OK) {
           return self->fail(NetError::kTlsVerify,
-                            std::string("certificate of ") + self->origin.host + " not trusted: " +
-                                X509_verify_cert_error_string(verify));
+                            std::string("certificate of ") + self->origin.host +
+                                " not trusted: " + X509_verify_cert_error_string(verify));
         }
         return self->fail(self->timed_out ? NetError::kTimeout : NetError::kTls,
                           "TLS handshake with " + self->origin.key() + ": " + ec.message());
       }
-      self->connected = true;
-      self->send_request();
+      self->on_connected();
     });
   }
 
@@ -278,7 +283,8 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       asio::async_write(stream, asio::buffer(request_text),
                         [self = shared_from_this()](boost::system::error_code ec, size_t) {
                           if (ec) {
-                            return self->fail(self->classify(ec), "sending request: " + ec.message());
+                            return self->fail(self->classify(ec),
+                                              "sending request: " + ec.message());
                           }
                           self->request_sent = std::chrono::steady_clock::now();
                           self->read_header();
@@ -386,7 +392,8 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       stream.async_read_some(asio::buffer(small_scratch),
                              [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                                if (ec) {
-                                 return self->fail(self->classify(ec), "reading body: " + ec.message());
+                                 return self->fail(self->classify(ec),
+                                                   "reading body: " + ec.message());
                                }
                                self->result.small_body.append(self->small_scratch.data(), n);
                                self->read_small_body();
@@ -405,20 +412,20 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     if (span.len == 0) return fail(NetError::kProtocol, "body staging buffer full");
     arm_timer();
     with_stream([&](auto& stream) {
-      asio::async_read(
-          stream, asio::buffer(span.data, span.len),
-          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-            if (ec) {
-              self->result.body_bytes += n;
-              return self->fail(self->classify(ec), "body ended after " +
-                                                  std::to_string(self->result.body_bytes) + " of " +
-                                                  std::to_string(self->target.size) + " bytes: " +
-                                                  ec.message());
-            }
-            self->result.body_bytes += n;
-            self->report_progress();
-            self->read_body();
-          });
+      asio::async_read(stream, asio::buffer(span.data, span.len),
+                       [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                         if (ec) {
+                           self->result.body_bytes += n;
+                           return self->fail(self->classify(ec),
+                                             "body ended after " +
+                                                 std::to_string(self->result.body_bytes) + " of " +
+                                                 std::to_string(self->target.size) +
+                                                 " bytes: " + ec.message());
+                         }
+                         self->result.body_bytes += n;
+                         self->report_progress();
+                         self->read_body();
+                       });
     });
   }
 
@@ -440,6 +447,8 @@ HttpConnection::~HttpConnection() { close(); }
 void HttpConnection::run(std::shared_ptr<Exchange> exchange, DoneHandler done) {
   impl_->start(std::move(exchange), std::move(done));
 }
+
+void HttpConnection::connect_ahead(DoneHandler done) { impl_->start(nullptr, std::move(done)); }
 
 void HttpConnection::close() {
   impl_->shutdown_socket();  // a pending operation completes with an error

@@ -24,6 +24,9 @@ class HttpConnection {
   // response header read (about one round trip plus the server's time; 0 when none came).
   using DoneHandler = std::function<void(bool reusable, uint64_t header_us)>;
   void run(std::shared_ptr<Exchange> exchange, DoneHandler done);
+  // Connects (TCP, proxy tunnel, TLS) with no exchange, so a later run() finds the connection
+  // ready; `done` as for run(), with header_us 0. The connection is busy() meanwhile.
+  void connect_ahead(DoneHandler done);
   // Closes the socket; a running exchange completes with kCancelled.
   void close();
   bool busy() const;

@@ -163,6 +163,29 @@ TEST(PrefetchPlanner, GrowthFactorSetsTheRamp) {
   EXPECT_LE(sim.planned_pages, 20000u + 2 * 1024);
 }
 
+TEST(PrefetchPlanner, ScanPastAPrefilledHeadStartsReadaheadAtItsFirstFault) {
+  for (uint64_t key : {0u, 9u}) {
+    SimulatedEngine sim(1 << 16, kSmallCap);
+    for (uint64_t p = 0; p < 64; ++p) sim.state[p] = SimulatedEngine::PageState::kResident;
+    sim.planner.note_prefilled(0, 64);  // the probe filled the head at mapping time
+    sim.scan(0, 4000, key);
+    ASSERT_FALSE(sim.calls.empty());
+    EXPECT_EQ(sim.calls[0].page, 64u);
+    ASSERT_GE(sim.calls[0].ranges.size(), 2u) << "no readahead with the first fault";
+    EXPECT_FALSE(sim.calls[0].ranges[1].demand);
+    EXPECT_EQ(sim.count(FaultKind::kMissing), 1u);
+  }
+}
+
+TEST(PrefetchPlanner, RandomReadAfterAPrefilledHeadStaysSmall) {
+  SimulatedEngine sim(1 << 16, kSmallCap);
+  sim.planner.note_prefilled(0, 64);
+  sim.touch(40000);  // a footer, say: nowhere near the head
+  ASSERT_EQ(sim.calls.size(), 1u);
+  ASSERT_EQ(sim.calls[0].ranges.size(), 1u);
+  EXPECT_EQ(sim.calls[0].ranges[0].page_count, 4u);
+}
+
 TEST(PrefetchPlanner, RandomAccessKeepsFetchesSmall) {
   for (uint64_t key : {0u, 7u}) {
     SimulatedEngine sim(1 << 20, PlannerConfig{});
