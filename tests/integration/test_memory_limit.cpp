@@ -121,19 +121,19 @@ TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterE
   // A thread waiting on a page always gets its small block fetched, even at the limit.
   constexpr uint64_t kDemandAllowance = 64 * 1024;
   EXPECT_LE(peak_counted, kLimit + kDemandAllowance) << "resident + in-flight bytes the engine counts";
-  // Staging buffers are pooled even at the limit, though this pool holds only sixteen 256 KiB
+  // Staging buffers are pooled even at the limit, though this pool holds only a few MiB of
   // rings: trimming the pool first made three requests in five map a buffer.
   Stats total = mmapurl::process_stats();
   EXPECT_LT(total.staging_buffers_mapped, total.requests / 2)
       << total.requests << " requests, " << total.staging_buffers_mapped << " staging buffers mapped";
 }
 
-// Parts of several MiB stream through staging rings of 256 KiB: a scan's staging memory is a
+// Parts of several MiB stream through staging rings of 128 KiB: a scan's staging memory is a
 // few MiB however large its GETs, and every byte lands right, across the ring's wrap and in the
 // object's partial last page.
 TEST_F(MemoryLimit, ScanStreamsLargePartsThroughSmallStagingRings) {
   constexpr size_t kSize = 48 * kMiB + 777;
-  constexpr uint64_t kRing = 256 * 1024;
+  constexpr uint64_t kRing = 128 * 1024;
   const std::string content = itest::random_bytes(kSize, 73);
   ASSERT_TRUE(origin_->put("rings.bin", content));
   Mapping m(origin_->url(true, "rings.bin"));
