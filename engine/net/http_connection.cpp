@@ -295,6 +295,10 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   void read_header() {
     parser.emplace();
     parser->header_limit(kHeaderLimit);
+    // The parser reads only the header; the body is read into the consumer's buffer, whose size
+    // on_head checks. Beast's default 8 MiB limit on Content-Length failed every part larger than
+    // that (MMAPURL_PART_SIZE=16M: "body limit exceeded", the pages poisoned).
+    parser->body_limit(boost::none);
     if (ex->request.method == "HEAD") parser->skip(true);
     arm_timer();
     with_stream([&](auto& stream) {

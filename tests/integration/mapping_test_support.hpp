@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fixtures/nginx_server.hpp"
 #include "fixtures/process.hpp"
@@ -186,6 +187,13 @@ inline int gtest_summary_count(const std::string& out, std::string_view tag) {
     }
   }
   return 0;
+}
+
+// Whether every page of [p, p+len) is resident (mincore).
+inline bool all_resident(const uint8_t* p, size_t len) {
+  std::vector<unsigned char> v((len + 4095) / 4096);
+  if (mincore(const_cast<uint8_t*>(p), len, v.data()) != 0) return false;
+  return std::all_of(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; });
 }
 
 // A test that needs the engine to start with its own environment (the engine reads it once per

@@ -508,6 +508,34 @@ TEST_F(HttpMapping, ScanUsesFewConnectionsToANearOriginAndManyToAFarOne) {
   EXPECT_GE(mmapurl::process_stats().connections - near_connections, 8u);
 }
 
+// S3 serves best with parts of 8-16 MiB (MMAPURL_PART_SIZE). Beast's header parser refused any
+// Content-Length over its default body limit of 8 MiB, and every larger part failed.
+TEST_F(HttpMapping, PartsLargerThanEightMiBArriveWhole) {
+  const std::string content = put_random("bigparts.bin", 40 * kMiB + 123, 82);
+  if (!itest::in_fresh_process()) {
+    itest::set_env("MMAPURL_PART_SIZE", "16M");
+    itest::set_env("MMAPURL_CONNECTIONS", "1");  // a window is cut into one part per connection
+    const auto child = itest::run_current_test_in_fresh_process();
+    itest::unset_env("MMAPURL_PART_SIZE");
+    itest::unset_env("MMAPURL_CONNECTIONS");
+    ASSERT_TRUE(child);
+    return;
+  }
+  mmapurl::Mapping m(origin_->url(true, "bigparts.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  ASSERT_EQ(m.advise(0, content.size(), mmapurl::Advice::kWillNeed), 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!itest::all_resident(data, content.size()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(itest::all_resident(data, content.size())) << "the parts never arrived";
+  EXPECT_EQ(std::memcmp(data, content.data(), content.size()), 0);
+  // The probe, then 40 MiB in parts of 16, 16 and 8 MiB: parts of at most 8 MiB would take 6.
+  EXPECT_LE(m.stats().requests, 4u);
+}
+
 TEST_F(HttpMapping, RaiiMappingAndProcessStats) {
   const std::string content = put_random("raii", 8 * kMiB, 77);
   const mmapurl::Stats before = mmapurl::process_stats();

@@ -60,16 +60,6 @@ std::optional<uint64_t> settled_kernel_resident_bytes(const void* base) {
   return std::nullopt;
 }
 
-// Whether every page of [p, p+len) is resident (mincore).
-bool all_resident(const uint8_t* p, size_t len) {
-  std::vector<unsigned char> v(len / kPage);
-  if (mincore(const_cast<uint8_t*>(p), len, v.data()) != 0) return false;
-  for (unsigned char c : v) {
-    if (!(c & 1)) return false;
-  }
-  return true;
-}
-
 class MemoryLimit : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -163,10 +153,10 @@ TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {
   const size_t from = 2 * kMiB, len = 3 * kMiB;
   ASSERT_EQ(m.advise(from, len, Advice::kWillNeed), 0);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!all_resident(data + from, len) && std::chrono::steady_clock::now() < deadline) {
+  while (!itest::all_resident(data + from, len) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_TRUE(all_resident(data + from, len)) << "WILLNEED must bring the range in by itself";
+  ASSERT_TRUE(itest::all_resident(data + from, len)) << "WILLNEED must bring the range in by itself";
   uint64_t faults_before = m.stats().faults;
   EXPECT_EQ(std::memcmp(data + from, content.data() + from, len), 0);
   EXPECT_EQ(m.stats().faults, faults_before) << "a WILLNEED range reads without faults";
