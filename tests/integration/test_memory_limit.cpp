@@ -36,7 +36,8 @@ uint64_t kernel_resident_bytes(const void* base) {
     uintptr_t lo = 0, hi = 0;
     char dash = 0;
     std::istringstream head(line);
-    if (line.find('-') != std::string::npos && (head >> std::hex >> lo >> dash >> hi) && dash == '-') {
+    if (line.find('-') != std::string::npos && (head >> std::hex >> lo >> dash >> hi) &&
+        dash == '-') {
       inside = lo <= start && start < hi;
       continue;
     }
@@ -110,12 +111,14 @@ TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterE
   EXPECT_LE(peak_kernel, kLimit) << "pages of the mapping the kernel counts as resident";
   // A thread waiting on a page always gets its small block fetched, even at the limit.
   constexpr uint64_t kDemandAllowance = 64 * 1024;
-  EXPECT_LE(peak_counted, kLimit + kDemandAllowance) << "resident + in-flight bytes the engine counts";
+  EXPECT_LE(peak_counted, kLimit + kDemandAllowance)
+      << "resident + in-flight bytes the engine counts";
   // Staging buffers are pooled even at the limit, though this pool holds only a few MiB of
   // rings: trimming the pool first made three requests in five map a buffer.
   Stats total = mmapurl::process_stats();
   EXPECT_LT(total.staging_buffers_mapped, total.requests / 2)
-      << total.requests << " requests, " << total.staging_buffers_mapped << " staging buffers mapped";
+      << total.requests << " requests, " << total.staging_buffers_mapped
+      << " staging buffers mapped";
 }
 
 // Parts of several MiB stream through staging rings of 128 KiB: a scan's staging memory is a
@@ -156,7 +159,8 @@ TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {
   while (!itest::all_resident(data + from, len) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_TRUE(itest::all_resident(data + from, len)) << "WILLNEED must bring the range in by itself";
+  ASSERT_TRUE(itest::all_resident(data + from, len))
+      << "WILLNEED must bring the range in by itself";
   uint64_t faults_before = m.stats().faults;
   EXPECT_EQ(std::memcmp(data + from, content.data() + from, len), 0);
   EXPECT_EQ(m.stats().faults, faults_before) << "a WILLNEED range reads without faults";
