@@ -13,7 +13,7 @@ namespace {
 // kNearPrefetchConnections. More only cost TLS sessions, staging and, through a proxy, its hops:
 // a 256 MiB scan from loopback nginx ran as fast on 4 connections as on 16, and through a
 // pass-through proxy 750 against 490 MB/s. Threads waiting on pages still get every connection.
-constexpr uint64_t kNearOriginUs = 2000;
+constexpr uint64_t kNearOriginUs = control::kNearOriginUs;
 constexpr uint32_t kNearPrefetchConnections = 4;
 // How long after a thread waited on this origin one connection stays free of readahead. A random
 // reader faults again within it; a scan's own first demand fault holds the connection only
@@ -40,6 +40,7 @@ void ConnectionPool::submit(std::shared_ptr<Exchange> exchange) {
 }
 
 void ConnectionPool::open_ahead() {
+  if (!control::far_enough_to_open_ahead(answers_, fastest_header_us_)) return;
   const uint32_t more = control::connections_to_open_ahead(
       busy_, queued(), prefetch_limit(std::chrono::steady_clock::now()), slots_.size());
   for (uint32_t i = 0; i < more && slots_.size() < max_connections_; ++i) {
@@ -109,7 +110,10 @@ void ConnectionPool::dispatch() {
     idle->run(std::move(exchange), [this, alive = alive_](bool, uint64_t header_us) {
       if (!*alive) return;
       // Every answer tells how near the origin is.
-      if (header_us != 0) fastest_header_us_ = std::min(fastest_header_us_, header_us);
+      if (header_us != 0) {
+        fastest_header_us_ = std::min(fastest_header_us_, header_us);
+        ++answers_;
+      }
       --busy_;
       dispatch();
     });

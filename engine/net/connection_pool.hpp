@@ -1,8 +1,8 @@
 // ConnectionPool: the keep-alive connections to one origin and the queue of exchanges waiting
 // for them. Urgent exchanges (a thread waits) go first, and while threads have been waiting on
 // this origin lately one connection is kept free of prefetch, so a demand fault never queues
-// behind a long readahead. Readahead also opens connections for the next window before its parts
-// need them (control/open_ahead.hpp); demand never does.
+// behind a long readahead. Readahead from a far origin also opens connections for the next window
+// before its parts need them (control/open_ahead.hpp); demand never does.
 #pragma once
 
 #include <chrono>
@@ -44,6 +44,7 @@ class ConnectionPool {
   uint32_t busy_ = 0;                        // connections running an exchange
   uint32_t opening_ = 0;                     // connections opened ahead, not yet ready
   uint64_t fastest_header_us_ = UINT64_MAX;  // the quickest answer yet: about one round trip
+  uint64_t answers_ = 0;                     // answers with a header so far
   std::chrono::steady_clock::time_point last_urgent_{};
   std::vector<std::unique_ptr<HttpConnection>> slots_;
   std::deque<std::shared_ptr<Exchange>> urgent_;

@@ -495,8 +495,10 @@ TEST_F(HttpMapping, ScanUsesFewConnectionsToANearOriginAndManyToAFarOne) {
   };
   scan(origin_->url(true, "conns.bin"));
   const uint64_t near_connections = mmapurl::process_stats().connections;
-  // Four for readahead, and a fault on a page not requested yet may open one more.
-  EXPECT_LE(near_connections, 6u);
+  // Four for readahead, and a fault on a page not requested yet may open one more. On a loaded
+  // host a probe slower than 10 ms looks far and opens a few ahead before quicker answers apply
+  // the rule of four (15 without the rule).
+  EXPECT_LE(near_connections, 8u);
 
   mmapurl::netshaper::ShaperOptions far;
   far.target_port = origin_->nginx().https_port();

@@ -25,5 +25,14 @@ TEST(OpenAhead, NothingWhenEnoughAreOpen) {
   EXPECT_EQ(connections_to_open_ahead(0, 0, 16, 0), 0u);
 }
 
+TEST(OpenAhead, OnlyToAnOriginShownFar) {
+  EXPECT_FALSE(far_enough_to_open_ahead(0, UINT64_MAX));  // nothing known yet
+  EXPECT_TRUE(far_enough_to_open_ahead(1, 20000));        // the probe took a 20 ms round trip
+  EXPECT_FALSE(far_enough_to_open_ahead(1, 3000));        // loopback on a loaded host, maybe
+  EXPECT_FALSE(far_enough_to_open_ahead(2, 3000));
+  EXPECT_TRUE(far_enough_to_open_ahead(3, 3000));  // three answers, none within 2 ms
+  EXPECT_FALSE(far_enough_to_open_ahead(9, 150));  // near: the rule of four applies
+}
+
 }  // namespace
 }  // namespace mmapurl::control
