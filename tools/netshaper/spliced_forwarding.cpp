@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -91,6 +93,14 @@ bool pump(Leg& leg) {
 }  // namespace
 
 SplicedEnd forward_spliced(int client_fd, int server_fd, int wake_fd, ProxyShared& shared) {
+  // splice(2) into a socket the peer has reset raises SIGPIPE, and unlike send() it has no
+  // MSG_NOSIGNAL: a process embedding the proxy (the tests, uffd-bench) died of it when a client
+  // reset its connection. The signal is synchronous, sent to this thread: blocked here, it stays
+  // pending on this connection's thread, which ends with it, and splice reports EPIPE.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   Leg legs[2];
   legs[0].src = client_fd;
   legs[0].dst = server_fd;
