@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "fixtures/nginx_server.hpp"
@@ -194,6 +195,15 @@ inline bool all_resident(const uint8_t* p, size_t len) {
   std::vector<unsigned char> v((len + 4095) / 4096);
   if (mincore(const_cast<uint8_t*>(p), len, v.data()) != 0) return false;
   return std::all_of(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; });
+}
+
+// Polls until every page of [p, p+len) is resident or `timeout` passes; whether they all are.
+inline bool wait_until_resident(const uint8_t* p, size_t len, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!all_resident(p, len) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return all_resident(p, len);
 }
 
 // A test that needs the engine to start with its own environment (the engine reads it once per

@@ -527,12 +527,8 @@ TEST_F(HttpMapping, PartsLargerThanEightMiBArriveWhole) {
   ASSERT_TRUE(m.ok()) << m.error_string();
   const auto* data = static_cast<const uint8_t*>(m.data());
   ASSERT_EQ(m.advise(0, content.size(), mmapurl::Advice::kWillNeed), 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!itest::all_resident(data, content.size()) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(itest::all_resident(data, content.size())) << "the parts never arrived";
+  ASSERT_TRUE(itest::wait_until_resident(data, content.size(), std::chrono::seconds(30)))
+      << "the parts never arrived";
   EXPECT_EQ(std::memcmp(data, content.data(), content.size()), 0);
   // The probe, then 40 MiB in parts of 16, 16 and 8 MiB: parts of at most 8 MiB would take 6.
   EXPECT_LE(m.stats().requests, 4u);

@@ -155,11 +155,7 @@ TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {
   const auto* data = static_cast<const uint8_t*>(m.data());
   const size_t from = 2 * kMiB, len = 3 * kMiB;
   ASSERT_EQ(m.advise(from, len, Advice::kWillNeed), 0);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!itest::all_resident(data + from, len) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(itest::all_resident(data + from, len))
+  ASSERT_TRUE(itest::wait_until_resident(data + from, len, std::chrono::seconds(20)))
       << "WILLNEED must bring the range in by itself";
   uint64_t faults_before = m.stats().faults;
   EXPECT_EQ(std::memcmp(data + from, content.data() + from, len), 0);
