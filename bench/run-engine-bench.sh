@@ -7,7 +7,9 @@
 #   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), MEM_SCAN_MB, OUT
 # BASE_BUILD=DIR also runs every mmapurl row with DIR's uffd-bench right after this build's (tool
 # name suffixed "@base"): a change measured against its parent in one run. ROWS=seq runs only the
-# sequential rows of both profiles; ROWS=limits only the unshaped scans under the memory limits in
+# sequential rows of both profiles; ROWS=rand only the unshaped random 4 KiB rows (2000 reads, and 40000 as
+# mmapurl-dense40k) and curl's
+# ranged GETs; ROWS=limits only the unshaped scans under the memory limits in
 # LIMITS (default "16M 64M 256M", also part of the full run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,10 +55,25 @@ curl_seq() {  # $1 profile, $2 url
   echo "{\"tool\":\"curl\",\"profile\":\"$1\",\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}" >> "$out"
 }
 curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GETs, one connection
-  local args=() i
-  for ((i = 0; i < $3; i++)); do args+=(-o /dev/null "$2"); done
-  curl -s --cacert "$work/cert.pem" -r 0-4095 -w '%{time_total}\n' "${args[@]}" |
+  # Random 4 KiB-aligned offsets, as uffd-bench's rand reads: the same range every time would
+  # be served from one hot page while the mapping's reads walk the whole file. One curl, one
+  # connection (segments joined by "next" reuse it); the first GET (the handshake) is dropped.
+  python3 - "$2" "$3" "$size_mb" "$work/cert.pem" > "$work/ranged.cfg" <<'PY'
+import random, sys
+url, count, size_mb, cacert = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = random.Random(7)
+segments = []
+for _ in range(count):
+    o = rng.randrange(0, (size_mb << 20) // 4096) * 4096
+    segments.append(f'url = "{url}"\nrange = "{o}-{o + 4095}"\noutput = "/dev/null"\n'
+                    f'cacert = "{cacert}"\nsilent\nwrite-out = "%{{time_total}}\\n"\n')
+print("next\n".join(segments))
+PY
+  curl -K "$work/ranged.cfg" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
+}
+warm_page_cache() {  # nginx must serve random reads from memory for curl and mmapurl alike
+  cat "$work/www/obj" > /dev/null
 }
 bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (mmapurl)
   local p=$1 u=$2 b tool; shift 2
@@ -69,6 +86,15 @@ bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (
 rows=${ROWS:-all}
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
+  if [[ $rows == rand ]]; then
+    warm_page_cache
+    curl_ranged_gets none "$url" 200
+    bench none "$url" --scenario rand --random-reads 2000
+    TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
+    # Dense random reads (40000 pages, 15% of 1 GiB): readahead must not ramp on chance hits.
+    TOOL=mmapurl-dense40k bench none "$url" --scenario rand --random-reads 40000
+    continue
+  fi
   curl_seq none "$url"
   [[ $rows == limits ]] || bench none "$url" --scenario seq
   if [[ $rows == all || $rows == limits ]]; then
@@ -79,6 +105,7 @@ for ((r = 1; r <= runs; r++)); do
   fi
   [[ $rows == limits ]] && continue
   if [[ $rows != seq ]]; then
+    warm_page_cache
     curl_ranged_gets none "$url" 200
     bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
     TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
@@ -87,6 +114,7 @@ for ((r = 1; r <= runs; r++)); do
   curl_seq s3like "$surl"
   bench s3like "$surl" --scenario seq
   if [[ $rows != seq ]]; then
+    warm_page_cache
     curl_ranged_gets s3like "$surl" 30
     bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
   fi

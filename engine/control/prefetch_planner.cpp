@@ -27,7 +27,7 @@ PrefetchPlanner::PrefetchPlanner(uint64_t total_pages, PlannerConfig config)
 }
 
 std::vector<FetchRange> PrefetchPlanner::on_fault(uint64_t page, uint64_t stream_key,
-                                                  FaultKind kind) {
+                                                  FaultKind kind, bool previous_page_resident) {
   std::vector<FetchRange> out;
   if (page >= total_pages_) return out;
   ++clock_;
@@ -69,13 +69,13 @@ std::vector<FetchRange> PrefetchPlanner::on_fault(uint64_t page, uint64_t stream
   }
   switch (stream->mode) {
     case Mode::kSequential:
-      on_sequential_fault(*stream, page, kind, out);
+      on_sequential_fault(*stream, page, kind, previous_page_resident, out);
       break;
     case Mode::kRandom:
-      on_random_fault(*stream, page, kind, out);
+      on_random_fault(*stream, page, kind, previous_page_resident, out);
       break;
     case Mode::kStrided:
-      on_strided_fault(*stream, page, kind, out);
+      on_strided_fault(*stream, page, kind, previous_page_resident, out);
       break;
   }
   return out;
@@ -209,7 +209,7 @@ uint64_t PrefetchPlanner::observe_jump(uint64_t page, uint64_t stream_key) {
 
 // --- per-mode fault handling ---------------------------------------------------------------
 
-void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind kind,
+void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind kind, bool from_left,
                                           std::vector<FetchRange>& out) {
   switch (kind) {
     case FaultKind::kMarker: {
@@ -224,6 +224,9 @@ void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind ki
     }
     case FaultKind::kInFlight: {
       if (page < s.next_page) return;  // another thread behind the front: nothing new
+      // A wait inside the plan with nothing read before it: a random read that landed in a
+      // window on its way, not a reader that caught up with it.
+      if (!from_left) return;
       // The reader caught up with the prefetch: grow, at most once per planned extent.
       const bool grow = page >= s.grow_gate;
       advance_sequential(s, page, grow, out);
@@ -234,8 +237,11 @@ void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind ki
       // At or past the planned end: the reader read everything planned (a confirmation).
       // Inside it: an evicted page or out-of-order thread; fetch it, keep the window.
       const bool continuation = page >= s.planned_until;
-      if (continuation) s.unknown_plan_until = 0;
       push_demand(page, page + config_.random_fetch_pages, out);
+      // Behind the front (a page evicted before another thread read it), or a random read that
+      // landed inside the plan: the plan ahead stands, only the page's block is needed.
+      if (page < s.next_page || (!continuation && !from_left)) return;
+      if (continuation) s.unknown_plan_until = 0;
       const uint64_t demand_end = out.back().first_page + out.back().page_count;
       s.planned_until = std::max(s.planned_until, demand_end);
       if (!continuation && page >= s.next_page && demand_end < s.planned_until) {
@@ -252,17 +258,19 @@ void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind ki
         s.next_page = page + 1;
         break;
       }
-      advance_sequential(s, page, continuation, out);
+      // Past the plan: the reader read all of it, or skipped a little past its end. Only one
+      // that read up to here grows the window; a random read just past the end does not.
+      advance_sequential(s, page, continuation && from_left, out);
       break;
     }
   }
 }
 
-void PrefetchPlanner::on_random_fault(Stream& s, uint64_t page, FaultKind kind,
+void PrefetchPlanner::on_random_fault(Stream& s, uint64_t page, FaultKind kind, bool from_left,
                                       std::vector<FetchRange>& out) {
   switch (kind) {
     case FaultKind::kMissing:
-      if (page >= s.block_until) {
+      if (page >= s.block_until && from_left) {
         start_sequential(s, page, out);  // reads on right after its last block
       } else {
         start_random(s, page, out);  // its block was evicted meanwhile
@@ -276,7 +284,7 @@ void PrefetchPlanner::on_random_fault(Stream& s, uint64_t page, FaultKind kind,
   }
 }
 
-void PrefetchPlanner::on_strided_fault(Stream& s, uint64_t page, FaultKind kind,
+void PrefetchPlanner::on_strided_fault(Stream& s, uint64_t page, FaultKind kind, bool from_left,
                                        std::vector<FetchRange>& out) {
   const uint64_t r = config_.random_fetch_pages;
   if (kind == FaultKind::kMarker && page == s.marker_page) {
@@ -290,7 +298,7 @@ void PrefetchPlanner::on_strided_fault(Stream& s, uint64_t page, FaultKind kind,
     return;
   }
   if (kind != FaultKind::kMissing) return;
-  if (page >= s.block_until && page < s.block_until + r) {
+  if (page >= s.block_until && page < s.block_until + r && from_left) {
     start_sequential(s, page, out);  // reads on past its block: a sequential run begins
     return;
   }

@@ -170,7 +170,10 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
 }
 
 void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, FaultKind kind) {
-  for (const auto& range : m.planner.on_fault(page, stream, kind)) schedule_range(m, range);
+  const bool previous_page_resident = page == 0 || m.pages.get(page - 1) == PageState::kResident;
+  for (const auto& range : m.planner.on_fault(page, stream, kind, previous_page_resident)) {
+    schedule_range(m, range);
+  }
   if (m.pages.get(page) == PageState::kAbsent) {
     // Whatever the planner said, the faulting page itself is always fetched.
     control::FetchRange own;
