@@ -233,10 +233,16 @@ TEST(PrefetchPlanner, DenseRandomReadsDoNotRampReadahead) {
   }
 }
 
-TEST(PrefetchPlanner, AWaitAheadWithNothingReadBeforeItDoesNotGrowTheWindow) {
+// A reader read pages 0-7: its stream turned sequential and planned a first window, [8, 72).
+PrefetchPlanner planner_with_a_first_window() {
   PrefetchPlanner planner(1 << 16, kSmallCap);
   planner.on_fault(0, 1, FaultKind::kMissing);
-  ASSERT_EQ(planner.on_fault(4, 1, FaultKind::kMissing).size(), 2u);  // window [8, 72)
+  EXPECT_EQ(planner.on_fault(4, 1, FaultKind::kMissing).size(), 2u);
+  return planner;
+}
+
+TEST(PrefetchPlanner, AWaitAheadWithNothingReadBeforeItDoesNotGrowTheWindow) {
+  PrefetchPlanner planner = planner_with_a_first_window();
   // A random read lands in the window on its way: the page before it is not there either.
   EXPECT_TRUE(planner.on_fault(40, 1, FaultKind::kInFlight, false).empty());
   // The reader itself catches up with the window: grow and extend.
@@ -247,9 +253,7 @@ TEST(PrefetchPlanner, AWaitAheadWithNothingReadBeforeItDoesNotGrowTheWindow) {
 
 TEST(PrefetchPlanner, AMissJustPastThePlanGrowsTheWindowOnlyWhenTheReaderGotThere) {
   for (bool from_left : {false, true}) {
-    PrefetchPlanner planner(1 << 16, kSmallCap);
-    planner.on_fault(0, 1, FaultKind::kMissing);
-    ASSERT_EQ(planner.on_fault(4, 1, FaultKind::kMissing).size(), 2u);  // window [8, 72)
+    PrefetchPlanner planner = planner_with_a_first_window();
     const auto past = planner.on_fault(80, 1, FaultKind::kMissing, from_left);
     ASSERT_EQ(past.size(), 2u);
     EXPECT_TRUE(past[0].demand);
@@ -258,9 +262,7 @@ TEST(PrefetchPlanner, AMissJustPastThePlanGrowsTheWindowOnlyWhenTheReaderGotTher
 }
 
 TEST(PrefetchPlanner, ARandomMissInsideThePlanFetchesOnlyItsBlock) {
-  PrefetchPlanner planner(1 << 16, kSmallCap);
-  planner.on_fault(0, 1, FaultKind::kMissing);
-  ASSERT_EQ(planner.on_fault(4, 1, FaultKind::kMissing).size(), 2u);  // window [8, 72)
+  PrefetchPlanner planner = planner_with_a_first_window();
   // Page 50 was evicted before anyone read it, and the read lands there out of nowhere.
   const auto inside = planner.on_fault(50, 1, FaultKind::kMissing, false);
   ASSERT_EQ(inside.size(), 1u);
