@@ -273,7 +273,8 @@ void PrefetchPlanner::on_random_fault(Stream& s, uint64_t page, FaultKind kind, 
       if (page >= s.block_until && from_left) {
         start_sequential(s, page, out);  // reads on right after its last block
       } else {
-        start_random(s, page, out);  // its block was evicted meanwhile
+        // Its block was evicted meanwhile, or a random read landed right past it.
+        start_random(s, page, out);
       }
       break;
     case FaultKind::kInFlight:
