@@ -244,11 +244,12 @@ void PrefetchPlanner::on_sequential_fault(Stream& s, uint64_t page, FaultKind ki
       if (continuation) s.unknown_plan_until = 0;
       const uint64_t demand_end = out.back().first_page + out.back().page_count;
       s.planned_until = std::max(s.planned_until, demand_end);
-      if (!continuation && page >= s.next_page && demand_end < s.planned_until) {
+      if (!continuation && demand_end < s.planned_until) {
         // Planned pages are gone (evicted before the reader got there, or their fetch failed):
         // ask again for those ahead, in ranges that grow while the reader goes on into the gap
-        // (one small block per fault made such a scan a GET per 8 KiB) but start small, as an
-        // isolated re-read behind the reader looks the same. The engine drops pages it holds.
+        // (one small block per fault made such a scan a GET per 8 KiB) but start small, as one
+        // isolated read just past a resident page looks the same. The engine drops pages it
+        // holds.
         const bool goes_on = page >= s.refill_until && page <= s.refill_until + s.refill_pages;
         s.refill_pages = goes_on ? std::min(s.refill_pages * config_.window_growth, s.window_pages)
                                  : std::min(first_window(), s.window_pages);

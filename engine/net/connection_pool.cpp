@@ -8,12 +8,11 @@
 namespace mmapurl::net {
 
 namespace {
-// An origin that answered within this is near (loopback, the same host or rack): there a
-// connection is bound by CPU, not by the round trip, and readahead uses at most
+// An origin that answered within control::kNearOriginUs is near (loopback, the same host or
+// rack): there a connection is bound by CPU, not by the round trip, and readahead uses at most
 // kNearPrefetchConnections. More only cost TLS sessions, staging and, through a proxy, its hops:
 // a 256 MiB scan from loopback nginx ran as fast on 4 connections as on 16, and through a
 // pass-through proxy 750 against 490 MB/s. Threads waiting on pages still get every connection.
-constexpr uint64_t kNearOriginUs = control::kNearOriginUs;
 constexpr uint32_t kNearPrefetchConnections = 4;
 // How long after a thread waited on this origin one connection stays free of readahead. A random
 // reader faults again within it; a scan's own first demand fault holds the connection only
@@ -81,7 +80,9 @@ bool ConnectionPool::withdraw(const std::shared_ptr<Exchange>& exchange) {
 uint32_t ConnectionPool::prefetch_limit(std::chrono::steady_clock::time_point now) const {
   const bool demand_lately = now - last_urgent_ < kDemandReserve;
   uint32_t limit = max_connections_ > 2 && demand_lately ? max_connections_ - 1 : max_connections_;
-  if (fastest_header_us_ < kNearOriginUs) limit = std::min(limit, kNearPrefetchConnections);
+  if (fastest_header_us_ < control::kNearOriginUs) {
+    limit = std::min(limit, kNearPrefetchConnections);
+  }
   return limit;
 }
 
