@@ -7,10 +7,9 @@
 #   bench/run-engine-bench.sh [BUILD_DIR]      env: SIZE_MB (1024), RUNS (3), MEM_SCAN_MB, OUT
 # BASE_BUILD=DIR also runs every mmapurl row with DIR's uffd-bench right after this build's (tool
 # name suffixed "@base"): a change measured against its parent in one run. ROWS=seq runs only the
-# sequential rows of both profiles; ROWS=rand only the unshaped random 4 KiB rows (2000 reads, and 40000 as
-# mmapurl-dense40k) and curl's
-# ranged GETs; ROWS=limits only the unshaped scans under the memory limits in
-# LIMITS (default "16M 64M 256M", also part of the full run).
+# sequential rows of both profiles; ROWS=rand only the unshaped random 4 KiB rows (2000 reads,
+# and 40000 as mmapurl-dense40k) and curl's ranged GETs; ROWS=limits only the unshaped scans
+# under the memory limits in LIMITS (default "16M 64M 256M", also part of the full run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -83,14 +82,17 @@ bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (
     "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
   done
 }
+unshaped_random_rows() {  # $1: uffd-bench scenarios of the default row (rand first)
+  warm_page_cache
+  curl_ranged_gets none "$url" 200
+  bench none "$url" --scenario "$1" --random-reads 2000
+  TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
+}
 rows=${ROWS:-all}
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
   if [[ $rows == rand ]]; then
-    warm_page_cache
-    curl_ranged_gets none "$url" 200
-    bench none "$url" --scenario rand --random-reads 2000
-    TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
+    unshaped_random_rows rand
     # Dense random reads (40000 pages, 15% of 1 GiB): readahead must not ramp on chance hits.
     TOOL=mmapurl-dense40k bench none "$url" --scenario rand --random-reads 40000
     continue
@@ -105,10 +107,7 @@ for ((r = 1; r <= runs; r++)); do
   fi
   [[ $rows == limits ]] && continue
   if [[ $rows != seq ]]; then
-    warm_page_cache
-    curl_ranged_gets none "$url" 200
-    bench none "$url" --scenario rand,rand64k,threads-rand --random-reads 2000
-    TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
+    unshaped_random_rows rand,rand64k,threads-rand
     bench none "$url" --scenario unmap
   fi
   curl_seq s3like "$surl"
