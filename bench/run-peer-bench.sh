@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peer benchmark, one command: mmapurl side by side with what users would pick instead (curl
 # download, s3fs, rclone mount, httpdirfs), all reading the same random object from the same
-# nginx (HTTPS) and s3rver (S3 API) through the same mmapurl-shaper. See bench/peers/README.md.
+# nginx (HTTPS) and s3rver (S3 API), shaped by the same mmapurl-shaper. See bench/peers/README.md.
 #   sudo bench/run-peer-bench.sh
 #   env: SIZE_MB (1024), RUNS (3), RANDOM_READS (2000), THREADS (8), PROFILES ("none s3like"),
 #        CONTENDERS (regex over contender names, default all), TIMEOUT (s per measurement, 600),
@@ -98,15 +98,25 @@ printf 'S3RVER:S3RVER\n' > "$work/s3fs.passwd"
 chmod 600 "$work/s3fs.passwd"
 : > "$work/rclone.conf"
 
-# --- 3. one measurement: shaper -> contender -> counters --------------------------------------
-# Every measurement gets its own mmapurl-shaper, so each contender's network bytes are the
-# shaper's count and every contender sees the same network. For "none" it forwards with splice(2):
-# a pass-through that copied every byte in user space took CPU from whoever it measured.
-start_shaper() {  # $1 profile, $2 target port; sets shaper_pid, sport
-  local args=(--splice)
-  [[ $1 == s3like ]] && args=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)
-  "$shaper_bin" --listen 127.0.0.1:0 --target "127.0.0.1:$2" "${args[@]}" \
-    > "$work/shaper.out" 2> "$work/shaper.err" &
+# --- 3. one measurement: network -> contender -> counters -------------------------------------
+# S3-like: every measurement gets its own mmapurl-shaper, so every contender sees the same network
+# and its network bytes are the shaper's count of what it forwarded down. Unshaped: contenders
+# connect straight to the server. Any proxy in that path, even one forwarding with splice(2),
+# took CPU from whoever it measured, and more from a client with more connections (bench/RESULTS.md).
+# The bytes are then loopback's own counter, both directions and TCP/IP headers included, and the
+# connections the kernel's count of TCP opens: nothing else may use loopback during a run.
+lo_bytes() { cat /sys/class/net/lo/statistics/tx_bytes; }
+tcp_opens() { awk '/^Tcp:/ && $6 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }
+start_network() {  # $1 profile, $2 target port; sets sport (the port contenders connect to)
+  shaper_pid=""
+  if [[ $1 == none ]]; then
+    sport=$2
+    lo_before=$(lo_bytes)
+    opens_before=$(tcp_opens)
+    return
+  fi
+  "$shaper_bin" --listen 127.0.0.1:0 --target "127.0.0.1:$2" --rtt-ms 20 --conn-mbps 50 \
+    --handshake-rtt > "$work/shaper.out" 2> "$work/shaper.err" &
   shaper_pid=$!
   sport=""
   for ((i = 0; i < 100; i++)); do
@@ -115,7 +125,12 @@ start_shaper() {  # $1 profile, $2 target port; sets shaper_pid, sport
     [[ -n $sport ]] && break
   done
 }
-stop_shaper() {  # sets net_bytes, net_conns
+stop_network() {  # sets net_bytes, net_conns
+  if [[ -z $shaper_pid ]]; then
+    net_bytes=$(($(lo_bytes) - lo_before))
+    net_conns=$(($(tcp_opens) - opens_before))
+    return
+  fi
   kill -TERM "$shaper_pid" 2>/dev/null || true
   wait "$shaper_pid" 2>/dev/null || true
   net_bytes=$(sed -n 's/.*stopped: \([0-9]*\) connections, [0-9]* bytes up, \([0-9]*\) down.*/\2/p' "$work/shaper.err")
@@ -185,7 +200,7 @@ measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
   daemon_rss=null
   rm -rf "$cache"
   mkdir -p "$cache"
-  start_shaper "$profile" "$(target_port "$c")"
+  start_network "$profile" "$(target_port "$c")"
   if [[ -z $sport ]]; then
     fail="shaper did not start"
   else
@@ -238,7 +253,7 @@ measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
           --cache-location "$cache" "https://127.0.0.1:$sport/" "$mnt" ;;
     esac
   fi
-  stop_shaper
+  stop_network
   [[ -n $result ]] && ! $py -c 'import json,sys; json.loads(sys.argv[1])' "$result" 2>/dev/null && {
     fail="unparsable output: $(echo "$result" | head -c 200 | tr -d '"\\')"
     result=""
@@ -260,7 +275,7 @@ verify_curl() {  # $1 contender, $2 profile
 # --- 4. all runs, contenders alternated (the order rotates every run) -------------------------
 selected=()
 for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
-printf '{"meta":true,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
+printf '{"meta":true,"unshaped_path":"direct","date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
   "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
   "$(nproc)" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$size_bytes" "$runs" "$random_reads" \
   "$threads" "${command_line//\"/\\\"}" "$(s3fs --version 2>&1 | head -1 | awk '{print $7}')" \

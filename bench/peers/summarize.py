@@ -55,6 +55,23 @@ class Cell:
     rss = property(lambda self: self.median(total_rss))
 
 
+def network_text(meta):
+    """How a results file's network was set up and counted: runs before the unshaped profile went
+    direct had a counting splice(2) proxy in its path (no "unshaped_path" in their meta line)."""
+    if meta.get("unshaped_path") == "direct":
+        return ("- S3-like: every measurement starts its own `mmapurl-shaper` in front of the "
+                "server, so every contender sees the same network; *network MiB* is what the "
+                "shaper carried from the server to the contender (including TLS and HTTP "
+                "overhead). Unshaped: contenders connect straight to the server (a counting "
+                "proxy took CPU from the client it measured, more from one with more "
+                "connections); *network MiB* is loopback's byte counter over the measurement, "
+                "both directions with TCP/IP headers.")
+    return ("- Every measurement starts its own `mmapurl-shaper` in front of the server (when "
+            "unshaped a pass-through with splice(2), `--splice`, which copies nothing in user "
+            "space), so every contender sees the same network; *network MiB* is what the "
+            "shaper carried from the server to the contender (including TLS and HTTP overhead).")
+
+
 def ok(row):
     res = row.get("result")
     return not row.get("failure") and res is not None and res.get("ok", False)
@@ -287,10 +304,7 @@ def markdown(meta, cells, source, note=None):
         f"{v.get('s3rver')}.",
         "",
         "How it is measured:",
-        "- Every measurement starts its own `mmapurl-shaper` in front of the server (when unshaped "
-        "a pass-through with splice(2), `--splice`, which copies nothing in user space), so every "
-        "contender sees the same network; *network MiB* is what the "
-        "shaper carried from the server to the contender (including TLS and HTTP overhead).",
+        network_text(meta),
         "- Every FUSE peer is mounted afresh for each measurement (cold kernel page cache, "
         "empty disk cache) and read by `bench/peers/mmap_reader.cpp`, which mmaps the file and "
         "runs what `uffd-bench` runs, with the same random sequence; both compare every byte "
