@@ -80,6 +80,13 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
   if (auto v = env("MMAPURL_LOG")) c.log = *v;
   if (auto v = env("MMAPURL_LOG_FILE")) c.log_file = *v;
   if (auto v = env("MMAPURL_DISABLE_POISON")) c.disable_poison = (*v == "1" || *v == "true");
+  if (auto v = env("MMAPURL_TLS_RECORDS")) {
+    if (*v == "engine" || *v == "openssl") {
+      c.engine_reads_tls13_records = *v == "engine";
+    } else {
+      warn("MMAPURL_TLS_RECORDS");
+    }
+  }
   // Pages are fetched whole; keep every size a multiple of 4 KiB.
   auto round_pages = [](uint64_t& v) { v = (v + 4095) & ~uint64_t{4095}; };
   round_pages(c.part_bytes);

@@ -19,6 +19,7 @@
 #include "control/part_sizing.hpp"
 #include "core/engine_impl.hpp"
 #include "core/log.hpp"
+#include "net/tls_stream.hpp"
 #include "mmapurl.h"
 #include "source/http/http_object_source.hpp"
 #include "source/http/http_url.hpp"
@@ -149,6 +150,9 @@ bool EngineImpl::start(MapOutcome* failure) {
     // Honours SSL_CERT_FILE / SSL_CERT_DIR, then the system store.
     tls->set_default_verify_paths();
     tls->set_verify_mode(asio::ssl::verify_peer);
+    if (config.engine_reads_tls13_records) {
+      net::TlsStream::take_over_tls13_records(tls->native_handle());
+    }
     uffd_reader = std::make_unique<asio::posix::stream_descriptor>(*io, uffd.fd());
   } catch (const boost::system::system_error& e) {
     failure->code = MMAP_S3_ERRNO;

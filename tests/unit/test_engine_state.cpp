@@ -37,9 +37,11 @@ TEST(EngineConfig, ParsesByteSizes) {
 }
 
 TEST(EngineConfig, ReadsVariablesAndKeepsDefaultsOnGarbage) {
-  std::map<std::string, std::string> env = {{"MMAPURL_MEMORY_LIMIT", "256M"}, {"MMAPURL_CONNECTIONS", "4"},
-                                             {"MMAPURL_RETRY_TIMEOUT", "2.5"}, {"MMAPURL_PART_SIZE", "banana"},
-                                             {"MMAPURL_RANDOM_FETCH", "5000"}};
+  std::map<std::string, std::string> env = {{"MMAPURL_MEMORY_LIMIT", "256M"},
+                                            {"MMAPURL_CONNECTIONS", "4"},
+                                            {"MMAPURL_RETRY_TIMEOUT", "2.5"},
+                                            {"MMAPURL_PART_SIZE", "banana"},
+                                            {"MMAPURL_RANDOM_FETCH", "5000"}};
   std::string warnings;
   auto c = load_engine_config(
       [&](const char* n) -> std::optional<std::string> {
@@ -54,4 +56,22 @@ TEST(EngineConfig, ReadsVariablesAndKeepsDefaultsOnGarbage) {
   EXPECT_EQ(c.part_bytes, EngineConfig{}.part_bytes);
   EXPECT_NE(warnings.find("MMAPURL_PART_SIZE"), std::string::npos);
   EXPECT_EQ(c.random_fetch_bytes, 8192u);  // rounded up to whole pages
+}
+
+TEST(EngineConfig, TlsRecordsAreTheEnginesUnlessOpenSslIsAskedFor) {
+  auto load = [](std::optional<std::string> value, std::string* warnings) {
+    return load_engine_config(
+        [&](const char* n) -> std::optional<std::string> {
+          if (std::string(n) == "MMAPURL_TLS_RECORDS") return value;
+          return std::nullopt;
+        },
+        warnings);
+  };
+  std::string warnings;
+  EXPECT_TRUE(load(std::nullopt, &warnings).engine_reads_tls13_records);
+  EXPECT_TRUE(load("engine", &warnings).engine_reads_tls13_records);
+  EXPECT_FALSE(load("openssl", &warnings).engine_reads_tls13_records);
+  EXPECT_EQ(warnings, "");
+  EXPECT_TRUE(load("OpenSSL!", &warnings).engine_reads_tls13_records);
+  EXPECT_NE(warnings.find("MMAPURL_TLS_RECORDS"), std::string::npos);
 }

@@ -28,7 +28,9 @@ constexpr uint64_t kEndlessHeadersCap = 256ull * 1024 * 1024;
 class Session {
  public:
   Session(ServerCore& core, int fd)
-      : core_(core), transport_(fd, core.ssl_ctx()), pacer_(core.options().conn_mbps) {}
+      : core_(core),
+        transport_(fd, core.ssl_ctx(), core.options().tls_key_update_bytes),
+        pacer_(core.options().conn_mbps) {}
 
   void run() {
     if (!transport_.handshake()) return;

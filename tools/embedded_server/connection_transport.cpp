@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 
@@ -19,7 +20,8 @@ constexpr int kTlsWriteBuffer = 1024 * 1024 + 64 * 1024;
 
 }  // namespace
 
-ConnectionTransport::ConnectionTransport(int fd, SSL_CTX* ssl_ctx) : fd_(fd) {
+ConnectionTransport::ConnectionTransport(int fd, SSL_CTX* ssl_ctx, uint64_t key_update_bytes)
+    : fd_(fd), key_update_bytes_(key_update_bytes) {
   plain_ = ssl_ctx == nullptr;
   if (plain_) return;
   // Reads come straight from the socket; writes collect in a buffer BIO that we flush after each
@@ -76,8 +78,17 @@ bool ConnectionTransport::write_all(const char* data, size_t n) {
       n -= static_cast<size_t>(w);
     } else {
       ERR_clear_error();
-      const int chunk = static_cast<int>(n > (1u << 30) ? (1u << 30) : n);
-      const int w = SSL_write(ssl_, data, chunk);  // blocking, no partial writes
+      size_t chunk = n > (1u << 30) ? (1u << 30) : n;
+      if (key_update_bytes_ != 0) {
+        if (since_key_update_ >= key_update_bytes_) {
+          // Goes out before the next record; a TLS 1.2 session refuses, and that is fine.
+          if (SSL_key_update(ssl_, SSL_KEY_UPDATE_REQUESTED) != 1) ERR_clear_error();
+          since_key_update_ = 0;
+        }
+        chunk = std::min<size_t>(chunk, key_update_bytes_ - since_key_update_);
+        since_key_update_ += chunk;
+      }
+      const int w = SSL_write(ssl_, data, static_cast<int>(chunk));  // blocking, no partial writes
       if (w <= 0) return false;
       data += w;
       n -= static_cast<size_t>(w);

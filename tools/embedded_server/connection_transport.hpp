@@ -5,13 +5,15 @@
 #include <openssl/ssl.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace mmapurl::testserver {
 
 class ConnectionTransport {
  public:
-  // ssl_ctx == nullptr → plain TCP. Does not own fd: the server closes it.
-  ConnectionTransport(int fd, SSL_CTX* ssl_ctx);
+  // ssl_ctx == nullptr → plain TCP. Does not own fd: the server closes it. TLS 1.3: a KeyUpdate
+  // (asking for the peer's) after every `key_update_bytes` written, 0 = never.
+  ConnectionTransport(int fd, SSL_CTX* ssl_ctx, uint64_t key_update_bytes = 0);
   ~ConnectionTransport();
   ConnectionTransport(const ConnectionTransport&) = delete;
   ConnectionTransport& operator=(const ConnectionTransport&) = delete;
@@ -31,6 +33,8 @@ class ConnectionTransport {
   SSL* ssl_ = nullptr;
   BIO* write_bio_ = nullptr;  // owned by ssl_
   bool plain_ = true;
+  uint64_t key_update_bytes_ = 0;
+  uint64_t since_key_update_ = 0;
 };
 
 }  // namespace mmapurl::testserver

@@ -156,7 +156,7 @@ void EmbeddedServer::put_object(const ObjectSpec& spec) { core_->put_object(spec
 
 EmbeddedServer::Counters EmbeddedServer::counters() const {
   return Counters{core_->requests.load(), core_->bytes_sent.load(),
-                  core_->connections_accepted.load()};
+                  core_->connections_accepted.load(), core_->tls_key_updates_received.load()};
 }
 
 }  // namespace mmapurl::testserver

@@ -46,6 +46,7 @@ class EmbeddedServer {
   // requests: heads parsed; bytes_sent: response bytes (head + body) handed to the socket.
   struct Counters {
     uint64_t requests, bytes_sent, connections_accepted;
+    uint64_t tls_key_updates_received;  // clients' TLS 1.3 KeyUpdate messages
   };
   Counters counters() const;
 

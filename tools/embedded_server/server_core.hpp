@@ -62,6 +62,7 @@ class ServerCore {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> tls_key_updates_received{0};  // KeyUpdate messages from clients
 
  private:
   const ServerOptions opts_;

@@ -46,6 +46,9 @@ struct ServerOptions {
   double conn_mbps = 0;             // per-connection send cap in megabytes/s (0 = none)
   std::string redirect_from, redirect_to;  // a path answering 302 Location: redirect_to
   bool ignore_if_match = false;  // like some real servers: If-Match/If-Unmodified-Since ignored
+  // TLS 1.3: after every this many bytes sent on a connection, a KeyUpdate that asks for the
+  // client's (0 = never). OpenSSL servers send none on their own.
+  uint64_t tls_key_update_bytes = 0;
 };
 
 }  // namespace mmapurl::testserver
