@@ -69,6 +69,8 @@ free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 https_port=$(free_port)
 http_port=$(free_port)
 s3_port=$(free_port)
+# ssl_protocols: Debian 12's nginx 1.22 offers at most TLS 1.2 unless told; nginx 1.23.4 and
+# later offer TLS 1.3 by default, as do S3 and most servers. curl and mmapurl alike get TLS 1.3.
 cat > "$work/nginx.conf" <<CONF
 user root; worker_processes 1; daemon off; master_process on; error_log $work/logs/error.log; pid $work/logs/pid;
 events { worker_connections 1024; }
@@ -76,7 +78,7 @@ http { access_log off; sendfile on; keepalive_requests 1000000; autoindex on;
   client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
   uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
   server { listen 127.0.0.1:$https_port ssl; ssl_certificate $work/cert.pem;
-           ssl_certificate_key $work/key.pem; root $work/www; }
+           ssl_certificate_key $work/key.pem; ssl_protocols TLSv1.2 TLSv1.3; root $work/www; }
   server { listen 127.0.0.1:$http_port; root $work/www; } }
 CONF
 /usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
