@@ -82,7 +82,7 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
   if (auto v = env("MMAPURL_DISABLE_POISON")) c.disable_poison = (*v == "1" || *v == "true");
   if (auto v = env("MMAPURL_TLS_RECORDS")) {
     if (*v == "engine" || *v == "openssl") {
-      c.engine_reads_tls13_records = *v == "engine";
+      c.engine_reads_tls_records = *v == "engine";
     } else {
       warn("MMAPURL_TLS_RECORDS");
     }

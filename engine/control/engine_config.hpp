@@ -24,9 +24,9 @@ struct EngineConfig {
   std::string log;                     // MMAPURL_LOG: "", "error", "info", "debug"
   std::string log_file;                // MMAPURL_LOG_FILE: path (default: stderr)
   bool disable_poison = false;         // MMAPURL_DISABLE_POISON: use the fallback path
-  // MMAPURL_TLS_RECORDS: "engine" (the engine decrypts a TLS 1.3 server's records itself, two
-  // copies fewer) or "openssl" (OpenSSL reads every record, as with TLS 1.2).
-  bool engine_reads_tls13_records = true;
+  // MMAPURL_TLS_RECORDS: "engine" (the engine decrypts a TLS 1.3 or 1.2 AEAD server's records
+  // itself, two copies fewer) or "openssl" (OpenSSL reads every record).
+  bool engine_reads_tls_records = true;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const char*)>;

@@ -150,8 +150,8 @@ bool EngineImpl::start(MapOutcome* failure) {
     // Honours SSL_CERT_FILE / SSL_CERT_DIR, then the system store.
     tls->set_default_verify_paths();
     tls->set_verify_mode(asio::ssl::verify_peer);
-    if (config.engine_reads_tls13_records) {
-      net::TlsStream::take_over_tls13_records(tls->native_handle());
+    if (config.engine_reads_tls_records) {
+      net::TlsStream::take_over_tls_records(tls->native_handle());
     }
     uffd_reader = std::make_unique<asio::posix::stream_descriptor>(*io, uffd.fd());
   } catch (const boost::system::system_error& e) {

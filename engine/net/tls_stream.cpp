@@ -4,7 +4,7 @@
 // into its BIO pair) and runs a handler per 17 KiB record. OpenSSL reading the socket itself with
 // read-ahead is no better: before each record, OpenSSL 3.0 moves all bytes still buffered to the
 // buffer's start to align the record's payload (ssl3_read_n), and the reads bypass io_uring.
-// Once a TLS 1.3 handshake is done, Tls13RecordReader takes over the server's records and
+// Once a TLS 1.3 or 1.2 handshake is done, TlsRecordReader takes over the server's records and
 // decrypts them from the receive buffer straight into the reader's buffer (two copies fewer);
 // OpenSSL keeps the write side.
 #include "net/tls_stream.hpp"
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "net/tls13_record_reader.hpp"
+#include "net/tls_record_reader.hpp"
 
 namespace mmapurl::net {
 
@@ -74,7 +74,7 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
   std::string sending;  // what the io_uring send in flight holds
   // The server's application traffic secret from OpenSSL's key log, until the handshake ends.
   std::vector<uint8_t> server_secret;
-  std::unique_ptr<Tls13RecordReader> records;  // set: the server's records are ours to read
+  std::unique_ptr<TlsRecordReader> records;  // set: the server's records are ours to read
 
   Core(const executor_type& ex, SSL_CTX* ctx) : socket(ex), ssl(SSL_new(ctx)) {
     if (ssl) SSL_set_app_data(ssl, this);
@@ -84,10 +84,11 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
     if (ssl) SSL_free(ssl);  // frees the BIO too
   }
 
-  // --- taking over the server's records after a TLS 1.3 handshake -----------------------------
+  // --- taking over the server's records after the handshake ------------------------------------
 
-  // OpenSSL's key log callback (installed by take_over_tls13_records): keeps the one secret the
-  // record reader needs. The line is "SERVER_TRAFFIC_SECRET_0 <client random> <secret>", in hex.
+  // OpenSSL's key log callback (installed by take_over_tls_records): keeps the one TLS 1.3 secret
+  // the record reader needs. The line is "SERVER_TRAFFIC_SECRET_0 <client random> <secret>", in
+  // hex. (TLS 1.2 keys come from the session's master secret.)
   static void on_key_log(const SSL* ssl, const char* line) {
     auto* c = static_cast<Core*>(SSL_get_app_data(ssl));
     static constexpr char kLabel[] = "SERVER_TRAFFIC_SECRET_0 ";
@@ -114,15 +115,36 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
     server_secret.clear();
   }
 
-  // After the handshake: with TLS 1.3, a suite the reader has, and OpenSSL holding no record
-  // bytes (it reads exactly one record at a time without read-ahead, so the receive buffer
-  // starts at the first record under the application keys), the records are ours from here.
+  // After the handshake: with a reader for the suite, and OpenSSL holding no record bytes (it reads
+  // exactly one record at a time without read-ahead, so the receive buffer starts at the first
+  // record it has not seen), the records are ours from here. Only on a context that asked
+  // (take_over_tls_records installed our key log callback).
   void take_over_records() {
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-    if (!server_secret.empty() && cipher != nullptr && SSL_version(ssl) == TLS1_3_VERSION &&
-        SSL_get_read_ahead(ssl) == 0 && SSL_has_pending(ssl) == 0) {
+    const bool asked = SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(ssl)) == &Core::on_key_log;
+    if (asked && cipher != nullptr && SSL_get_read_ahead(ssl) == 0 && SSL_has_pending(ssl) == 0) {
+      const int nid = SSL_CIPHER_get_cipher_nid(cipher);
+      const EVP_MD* digest = SSL_CIPHER_get_handshake_digest(cipher);
       std::string why;
-      records = Tls13RecordReader::create(SSL_CIPHER_get_protocol_id(cipher), server_secret, &why);
+      if (SSL_version(ssl) == TLS1_3_VERSION && !server_secret.empty()) {
+        records = TlsRecordReader::create_tls13(nid, digest, server_secret, &why);
+      } else if (SSL_version(ssl) == TLS1_2_VERSION) {
+        unsigned char master[SSL_MAX_MASTER_KEY_LENGTH];
+        unsigned char client_random[SSL3_RANDOM_SIZE];
+        unsigned char server_random[SSL3_RANDOM_SIZE];
+        const size_t master_len =
+            SSL_SESSION_get_master_key(SSL_get_session(ssl), master, sizeof master);
+        if (master_len > 0 &&
+            SSL_get_client_random(ssl, client_random, sizeof client_random) ==
+                sizeof client_random &&
+            SSL_get_server_random(ssl, server_random, sizeof server_random) ==
+                sizeof server_random) {
+          // The server's Finished was its first record under these keys: the next is number 1.
+          records = TlsRecordReader::create_tls12(nid, digest, {master, master_len}, client_random,
+                                                  server_random, 1, &why);
+        }
+        OPENSSL_cleanse(master, sizeof master);
+      }
     }
     forget_secret();
   }
@@ -315,9 +337,9 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
       ERR_clear_error();
     }
     switch (step.status) {
-      case Tls13RecordReader::Status::kOk:
+      case TlsRecordReader::Status::kOk:
         return complete(std::move(handler), inside_handler, error_code(), step.produced);
-      case Tls13RecordReader::Status::kNeedMore:
+      case TlsRecordReader::Status::kNeedMore:
         if (rx_eof) {
           return complete(std::move(handler), inside_handler,
                           error_code(asio::ssl::error::stream_truncated), size_t{0});
@@ -325,10 +347,10 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
         return receive(std::move(handler), [buffer](Core& c, ReadHandler h, bool in) {
           c.read_records(buffer, std::move(h), in);
         });
-      case Tls13RecordReader::Status::kClosed:
+      case TlsRecordReader::Status::kClosed:
         return complete(std::move(handler), inside_handler, error_code(asio::error::eof),
                         size_t{0});
-      case Tls13RecordReader::Status::kError:
+      case TlsRecordReader::Status::kError:
         break;
     }
     const auto code = static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, records->error_reason()));
@@ -371,9 +393,9 @@ bool TlsStream::has_unread_bytes() const {
          (core_->records && core_->records->pending() != 0);
 }
 
-bool TlsStream::reads_tls13_records() const { return core_->records != nullptr; }
+bool TlsStream::reads_tls_records() const { return core_->records != nullptr; }
 
-void TlsStream::take_over_tls13_records(SSL_CTX* ctx) {
+void TlsStream::take_over_tls_records(SSL_CTX* ctx) {
   SSL_CTX_set_keylog_callback(ctx, &Core::on_key_log);
 }
 

@@ -25,10 +25,11 @@ class TlsStream {
       boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
   using HandshakeHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
-  // Streams on `ctx` read the server's TLS 1.3 records themselves once the handshake is done
-  // (Tls13RecordReader; OpenSSL keeps the write side). Installs OpenSSL's key log callback on
-  // `ctx`, from which a stream takes the server's traffic secret; call before any handshake.
-  static void take_over_tls13_records(SSL_CTX* ctx);
+  // Streams on `ctx` read the server's TLS 1.3 and 1.2 records themselves once the handshake is
+  // done (TlsRecordReader; OpenSSL keeps the write side). Installs OpenSSL's key log callback on
+  // `ctx`, from which a stream takes the server's TLS 1.3 traffic secret; call before any
+  // handshake.
+  static void take_over_tls_records(SSL_CTX* ctx);
 
   TlsStream(const executor_type& ex, SSL_CTX* ctx);
   ~TlsStream();
@@ -40,8 +41,8 @@ class TlsStream {
   SSL* native_handle();
   // Bytes received or decrypted but not yet read: after a response, the peer sent more than it.
   bool has_unread_bytes() const;
-  // The handshake is done and the server's TLS 1.3 records are read by Tls13RecordReader.
-  bool reads_tls13_records() const;
+  // The handshake is done and the server's records are read by TlsRecordReader.
+  bool reads_tls_records() const;
 
   // Client TLS on the connected socket from now on: SNI (names only) and verification of the
   // peer's certificate against `host` (a name or an IP literal). False (and `error`) if OpenSSL

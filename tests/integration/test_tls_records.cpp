@@ -1,6 +1,6 @@
 // Who reads a TLS server's records, against the embedded server over loopback sockets, whose
-// KeyUpdates ask for ours. TlsStream: after a TLS 1.3 handshake the engine reads the records
-// itself (Tls13RecordReader); TLS 1.2, or a context without the key log, leaves every record to
+// TLS 1.3 KeyUpdates ask for ours. TlsStream: after a TLS 1.3 or 1.2 handshake the engine reads
+// the records itself (TlsRecordReader); a context without the key log leaves every record to
 // OpenSSL; each way two keep-alive GETs on one connection return the object's bytes. A mapping,
 // with MMAPURL_TLS_RECORDS=engine and =openssl (each in a fresh process: the engine reads its
 // settings once): every page right and our KeyUpdates reach the server.
@@ -71,7 +71,7 @@ Outcome get_twice(const EmbeddedServer& server, SSL_CTX* ctx) {
   if (!stream.start_tls("127.0.0.1", &why)) return failed(why);
   ec = run(io, [&](auto done) { stream.async_handshake([done](error_code e) { done(e); }); });
   if (ec) return failed("handshake: " + ec.message());
-  o.engine_read_records = stream.reads_tls13_records();
+  o.engine_read_records = stream.reads_tls_records();
   std::string received;  // bytes past the last response taken
   for (int i = 0; i < 2; ++i) {
     const std::string request = "GET /obj HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -109,7 +109,7 @@ std::string expected_object() {
 
 struct Client {
   const char* name;
-  const char* suites;  // TLS 1.3 suites offered
+  const char* suites;  // TLS 1.3 suites offered, or TLS 1.2 ciphers when tls12_only
   bool tls12_only;
   bool take_over;        // the key log installed (the engine's default)
   bool engine_reads;     // expected
@@ -131,9 +131,13 @@ TEST_P(TlsStreamRecords, TwoGetsOnOneConnectionReturnTheObject) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   ctx.add_certificate_authority(asio::buffer(server.ca_pem()));
   ctx.set_verify_mode(asio::ssl::verify_peer);
-  ASSERT_EQ(SSL_CTX_set_ciphersuites(ctx.native_handle(), c.suites), 1);
-  if (c.tls12_only) SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  if (c.take_over) TlsStream::take_over_tls13_records(ctx.native_handle());
+  if (c.tls12_only) {
+    SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    ASSERT_EQ(SSL_CTX_set_cipher_list(ctx.native_handle(), c.suites), 1);
+  } else {
+    ASSERT_EQ(SSL_CTX_set_ciphersuites(ctx.native_handle(), c.suites), 1);
+  }
+  if (c.take_over) TlsStream::take_over_tls_records(ctx.native_handle());
 
   Outcome o = get_twice(server, ctx.native_handle());
   ASSERT_EQ(o.error, "");
@@ -153,7 +157,10 @@ INSTANTIATE_TEST_SUITE_P(
         Client{"EngineAes256Gcm", "TLS_AES_256_GCM_SHA384", false, true, true, 1},
         Client{"EngineChaCha20Poly1305", "TLS_CHACHA20_POLY1305_SHA256", false, true, true, 1},
         Client{"OpenSslWithoutTheKeyLog", "TLS_AES_128_GCM_SHA256", false, false, false, 1},
-        Client{"OpenSslForTls12", "TLS_AES_128_GCM_SHA256", true, true, false, 0}),
+        Client{"EngineTls12Aes128Gcm", "ECDHE-ECDSA-AES128-GCM-SHA256", true, true, true, 0},
+        Client{"EngineTls12Aes256Gcm", "ECDHE-ECDSA-AES256-GCM-SHA384", true, true, true, 0},
+        Client{"EngineTls12ChaCha20Poly1305", "ECDHE-ECDSA-CHACHA20-POLY1305", true, true, true, 0},
+        Client{"OpenSslForTls12Cbc", "ECDHE-ECDSA-AES128-SHA256", true, true, false, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // --- a whole mapping, in a fresh process per setting ---------------------------------------

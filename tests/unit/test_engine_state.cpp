@@ -68,10 +68,10 @@ TEST(EngineConfig, TlsRecordsAreTheEnginesUnlessOpenSslIsAskedFor) {
         warnings);
   };
   std::string warnings;
-  EXPECT_TRUE(load(std::nullopt, &warnings).engine_reads_tls13_records);
-  EXPECT_TRUE(load("engine", &warnings).engine_reads_tls13_records);
-  EXPECT_FALSE(load("openssl", &warnings).engine_reads_tls13_records);
+  EXPECT_TRUE(load(std::nullopt, &warnings).engine_reads_tls_records);
+  EXPECT_TRUE(load("engine", &warnings).engine_reads_tls_records);
+  EXPECT_FALSE(load("openssl", &warnings).engine_reads_tls_records);
   EXPECT_EQ(warnings, "");
-  EXPECT_TRUE(load("OpenSSL!", &warnings).engine_reads_tls13_records);
+  EXPECT_TRUE(load("OpenSSL!", &warnings).engine_reads_tls_records);
   EXPECT_NE(warnings.find("MMAPURL_TLS_RECORDS"), std::string::npos);
 }

@@ -69,7 +69,9 @@ bool ServerCore::init_tls(const std::string& cert_pem, const std::string& key_pe
                                "TLS_CHACHA20_POLY1305_SHA256") != 1 ||
       SSL_CTX_set_cipher_list(ssl_ctx_,
                               "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-                              "ECDHE-ECDSA-CHACHA20-POLY1305") != 1 ||
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                              // last, for a client that wants a suite without an AEAD
+                              "ECDHE-ECDSA-AES128-SHA256") != 1 ||
       SSL_CTX_set_session_id_context(ssl_ctx_, kSessionContext, sizeof(kSessionContext) - 1) != 1) {
     return fail("configuring TLS");
   }

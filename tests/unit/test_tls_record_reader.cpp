@@ -1,5 +1,6 @@
-// Tls13RecordReader against a real OpenSSL TLS 1.3 server, in memory: the client's handshake runs
-// in OpenSSL over memory BIOs, then the reader takes the server's records, as TlsStream does.
+// TlsRecordReader against a real OpenSSL server, TLS 1.3 and 1.2, in memory: the client's
+// handshake runs in OpenSSL over memory BIOs, then the reader takes the server's records, as
+// TlsStream does.
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -13,12 +14,12 @@
 
 #include "embedded_server/self_signed_cert.hpp"
 #include "embedded_server/synthetic_content.hpp"
-#include "net/tls13_record_reader.hpp"
+#include "net/tls_record_reader.hpp"
 
 namespace mmapurl::net {
 namespace {
 
-using Status = Tls13RecordReader::Status;
+using Status = TlsRecordReader::Status;
 using Bytes = std::vector<uint8_t>;
 
 Bytes drain(BIO* bio) {
@@ -41,12 +42,24 @@ Bytes synthetic(uint64_t seed, size_t len) {
   return b;
 }
 
+// A suite to test: TLS 1.3 names a ciphersuite, TLS 1.2 an OpenSSL cipher list entry.
+struct Suite {
+  int version;
+  const char* name;
+};
+const Suite kAes128Gcm13{TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256"};
+const Suite kAes256Gcm13{TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384"};
+const Suite kChaCha13{TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256"};
+const Suite kAes128Gcm12{TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"};
+const Suite kAes256Gcm12{TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384"};
+const Suite kChaCha12{TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305"};
+
 // An OpenSSL server and client joined by memory BIOs. After handshake(), `wire` holds every byte
 // the server sent past the client's handshake (the part OpenSSL would read next), and `reader`
 // reads it.
-class Tls13Pair {
+class TlsPair {
  public:
-  explicit Tls13Pair(const char* suite) {
+  explicit TlsPair(Suite suite) : suite_(suite) {
     auto cert = testserver::make_self_signed_cert();
     EXPECT_TRUE(cert);
     server_ctx_ = SSL_CTX_new(TLS_server_method());
@@ -61,12 +74,17 @@ class Tls13Pair {
     EVP_PKEY_free(k);
     BIO_free(cb);
     BIO_free(kb);
-    SSL_CTX_set_min_proto_version(client_ctx_, TLS1_3_VERSION);
-    EXPECT_EQ(SSL_CTX_set_ciphersuites(client_ctx_, suite), 1);
+    SSL_CTX_set_min_proto_version(client_ctx_, suite.version);
+    SSL_CTX_set_max_proto_version(client_ctx_, suite.version);
+    if (suite.version == TLS1_3_VERSION) {
+      EXPECT_EQ(SSL_CTX_set_ciphersuites(client_ctx_, suite.name), 1);
+    } else {
+      EXPECT_EQ(SSL_CTX_set_cipher_list(client_ctx_, suite.name), 1);
+    }
     SSL_CTX_set_keylog_callback(client_ctx_, [](const SSL* ssl, const char* line) {
       static constexpr char kLabel[] = "SERVER_TRAFFIC_SECRET_0 ";
       if (std::strncmp(line, kLabel, sizeof kLabel - 1) != 0) return;
-      auto* self = static_cast<Tls13Pair*>(SSL_get_app_data(ssl));
+      auto* self = static_cast<TlsPair*>(SSL_get_app_data(ssl));
       const char* hex = std::strchr(line + sizeof kLabel - 1, ' ') + 1;
       for (; hex[0] && hex[1]; hex += 2) {
         unsigned v = 0;
@@ -86,7 +104,7 @@ class Tls13Pair {
     SSL_set_accept_state(server_);
     SSL_set_connect_state(client_);
   }
-  ~Tls13Pair() {
+  ~TlsPair() {
     SSL_free(server_);
     SSL_free(client_);
     SSL_CTX_free(server_ctx_);
@@ -106,13 +124,27 @@ class Tls13Pair {
       }
     }
     ASSERT_TRUE(client_done && server_done);
-    ASSERT_EQ(SSL_version(client_), TLS1_3_VERSION);
+    ASSERT_EQ(SSL_version(client_), suite_.version);
     ASSERT_EQ(SSL_has_pending(client_), 0);
     wire = drain(client_in_);  // what OpenSSL left unread: records under the application keys
     append(drain(server_out_));
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(client_);
+    ASSERT_EQ(std::string(SSL_CIPHER_get_name(cipher)), suite_.name);
+    const int nid = SSL_CIPHER_get_cipher_nid(cipher);
+    const EVP_MD* digest = SSL_CIPHER_get_handshake_digest(cipher);
     std::string why;
-    reader = Tls13RecordReader::create(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(client_)),
-                                       secret_, &why);
+    if (suite_.version == TLS1_3_VERSION) {
+      reader = TlsRecordReader::create_tls13(nid, digest, secret_, &why);
+    } else {  // what TlsStream does: the session's master secret, both randoms
+      uint8_t master[64];
+      uint8_t client_random[32];
+      uint8_t server_random[32];
+      const size_t n = SSL_SESSION_get_master_key(SSL_get_session(client_), master, sizeof master);
+      SSL_get_client_random(client_, client_random, sizeof client_random);
+      SSL_get_server_random(client_, server_random, sizeof server_random);
+      reader = TlsRecordReader::create_tls12(nid, digest, {master, n}, client_random, server_random,
+                                             1, &why);
+    }
     ASSERT_TRUE(reader) << why;
   }
 
@@ -163,16 +195,17 @@ class Tls13Pair {
   SSL* server_ = nullptr;
   SSL* client_ = nullptr;
   Bytes wire;
-  std::unique_ptr<Tls13RecordReader> reader;
+  std::unique_ptr<TlsRecordReader> reader;
 
  private:
   SSL_CTX* server_ctx_ = nullptr;
   SSL_CTX* client_ctx_ = nullptr;
+  Suite suite_;
   BIO *server_in_, *server_out_, *client_in_, *client_out_;
   Bytes secret_;
 };
 
-class EverySuite : public ::testing::TestWithParam<const char*> {};
+class EverySuite : public ::testing::TestWithParam<Suite> {};
 
 TEST_P(EverySuite, DecryptsWhatTheServerSentWhateverTheBufferSizes) {
   // Output buffers smaller than a record, odd-sized and larger; input in pieces that split
@@ -180,7 +213,7 @@ TEST_P(EverySuite, DecryptsWhatTheServerSentWhateverTheBufferSizes) {
   const std::pair<size_t, size_t> cases[] = {
       {1, 7}, {7000, 1000}, {16384, 16389}, {300000, 4096}, {65536, 1 << 20}};
   for (auto [out_chunk, in_chunk] : cases) {
-    Tls13Pair pair(GetParam());
+    TlsPair pair(GetParam());
     pair.handshake();
     const Bytes data = synthetic(out_chunk, 100000);
     pair.server_writes(Bytes(data.begin(), data.begin() + 1));
@@ -193,8 +226,10 @@ TEST_P(EverySuite, DecryptsWhatTheServerSentWhateverTheBufferSizes) {
   }
 }
 
-TEST_P(EverySuite, FollowsServerKeyUpdatesAndSaysWhenItMustAnswer) {
-  Tls13Pair pair(GetParam());
+class EveryTls13Suite : public ::testing::TestWithParam<Suite> {};
+
+TEST_P(EveryTls13Suite, FollowsServerKeyUpdatesAndSaysWhenItMustAnswer) {
+  TlsPair pair(GetParam());
   pair.handshake();
   const Bytes first = synthetic(1, 50000);
   const Bytes second = synthetic(2, 50000);
@@ -228,7 +263,7 @@ TEST_P(EverySuite, FollowsServerKeyUpdatesAndSaysWhenItMustAnswer) {
 }
 
 TEST_P(EverySuite, CloseNotifyEndsTheStreamAfterEveryByte) {
-  Tls13Pair pair(GetParam());
+  TlsPair pair(GetParam());
   pair.handshake();
   const Bytes data = synthetic(4, 30000);
   pair.server_writes(data);
@@ -242,17 +277,45 @@ TEST_P(EverySuite, CloseNotifyEndsTheStreamAfterEveryByte) {
   EXPECT_EQ(pair.reader->read(nullptr, 0, out, sizeof out).status, Status::kClosed);
 }
 
-INSTANTIATE_TEST_SUITE_P(Tls13, EverySuite,
-                         ::testing::Values("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-                                           "TLS_CHACHA20_POLY1305_SHA256"));
+// TLS 1.2: the server asks to renegotiate (a HelloRequest), which the reader refuses.
+TEST(TlsRecordReader, Tls12RenegotiationIsAnError) {
+  TlsPair pair(kAes128Gcm12);
+  pair.handshake();
+  const Bytes data = synthetic(7, 5000);
+  pair.server_writes(data);
+  ASSERT_EQ(SSL_renegotiate(pair.server_), 1);
+  SSL_do_handshake(pair.server_);  // writes the HelloRequest, then waits for a ClientHello
+  pair.append(drain(SSL_get_wbio(pair.server_)));
+  auto got = pair.read_all(65536, 65536);
+  EXPECT_TRUE(got.data == data);
+  EXPECT_EQ(got.last, Status::kError);
+  EXPECT_EQ(pair.reader->error_reason(), SSL_R_NO_RENEGOTIATION) << pair.reader->error();
+}
+
+std::string suite_name(const ::testing::TestParamInfo<Suite>& info) {
+  std::string name =
+      std::string(info.param.version == TLS1_3_VERSION ? "Tls13_" : "Tls12_") + info.param.name;
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tls, EverySuite,
+                         ::testing::Values(kAes128Gcm13, kAes256Gcm13, kChaCha13, kAes128Gcm12,
+                                           kAes256Gcm12, kChaCha12),
+                         suite_name);
+INSTANTIATE_TEST_SUITE_P(Tls, EveryTls13Suite,
+                         ::testing::Values(kAes128Gcm13, kAes256Gcm13, kChaCha13), suite_name);
 
 // A flipped bit anywhere in a record fails it whole: the records before it are delivered, none
 // of its bytes is, and the stream stays failed.
-TEST(Tls13RecordReader, TamperedRecordFailsWithNoByteOfIt) {
+TEST_P(EverySuite, TamperedRecordFailsWithNoByteOfIt) {
   for (size_t flip_at : {size_t{0}, size_t{3}, size_t{5}, size_t{100}, size_t{16000}}) {
-    Tls13Pair pair("TLS_AES_256_GCM_SHA384");
+    TlsPair pair(GetParam());
     pair.handshake();
-    // Tickets first, then two records of application data: tamper with the second.
+    // TLS 1.3 tickets first, then two records of application data: tamper with the second
+    // (its body; with TLS 1.2 GCM the first 8 bytes are its explicit nonce).
     const Bytes a = synthetic(5, 16384);
     const Bytes b = synthetic(6, 16384);
     pair.server_writes(a);
@@ -269,7 +332,7 @@ TEST(Tls13RecordReader, TamperedRecordFailsWithNoByteOfIt) {
   }
 }
 
-TEST(Tls13RecordReader, MalformedRecordsAreErrors) {
+TEST(TlsRecordReader, MalformedRecordsAreErrors) {
   struct Case {
     Bytes wire;
     int reason;
@@ -280,7 +343,7 @@ TEST(Tls13RecordReader, MalformedRecordsAreErrors) {
       {{23, 3, 3, 0, 16}, SSL_R_RECORD_TOO_SMALL},             // no room for a content type
   };
   for (const auto& c : cases) {
-    Tls13Pair pair("TLS_AES_128_GCM_SHA256");
+    TlsPair pair(kAes128Gcm13);
     pair.handshake();
     pair.wire.clear();  // drop the tickets: the bad record comes first
     pair.append(c.wire);
@@ -292,13 +355,17 @@ TEST(Tls13RecordReader, MalformedRecordsAreErrors) {
   }
 }
 
-TEST(Tls13RecordReader, SuitesItLacksAreLeftToOpenSsl) {
+TEST(TlsRecordReader, CiphersItLacksAreLeftToOpenSsl) {
   std::string why;
   const Bytes secret(32, 1);
-  EXPECT_FALSE(Tls13RecordReader::create(0x1304, secret, &why));  // TLS_AES_128_CCM_SHA256
+  EXPECT_FALSE(TlsRecordReader::create_tls13(NID_aes_128_ccm, EVP_sha256(), secret, &why));
   EXPECT_NE(why.find("left to OpenSSL"), std::string::npos) << why;
-  EXPECT_FALSE(Tls13RecordReader::create(0x1302, secret, &why));  // SHA-384 wants 48 bytes
-  EXPECT_TRUE(Tls13RecordReader::create(0x1301, secret, &why)) << why;
+  EXPECT_FALSE(TlsRecordReader::create_tls12(NID_aes_128_cbc, EVP_sha256(), Bytes(48, 1),
+                                             Bytes(32, 2), Bytes(32, 3), 1, &why));
+  EXPECT_NE(why.find("left to OpenSSL"), std::string::npos) << why;
+  EXPECT_FALSE(TlsRecordReader::create_tls13(NID_aes_256_gcm, EVP_sha384(), secret, &why))
+      << "SHA-384 secrets have 48 bytes";
+  EXPECT_TRUE(TlsRecordReader::create_tls13(NID_aes_128_gcm, EVP_sha256(), secret, &why)) << why;
 }
 
 }  // namespace
