@@ -23,8 +23,11 @@ constexpr size_t kMaxInnerPlaintext13 = (1u << 14) + 1;  // content + its type b
 constexpr size_t kMaxCiphertext13 = (1u << 14) + 256;    // RFC 8446 section 5.2
 constexpr size_t kMaxPlaintext12 = 1u << 14;
 constexpr size_t kMaxCiphertext12 = (1u << 14) + 2048;  // RFC 5246 section 6.2.3
-constexpr size_t kMaxHandshakeBytes = 64 * 1024;        // a ticket is far smaller
+constexpr size_t kMaxHandshakeBytes = 132 * 1024;       // OpenSSL takes tickets up to 128 KiB
 constexpr uint8_t kNewSessionTicket = 4;
+constexpr uint8_t kWarning = 1;  // alert level
+constexpr uint8_t kCloseNotify = 0;
+constexpr uint8_t kUserCanceled = 90;
 constexpr uint8_t kKeyUpdate = 24;
 }  // namespace
 
@@ -272,6 +275,7 @@ bool TlsRecordReader::take_handshake(const uint8_t* data, size_t len, Step* step
 TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, uint8_t* out,
                                             size_t out_len) {
   Step step;
+  if (out_len == 0) return step;  // kOk, nothing produced: no room asked for
   while (true) {
     if (pending() > 0) {
       const size_t n = std::min(pending(), out_len - step.produced);
@@ -315,6 +319,8 @@ TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, ui
     if (!direct) pending_.resize(text_len);
     uint8_t* text = direct ? out + step.produced : pending_.data();
     if (!open_record(header, header + kHeaderBytes, body_len, text)) {
+      // The AEAD wrote before it checked the tag: no unauthenticated byte stays behind.
+      OPENSSL_cleanse(text, text_len);
       pending_.clear();
       fail(SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC,
            "TLS record failed authentication (bad record MAC)");
@@ -335,6 +341,12 @@ TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, ui
       type = text[end - 1];
       content = end - 1;
     }
+    // RFC 8446 section 5.1: no other record between the pieces of a handshake message.
+    if (type != kHandshake && !handshake_.empty()) {
+      if (!direct) pending_.clear();
+      fail(SSL_R_UNEXPECTED_RECORD, "TLS record inside a split handshake message");
+      break;
+    }
     if (type == kApplicationData) {
       if (direct) {
         step.produced += content;
@@ -348,17 +360,16 @@ TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, ui
       fail(SSL_R_NO_RENEGOTIATION, "TLS 1.2 renegotiation is not supported");
     } else if (type == kHandshake) {
       keep_going = take_handshake(text, content, &step);
-    } else if (type == kAlert && content == 2 && text[1] == 0) {
-      final_ = Status::kClosed;  // close_notify
-    } else if (type == kAlert && content == 2 && text[1] == 90) {
-      // user_canceled: a close_notify follows.
+    } else if (type == kAlert && content != 2) {
+      fail(SSL_R_BAD_LENGTH, "malformed TLS alert");
+    } else if (type == kAlert && text[1] == kCloseNotify) {
+      final_ = Status::kClosed;
+    } else if (type == kAlert && (tls12_ ? text[0] == kWarning : text[1] == kUserCanceled)) {
+      // TLS 1.2 warnings pass, as in OpenSSL; in TLS 1.3 every alert but the two closure alerts
+      // is an error whatever its level (section 6), and user_canceled is followed by close_notify.
     } else if (type == kAlert) {
-      if (content == 2) {
-        fail(SSL_AD_REASON_OFFSET + text[1],
-             "TLS alert " + std::to_string(text[1]) + " from the server");
-      } else {
-        fail(SSL_R_BAD_LENGTH, "malformed TLS alert");
-      }
+      fail(SSL_AD_REASON_OFFSET + text[1],
+           "TLS alert " + std::to_string(text[1]) + " from the server");
     } else {
       fail(SSL_R_UNEXPECTED_RECORD, "unexpected TLS content type " + std::to_string(type));
     }

@@ -59,11 +59,13 @@ class TlsRecordReader {
 
   // Decrypts whole records of `in` into `out` until `out` is full or `in` holds no complete
   // record. A record whose plaintext does not fit in what is left of `out` is decrypted aside
-  // and handed out over the next calls.
+  // and handed out over the next calls. An empty `out` takes nothing (kOk, nothing produced).
   Step read(const uint8_t* in, size_t in_len, uint8_t* out, size_t out_len);
 
   // Application data decrypted and not yet handed out.
   size_t pending() const { return pending_.size() - pending_offset_; }
+  // The server closed or the stream failed: nothing more will come.
+  bool finished() const { return final_ != Status::kOk; }
   const std::string& error() const { return error_; }
   // OpenSSL's reason code for the error (SSL_R_*, or SSL_AD_REASON_OFFSET + an alert), so it
   // reads like the same failure inside OpenSSL.

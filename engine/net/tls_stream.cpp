@@ -77,7 +77,13 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
   std::unique_ptr<TlsRecordReader> records;  // set: the server's records are ours to read
 
   Core(const executor_type& ex, SSL_CTX* ctx) : socket(ex), ssl(SSL_new(ctx)) {
-    if (ssl) SSL_set_app_data(ssl, this);
+    if (ssl) SSL_set_ex_data(ssl, core_index(), this);
+  }
+
+  // Our own ex_data slot: the app data slot belongs to whoever else shares the context.
+  static int core_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
   }
   ~Core() {
     forget_secret();
@@ -90,12 +96,13 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
   // the record reader needs. The line is "SERVER_TRAFFIC_SECRET_0 <client random> <secret>", in
   // hex. (TLS 1.2 keys come from the session's master secret.)
   static void on_key_log(const SSL* ssl, const char* line) {
-    auto* c = static_cast<Core*>(SSL_get_app_data(ssl));
+    auto* c = static_cast<Core*>(SSL_get_ex_data(ssl, core_index()));
     static constexpr char kLabel[] = "SERVER_TRAFFIC_SECRET_0 ";
     if (c == nullptr || std::strncmp(line, kLabel, sizeof kLabel - 1) != 0) return;
     const char* hex = std::strchr(line + sizeof kLabel - 1, ' ');
     if (hex == nullptr) return;
     c->forget_secret();
+    c->server_secret.reserve(EVP_MAX_MD_SIZE);  // no reallocation leaves a copy behind
     auto nibble = [](char ch) {
       if (ch >= '0' && ch <= '9') return ch - '0';
       if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
@@ -122,7 +129,8 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
   void take_over_records() {
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
     const bool asked = SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(ssl)) == &Core::on_key_log;
-    if (asked && cipher != nullptr && SSL_get_read_ahead(ssl) == 0 && SSL_has_pending(ssl) == 0) {
+    if (asked && cipher != nullptr && SSL_is_init_finished(ssl) && SSL_get_read_ahead(ssl) == 0 &&
+        SSL_has_pending(ssl) == 0) {
       const int nid = SSL_CIPHER_get_cipher_nid(cipher);
       const EVP_MD* digest = SSL_CIPHER_get_handshake_digest(cipher);
       std::string why;
@@ -390,7 +398,7 @@ SSL* TlsStream::native_handle() { return core_->ssl; }
 bool TlsStream::has_unread_bytes() const {
   return core_->rx_end != core_->rx_begin ||
          (core_->ssl != nullptr && SSL_has_pending(core_->ssl)) ||
-         (core_->records && core_->records->pending() != 0);
+         (core_->records && (core_->records->pending() != 0 || core_->records->finished()));
 }
 
 bool TlsStream::reads_tls_records() const { return core_->records != nullptr; }

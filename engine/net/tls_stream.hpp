@@ -39,7 +39,8 @@ class TlsStream {
   executor_type get_executor();
   socket_type& socket();
   SSL* native_handle();
-  // Bytes received or decrypted but not yet read: after a response, the peer sent more than it.
+  // Bytes received or decrypted but not yet read (or the server's records ended): after a
+  // response, the stream must not carry another.
   bool has_unread_bytes() const;
   // The handshake is done and the server's records are read by TlsRecordReader.
   bool reads_tls_records() const;

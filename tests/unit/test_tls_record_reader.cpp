@@ -202,7 +202,9 @@ class TlsPair {
   SSL_CTX* client_ctx_ = nullptr;
   Suite suite_;
   BIO *server_in_, *server_out_, *client_in_, *client_out_;
-  Bytes secret_;
+
+ public:
+  Bytes secret_;  // TLS 1.3: the server's application traffic secret
 };
 
 class EverySuite : public ::testing::TestWithParam<Suite> {};
@@ -353,6 +355,91 @@ TEST(TlsRecordReader, MalformedRecordsAreErrors) {
     EXPECT_EQ(step.produced, 0u);
     EXPECT_EQ(pair.reader->error_reason(), c.reason) << pair.reader->error();
   }
+}
+
+// --- records crafted under the server's TLS 1.3 keys: what an OpenSSL server never sends ---
+
+// One TLS_AES_128_GCM_SHA256 record number `seq` of inner type `type` holding `content`.
+Bytes seal13(const Bytes& secret, uint64_t seq, uint8_t type, const Bytes& content) {
+  const auto key = TlsRecordReader::expand_label(EVP_sha256(), secret, "key", 16);
+  auto nonce = TlsRecordReader::expand_label(EVP_sha256(), secret, "iv", 12);
+  for (int i = 0; i < 8; ++i) nonce[4 + i] ^= static_cast<uint8_t>(seq >> (56 - 8 * i));
+  Bytes inner = content;
+  inner.push_back(type);
+  const size_t len = inner.size() + 16;
+  Bytes record(5 + len);
+  record[0] = 23;  // application_data, TLS 1.2 on the wire
+  record[1] = record[2] = 3;
+  record[3] = static_cast<uint8_t>(len >> 8);
+  record[4] = static_cast<uint8_t>(len);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int n = 0;
+  EXPECT_EQ(EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), nullptr, key.data(), nonce.data()), 1);
+  EXPECT_EQ(EVP_EncryptUpdate(ctx, nullptr, &n, record.data(), 5), 1);
+  EXPECT_EQ(EVP_EncryptUpdate(ctx, record.data() + 5, &n, inner.data(), int(inner.size())), 1);
+  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, record.data() + 5 + n, &n), 1);
+  EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, record.data() + 5 + inner.size()),
+            1);
+  EVP_CIPHER_CTX_free(ctx);
+  return record;
+}
+
+struct Crafted {
+  TlsRecordReader::Status status;
+  Bytes data;
+  int reason;
+};
+
+// A fresh TLS 1.3 session whose server then "sends" `contents` (type, bytes) as records 0, 1, ...
+Crafted read_crafted(const std::vector<std::pair<uint8_t, Bytes>>& contents) {
+  TlsPair pair(kAes128Gcm13);
+  pair.handshake();
+  pair.wire.clear();  // the real tickets go: the crafted records are numbered from 0
+  for (size_t i = 0; i < contents.size(); ++i) {
+    pair.append(seal13(pair.secret_, i, contents[i].first, contents[i].second));
+  }
+  auto got = pair.read_all(65536, 65536);
+  return {got.last, got.data, pair.reader->error_reason()};
+}
+
+constexpr uint8_t kData = 23, kHandshakeType = 22, kAlertType = 21;
+
+TEST(TlsRecordReader, TicketSplitAcrossRecordsAndEmptyDataRecordsAreFine) {
+  const Bytes ticket{4, 0, 0, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // NewSessionTicket, 10 bytes
+  auto got = read_crafted({{kHandshakeType, Bytes(ticket.begin(), ticket.begin() + 6)},
+                           {kHandshakeType, Bytes(ticket.begin() + 6, ticket.end())},
+                           {kData, {}},
+                           {kData, {'o', 'k'}}});
+  EXPECT_EQ(got.status, TlsRecordReader::Status::kNeedMore);
+  EXPECT_EQ(got.data, (Bytes{'o', 'k'}));
+}
+
+TEST(TlsRecordReader, RecordInsideASplitHandshakeMessageIsAnError) {
+  auto got = read_crafted({{kHandshakeType, {4, 0, 0, 10, 1, 2}}, {kData, {'x'}}});
+  EXPECT_EQ(got.status, TlsRecordReader::Status::kError);
+  EXPECT_TRUE(got.data.empty());
+  EXPECT_EQ(got.reason, SSL_R_UNEXPECTED_RECORD);
+}
+
+TEST(TlsRecordReader, KeyUpdateMustEndItsRecord) {
+  auto got = read_crafted({{kHandshakeType, {24, 0, 0, 1, 0, 4, 0, 0, 0}}});
+  EXPECT_EQ(got.status, TlsRecordReader::Status::kError);
+  EXPECT_EQ(got.reason, SSL_R_NOT_ON_RECORD_BOUNDARY);
+}
+
+TEST(TlsRecordReader, Tls13AlertsAreErrorsWhateverTheirLevel) {
+  for (uint8_t level : {uint8_t{1}, uint8_t{2}}) {
+    auto got = read_crafted({{kData, {'a'}}, {kAlertType, {level, 40}}, {kData, {'b'}}});
+    EXPECT_EQ(got.status, TlsRecordReader::Status::kError) << int(level);
+    EXPECT_EQ(got.data, (Bytes{'a'}));
+    EXPECT_EQ(got.reason, SSL_AD_REASON_OFFSET + 40);
+  }
+}
+
+TEST(TlsRecordReader, UserCanceledThenCloseNotifyCloses) {
+  auto got = read_crafted({{kData, {'a'}}, {kAlertType, {1, 90}}, {kAlertType, {1, 0}}});
+  EXPECT_EQ(got.status, TlsRecordReader::Status::kClosed);
+  EXPECT_EQ(got.data, (Bytes{'a'}));
 }
 
 TEST(TlsRecordReader, CiphersItLacksAreLeftToOpenSsl) {
