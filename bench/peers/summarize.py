@@ -55,6 +55,14 @@ class Cell:
     rss = property(lambda self: self.median(total_rss))
 
 
+def nginx_tls_text(meta):
+    """Runs before nginx was given `ssl_protocols` spoke TLS 1.2 (no "nginx_protocols" in meta)."""
+    if "TLSv1.3" in meta.get("nginx_protocols", ""):
+        return (" (TLS 1.3, which nginx 1.23.4 and later offer by default; Debian 12's nginx 1.22 "
+                "is told to with `ssl_protocols`).")
+    return " (TLS 1.2: Debian 12's nginx 1.22 offers no more by default)."
+
+
 def network_text(meta):
     """How a results file's network was set up and counted: runs before the unshaped profile went
     direct had a counting splice(2) proxy in its path (no "unshaped_path" in their meta line)."""
@@ -320,7 +328,7 @@ def markdown(meta, cells, source, note=None):
         "peers run with defaults and with the documented performance settings named below. "
         "httpdirfs needs `--insecure-tls` (host-name check only) with the IP-address test "
         "certificate. The S3 peers talk plain HTTP to s3rver, mmapurl-https and httpdirfs "
-        "talk HTTPS to nginx.",
+        "talk HTTPS to nginx" + nginx_tls_text(meta),
         "",
         "Settings:",
         "",
