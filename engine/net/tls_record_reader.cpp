@@ -29,6 +29,18 @@ constexpr uint8_t kWarning = 1;  // alert level
 constexpr uint8_t kCloseNotify = 0;
 constexpr uint8_t kUserCanceled = 90;
 constexpr uint8_t kKeyUpdate = 24;
+
+// `length` bytes from OpenSSL's key derivation function `name` with `params`; empty on failure.
+std::vector<uint8_t> derive(const char* name, const OSSL_PARAM* params, size_t length) {
+  std::vector<uint8_t> out(length);
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, name, nullptr);
+  EVP_KDF_CTX* ctx = kdf != nullptr ? EVP_KDF_CTX_new(kdf) : nullptr;
+  const bool ok = ctx != nullptr && EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
+  EVP_KDF_CTX_free(ctx);
+  EVP_KDF_free(kdf);
+  if (!ok) out.clear();
+  return out;
+}
 }  // namespace
 
 std::vector<uint8_t> TlsRecordReader::expand_label(const EVP_MD* digest,
@@ -45,9 +57,6 @@ std::vector<uint8_t> TlsRecordReader::expand_label(const EVP_MD* digest,
   info_len += full.size();
   info[info_len++] = 0;
 
-  std::vector<uint8_t> out(length);
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  EVP_KDF_CTX* ctx = kdf != nullptr ? EVP_KDF_CTX_new(kdf) : nullptr;
   int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
@@ -58,11 +67,7 @@ std::vector<uint8_t> TlsRecordReader::expand_label(const EVP_MD* digest,
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, info_len),
       OSSL_PARAM_construct_end(),
   };
-  const bool ok = ctx != nullptr && EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
-  EVP_KDF_CTX_free(ctx);
-  EVP_KDF_free(kdf);
-  if (!ok) out.clear();
-  return out;
+  return derive("HKDF", params, length);
 }
 
 std::vector<uint8_t> TlsRecordReader::tls12_key_block(const EVP_MD* digest,
@@ -74,9 +79,6 @@ std::vector<uint8_t> TlsRecordReader::tls12_key_block(const EVP_MD* digest,
   std::vector<uint8_t> seed(kLabel, kLabel + sizeof kLabel - 1);  // label + server + client random
   seed.insert(seed.end(), server_random.begin(), server_random.end());
   seed.insert(seed.end(), client_random.begin(), client_random.end());
-  std::vector<uint8_t> out(length);
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "TLS1-PRF", nullptr);
-  EVP_KDF_CTX* ctx = kdf != nullptr ? EVP_KDF_CTX_new(kdf) : nullptr;
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
                                        const_cast<char*>(EVP_MD_get0_name(digest)), 0),
@@ -85,11 +87,7 @@ std::vector<uint8_t> TlsRecordReader::tls12_key_block(const EVP_MD* digest,
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed.data(), seed.size()),
       OSSL_PARAM_construct_end(),
   };
-  const bool ok = ctx != nullptr && EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
-  EVP_KDF_CTX_free(ctx);
-  EVP_KDF_free(kdf);
-  if (!ok) out.clear();
-  return out;
+  return derive("TLS1-PRF", params, length);
 }
 
 namespace {
