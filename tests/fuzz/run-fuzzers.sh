@@ -28,9 +28,12 @@ declare -A sources=(
   [fuzz_s3_url]="$s3/s3_url.cpp $s3/s3_endpoint.cpp $s3/http_url.cpp $s3/uri_encoding.cpp engine/source/http/http_url.cpp"
   [fuzz_aws_responses]="$s3/aws_responses.cpp $s3/json_reader.cpp $s3/iso8601_time.cpp $s3/uri_encoding.cpp $s3/http_url.cpp engine/source/http/http_url.cpp $s3/aws_config_files.cpp $s3/aws_environment.cpp $s3/sigv4_signer.cpp $s3/sha256_hmac.cpp"
   [fuzz_http_response_head]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
+  [fuzz_tls_records]="engine/net/tls_record_reader.cpp"
 )
-declare -A libs=([fuzz_aws_responses]="-lcrypto" [fuzz_http_response_head]="-pthread")
-all_targets=(fuzz_http_url fuzz_content_range fuzz_s3_url fuzz_aws_responses fuzz_http_response_head)
+declare -A libs=([fuzz_aws_responses]="-lcrypto" [fuzz_http_response_head]="-pthread"
+                 [fuzz_tls_records]="-lssl -lcrypto")
+all_targets=(fuzz_http_url fuzz_content_range fuzz_s3_url fuzz_aws_responses fuzz_http_response_head
+             fuzz_tls_records)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
