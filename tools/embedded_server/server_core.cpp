@@ -76,18 +76,19 @@ bool ServerCore::init_tls(const std::string& cert_pem, const std::string& key_pe
     return fail("configuring TLS");
   }
   SSL_CTX_set_options(ssl_ctx_, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // Counts the clients' KeyUpdate messages (a test checks that a client answers ours).
-  if (opts_.tls_key_update_bytes == 0) return true;
-  SSL_CTX_set_msg_callback_arg(ssl_ctx_, this);
-  SSL_CTX_set_msg_callback(ssl_ctx_, [](int write_p, int, int content_type, const void* buf,
-                                        size_t len, SSL*, void* arg) {
-    constexpr unsigned char kKeyUpdate = 24;
-    if (write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-        static_cast<const unsigned char*>(buf)[0] == kKeyUpdate) {
-      static_cast<ServerCore*>(arg)->tls_key_updates_received.fetch_add(1);
-    }
-  });
   SSL_CTX_set_session_cache_mode(ssl_ctx_, SSL_SESS_CACHE_SERVER);
+  if (opts_.tls_key_update_bytes != 0) {
+    // Counts the clients' KeyUpdate messages (a test checks that a client answers ours).
+    SSL_CTX_set_msg_callback_arg(ssl_ctx_, this);
+    SSL_CTX_set_msg_callback(ssl_ctx_, [](int write_p, int, int content_type, const void* buf,
+                                          size_t len, SSL*, void* arg) {
+      constexpr unsigned char kKeyUpdate = 24;
+      if (write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+          static_cast<const unsigned char*>(buf)[0] == kKeyUpdate) {
+        static_cast<ServerCore*>(arg)->tls_key_updates_received.fetch_add(1);
+      }
+    });
+  }
   return true;
 }
 
