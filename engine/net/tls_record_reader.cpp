@@ -229,14 +229,14 @@ void TlsRecordReader::fail(int reason, std::string why) {
   error_ = std::move(why);
 }
 
-bool TlsRecordReader::take_handshake(const uint8_t* data, size_t len, Step* step) {
+void TlsRecordReader::take_handshake(const uint8_t* data, size_t len, Step* step) {
   if (len == 0) {
     fail(SSL_R_BAD_LENGTH, "empty TLS handshake record");
-    return false;
+    return;
   }
   if (handshake_.size() + len > kMaxHandshakeBytes) {
     fail(SSL_R_EXCESSIVE_MESSAGE_SIZE, "TLS handshake message after the handshake too large");
-    return false;
+    return;
   }
   handshake_.insert(handshake_.end(), data, data + len);
   size_t at = 0;
@@ -249,12 +249,12 @@ bool TlsRecordReader::take_handshake(const uint8_t* data, size_t len, Step* step
     if (m[0] != kKeyUpdate || body != 1 || m[4] > 1) {
       fail(SSL_R_UNEXPECTED_MESSAGE,
            "unexpected TLS handshake message " + std::to_string(m[0]) + " after the handshake");
-      return false;
+      return;
     }
     // Section 4.6.3: the next record is under the next secret, so nothing may follow.
     if (at != handshake_.size()) {
       fail(SSL_R_NOT_ON_RECORD_BOUNDARY, "TLS KeyUpdate not at a record's end");
-      return false;
+      return;
     }
     step->key_update_requested = step->key_update_requested || m[4] == 1;
     std::vector<uint8_t> next = expand_label(digest_, secret_, "traffic upd",
@@ -263,11 +263,10 @@ bool TlsRecordReader::take_handshake(const uint8_t* data, size_t len, Step* step
     if (!next.empty()) OPENSSL_cleanse(next.data(), next.size());
     if (!ok) {
       fail(SSL_R_BAD_KEY_UPDATE, "cannot derive the keys after a TLS KeyUpdate");
-      return false;
+      return;
     }
   }
   handshake_.erase(handshake_.begin(), handshake_.begin() + static_cast<ptrdiff_t>(at));
-  return true;
 }
 
 TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, uint8_t* out,
@@ -353,11 +352,11 @@ TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, ui
       }
       continue;
     }
-    bool keep_going = true;
+    // Whatever ends the stream here (fail, close_notify) stops the loop at its top.
     if (type == kHandshake && tls12_) {
       fail(SSL_R_NO_RENEGOTIATION, "TLS 1.2 renegotiation is not supported");
     } else if (type == kHandshake) {
-      keep_going = take_handshake(text, content, &step);
+      take_handshake(text, content, &step);
     } else if (type == kAlert && content != 2) {
       fail(SSL_R_BAD_LENGTH, "malformed TLS alert");
     } else if (type == kAlert && text[1] == kCloseNotify) {
@@ -372,7 +371,6 @@ TlsRecordReader::Step TlsRecordReader::read(const uint8_t* in, size_t in_len, ui
       fail(SSL_R_UNEXPECTED_RECORD, "unexpected TLS content type " + std::to_string(type));
     }
     if (!direct) pending_.clear();
-    if (!keep_going) break;
   }
   if (step.produced > 0) {
     step.status = Status::kOk;

@@ -87,8 +87,9 @@ class TlsRecordReader {
   // Decrypts one record body into `out` (room for its plaintext); false if it fails
   // authentication.
   bool open_record(const uint8_t* header, const uint8_t* body, size_t body_len, uint8_t* out);
-  // TLS 1.3: the content of a decrypted handshake record, NewSessionTicket or KeyUpdate.
-  bool take_handshake(const uint8_t* data, size_t len, Step* step);
+  // TLS 1.3: the content of a decrypted handshake record, NewSessionTicket or KeyUpdate; fails
+  // the stream on anything else.
+  void take_handshake(const uint8_t* data, size_t len, Step* step);
   void fail(int reason, std::string why);
 
   const EVP_CIPHER* cipher_;
