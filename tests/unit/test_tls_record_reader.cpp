@@ -14,6 +14,7 @@
 
 #include "embedded_server/self_signed_cert.hpp"
 #include "embedded_server/synthetic_content.hpp"
+#include "fuzz/tls_record_sealer.hpp"
 #include "net/tls_record_reader.hpp"
 
 namespace mmapurl::net {
@@ -359,31 +360,6 @@ TEST(TlsRecordReader, MalformedRecordsAreErrors) {
 
 // --- records crafted under the server's TLS 1.3 keys: what an OpenSSL server never sends ---
 
-// One TLS_AES_128_GCM_SHA256 record number `seq` of inner type `type` holding `content`.
-Bytes seal13(const Bytes& secret, uint64_t seq, uint8_t type, const Bytes& content) {
-  const auto key = TlsRecordReader::expand_label(EVP_sha256(), secret, "key", 16);
-  auto nonce = TlsRecordReader::expand_label(EVP_sha256(), secret, "iv", 12);
-  for (int i = 0; i < 8; ++i) nonce[4 + i] ^= static_cast<uint8_t>(seq >> (56 - 8 * i));
-  Bytes inner = content;
-  inner.push_back(type);
-  const size_t len = inner.size() + 16;
-  Bytes record(5 + len);
-  record[0] = 23;  // application_data, TLS 1.2 on the wire
-  record[1] = record[2] = 3;
-  record[3] = static_cast<uint8_t>(len >> 8);
-  record[4] = static_cast<uint8_t>(len);
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  int n = 0;
-  EXPECT_EQ(EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), nullptr, key.data(), nonce.data()), 1);
-  EXPECT_EQ(EVP_EncryptUpdate(ctx, nullptr, &n, record.data(), 5), 1);
-  EXPECT_EQ(EVP_EncryptUpdate(ctx, record.data() + 5, &n, inner.data(), int(inner.size())), 1);
-  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, record.data() + 5 + n, &n), 1);
-  EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, record.data() + 5 + inner.size()),
-            1);
-  EVP_CIPHER_CTX_free(ctx);
-  return record;
-}
-
 struct Crafted {
   TlsRecordReader::Status status;
   Bytes data;
@@ -396,7 +372,11 @@ Crafted read_crafted(const std::vector<std::pair<uint8_t, Bytes>>& contents) {
   pair.handshake();
   pair.wire.clear();  // the real tickets go: the crafted records are numbered from 0
   for (size_t i = 0; i < contents.size(); ++i) {
-    pair.append(seal13(pair.secret_, i, contents[i].first, contents[i].second));
+    const Bytes record =
+        tlsseal::seal(tlsseal::tls13_keys(NID_aes_128_gcm, EVP_sha256(), pair.secret_), i,
+                      contents[i].first, contents[i].second);
+    EXPECT_FALSE(record.empty());
+    pair.append(record);
   }
   auto got = pair.read_all(65536, 65536);
   return {got.last, got.data, pair.reader->error_reason()};
