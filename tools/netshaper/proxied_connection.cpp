@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "netshaper/link_budget.hpp"
 #include "netshaper/spliced_forwarding.hpp"
 
 namespace mmapurl::netshaper {
@@ -29,47 +30,9 @@ constexpr int kConnectTimeoutMs = 10000;
 // After a truncation (FIN both ways) unread input is drained for a while: closing a socket with
 // unread data would send an RST and turn the clean close into a reset.
 constexpr auto kDrainAfterClose = std::chrono::seconds(1);
-// Wake-ups come through the eventfd; this cap only bounds the damage if that ever fails.
-constexpr auto kMaxPollWait = std::chrono::seconds(1);
-
-// With a bandwidth cap, what waits beyond the delay line: a bottleneck link's queue, here 20 ms
-// of the capped rate.
-constexpr double kBottleneckQueueSeconds = 0.020;
-
-Clock::duration from_ms(double ms) {
-  return std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double, std::milli>(std::max(0.0, ms)));
-}
-
-// Bytes one direction may buffer. Without a cap: everything in flight over the delay, up to
-// max_queued_bytes. With a cap, a real link lets the sender run ahead only by what is on the wire
-// (rate × delay) plus the bottleneck's queue; buffering more (up to 64 MiB of an 8 MiB answer)
-// only cost this process page faults and copies the contenders it measures pay for in CPU.
-size_t queue_limit_for(const ShaperOptions& o, double one_way_delay_ms) {
-  if (o.conn_mbps <= 0) return o.max_queued_bytes;
-  const double rate = o.conn_mbps * 1e6;
-  const double on_the_way =
-      rate * (std::max(0.0, one_way_delay_ms) / 1000.0 + kBottleneckQueueSeconds);
-  return std::min(o.max_queued_bytes, static_cast<size_t>(on_the_way) + 2 * kReadSize);
-}
-
 bool is_byte_fault(TcpFault f) {
   return f == TcpFault::kResetAfterBytes || f == TcpFault::kCloseAfterBytes ||
          f == TcpFault::kStallAfterBytes;
-}
-
-// ppoll until `deadline` (Clock::time_point::max(): up to kMaxPollWait).
-void poll_until(pollfd* fds, nfds_t n, Clock::time_point deadline) {
-  const auto now = Clock::now();
-  auto wait = deadline == Clock::time_point::max()
-                  ? kMaxPollWait
-                  : std::min<Clock::duration>(deadline - now, kMaxPollWait);
-  if (wait < Clock::duration::zero()) wait = Clock::duration::zero();
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
-  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  if (ppoll(fds, n, &ts, nullptr) < 0) {
-    for (nfds_t i = 0; i < n; ++i) fds[i].revents = 0;  // EINTR: just go round again
-  }
 }
 
 }  // namespace
@@ -79,11 +42,11 @@ ProxiedConnection::ProxiedConnection(int client_fd, ProxyShared& shared)
       fds_{client_fd, -1},
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       accepted_at_(Clock::now()),
-      up_(Side::kClient, Side::kServer, from_ms(shared.options.delay_ms_up),
+      up_(Side::kClient, Side::kServer, delay_from_ms(shared.options.delay_ms_up),
           shared.options.conn_mbps * 1e6,
           queue_limit_for(shared.options, shared.options.delay_ms_up), accepted_at_,
           &shared.bytes_up),
-      down_(Side::kServer, Side::kClient, from_ms(shared.options.delay_ms_down),
+      down_(Side::kServer, Side::kClient, delay_from_ms(shared.options.delay_ms_down),
             shared.options.conn_mbps * 1e6,
             queue_limit_for(shared.options, shared.options.delay_ms_down), accepted_at_,
             &shared.bytes_down) {}
@@ -113,7 +76,7 @@ void ProxiedConnection::run() {
   set_nodelay(fds_[0]);
   set_nodelay(fds_[1]);
   if (shared_.options.splice) {
-    const SplicedEnd end = forward_spliced(fds_[0], fds_[1], wake_fd_, shared_);
+    const SplicedEnd end = forward_spliced(fds_[0], fds_[1], wake_fd_, shared_, accepted_at_);
     if (end != SplicedEnd::kNoPipes) {
       if (end == SplicedEnd::kFailed) {
         reset_both();

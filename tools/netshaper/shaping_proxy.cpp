@@ -109,11 +109,6 @@ bool ShapingProxy::start(std::string* error) {
     return false;
   }
   const ShaperOptions& o = s.shared.options;
-  if (o.splice && (o.delay_ms_up > 0 || o.delay_ms_down > 0 || o.conn_mbps > 0 ||
-                   o.emulate_handshake_rtt)) {
-    if (error) *error = "splice forwarding shapes nothing: no delay, cap or handshake RTT with it";
-    return false;
-  }
   s.shared.targets = resolve_tcp(o.target_host, o.target_port, false, error);
   if (s.shared.targets.empty()) return false;
   const auto listen_addresses = resolve_tcp(o.listen_host, o.listen_port, true, error);

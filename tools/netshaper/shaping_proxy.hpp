@@ -24,9 +24,10 @@ struct ShaperOptions {
   // stops reading from the sender, which then feels TCP back-pressure. With conn_mbps, less: what
   // the capped link holds over the delay plus 20 ms of queue.
   size_t max_queued_bytes = size_t{64} << 20;
-  // Pass-through with splice(2): no user-space copy, so a proxy that shapes nothing takes as
-  // little CPU from what it measures as it can. Only without delay, cap and handshake RTT;
-  // faults (set_fault) are not applied to such connections.
+  // Forward with splice(2): no user-space copy, so the proxy takes as little CPU from what it
+  // measures as it can. Delay, cap and handshake RTT apply; a direction's bytes wait in a pipe of
+  // at most 8 MiB (1 MiB without CAP_SYS_RESOURCE), so a delay without a cap carries at most
+  // that much per delay. Faults (set_fault) are not applied to such connections.
   bool splice = false;
 };
 

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -121,6 +122,21 @@ bool discard_input(int fd) {
     if (n > 0) continue;
     if (n < 0 && errno == EINTR) continue;
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+void poll_until(pollfd* fds, nfds_t n, std::chrono::steady_clock::time_point deadline) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kMaxPollWait = std::chrono::seconds(1);
+  const auto now = Clock::now();
+  auto wait = deadline == Clock::time_point::max()
+                  ? kMaxPollWait
+                  : std::min<Clock::duration>(deadline - now, kMaxPollWait);
+  if (wait < Clock::duration::zero()) wait = Clock::duration::zero();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  if (ppoll(fds, n, &ts, nullptr) < 0) {
+    for (nfds_t i = 0; i < n; ++i) fds[i].revents = 0;  // EINTR: just go round again
   }
 }
 

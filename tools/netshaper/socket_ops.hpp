@@ -2,8 +2,10 @@
 // ways to end a TCP connection (clean FIN and RST).
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,5 +33,8 @@ int connect_tcp(const std::vector<SocketAddress>& addresses, int abort_fd, int t
 void close_with_reset(int fd);
 // Reads and discards whatever is readable now; false once the peer's EOF or an error is seen.
 bool discard_input(int fd);
+// ppoll until `deadline` (time_point::max(): up to a second, a cap that only bounds the damage if
+// a wake-up through an eventfd is ever lost); on EINTR every revents is 0.
+void poll_until(pollfd* fds, nfds_t n, std::chrono::steady_clock::time_point deadline);
 
 }  // namespace mmapurl::netshaper

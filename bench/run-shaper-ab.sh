@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The S3-like shaper (20 ms RTT, 50 MB/s per connection) in both of its ways, side by side: the
+# copying forwarder and --splice. Two shapers in front of one nginx object; every run scans the
+# object with uffd-bench and downloads it with curl through each, alternated, and records what
+# each shaper's process spent in CPU for it. JSON lines to $OUT, then a table.
+#   bench/run-shaper-ab.sh [BUILD_DIR]     env: SIZE_MB (1024), RUNS (5), OUT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+[[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper > /dev/null
+size_mb=${SIZE_MB:-1024}
+runs=${RUNS:-5}
+out=${OUT:-bench/results/shaper-ab-$(date +%Y%m%d-%H%M%S).jsonl}
+mkdir -p "$(dirname "$out")"
+work=$(mktemp -d /tmp/mmapurl-shaper-ab-XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/www" "$work/logs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
+  -out "$work/cert.pem" -days 2 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+head -c $((size_mb << 20)) /dev/urandom > "$work/www/obj"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1; daemon off; master_process off; error_log $work/logs/error.log; pid $work/logs/pid;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; keepalive_requests 1000000;
+  client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
+  uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
+  server { listen 127.0.0.1:$port ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; ssl_protocols TLSv1.2 TLSv1.3; root $work/www; } }
+CONF
+/usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
+export SSL_CERT_FILE="$work/cert.pem"
+unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy
+declare -A shaper_port shaper_pid
+for way in copy splice; do
+  flags=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)
+  [[ $way == splice ]] && flags+=(--splice)
+  "$build/tools/mmapurl-shaper" --listen 127.0.0.1:0 --target "127.0.0.1:$port" "${flags[@]}" \
+    > "$work/shaper-$way.out" 2>/dev/null &
+  shaper_pid[$way]=$!
+done
+sleep 0.5
+for way in copy splice; do
+  shaper_port[$way]=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper-$way.out")
+  [[ -n ${shaper_port[$way]} ]] || { echo "mmapurl-shaper ($way) did not start" >&2; exit 1; }
+done
+cat "$work/www/obj" > /dev/null  # nginx serves from memory for every contender
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+record() {  # $1 way, $2 tool, $3 ticks before, rest: the JSON object's other fields
+  local way=$1 tool=$2 before=$3 after
+  shift 3
+  after=$(cpu_ticks "${shaper_pid[$way]}")
+  python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(tool=sys.argv[2], shaper=sys.argv[3], shaper_cpu_s=(int(sys.argv[5])-int(sys.argv[4]))/$(getconf CLK_TCK)); print(json.dumps(d))" \
+    "$*" "$tool" "$way" "$before" "$after" >> "$out"
+}
+for ((r = 1; r <= runs; r++)); do
+  echo "run $r/$runs" >&2
+  order=(copy splice)
+  ((r % 2 == 0)) && order=(splice copy)
+  for way in "${order[@]}"; do
+    u="https://127.0.0.1:${shaper_port[$way]}/obj"
+    t0=$(cpu_ticks "${shaper_pid[$way]}")
+    line=$("$build/tools/uffd-bench" "$u" --json --scenario seq)
+    record "$way" mmapurl "$t0" "$line"
+    t0=$(cpu_ticks "${shaper_pid[$way]}")
+    t=$(curl -s --cacert "$work/cert.pem" -o /dev/null -w '%{time_total}' "$u")
+    record "$way" curl "$t0" "{\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}"
+  done
+done
+python3 - "$out" "$size_mb" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+gib = int(sys.argv[2]) / 1024
+print("| tool | shaper | runs | MB/s (median) | shaper CPU s per GiB (median) |")
+print("|---|---|---|---|---|")
+for tool in ("mmapurl", "curl"):
+    for way in ("copy", "splice"):
+        sel = [r for r in rows if r["tool"] == tool and r["shaper"] == way]
+        if not sel:
+            continue
+        mbs = statistics.median(r["mb_per_s"] for r in sel)
+        cpu = statistics.median(r["shaper_cpu_s"] for r in sel) / gib
+        print(f"| {tool} | {way} | {len(sel)} | {mbs:.1f} | {cpu:.2f} |")
+PY
