@@ -8,7 +8,8 @@
 # BASE_BUILD=DIR also runs every mmapurl row with DIR's uffd-bench right after this build's (tool
 # name suffixed "@base"): a change measured against its parent in one run. ROWS=seq runs only the
 # sequential rows of both profiles; ROWS=rand only the unshaped random 4 KiB rows (2000 reads,
-# and 40000 as mmapurl-dense40k) and curl's ranged GETs; ROWS=limits only the unshaped scans
+# and 40000 as mmapurl-dense40k), curl's ranged GETs and fault-round-trip-bench (the floor: one
+# ranged GET plus one fault round trip); ROWS=limits only the unshaped scans
 # under the memory limits in LIMITS (default "16M 64M 256M", also part of the full run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ build=${1:-build}
 # A new build directory is configured Release; an existing one is only brought up to date (a
 # binary left from an older checkout must not stand in for this one).
 [[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper > /dev/null
+cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper fault-round-trip-bench > /dev/null
 size_mb=${SIZE_MB:-1024}
 runs=${RUNS:-3}
 out=${OUT:-bench/results/engine-$(date +%Y%m%d-%H%M%S).jsonl}
@@ -44,7 +45,7 @@ export SSL_CERT_FILE="$work/cert.pem"
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy
 url="https://127.0.0.1:$port/obj"
 "$build/tools/mmapurl-shaper" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rtt-ms 20 --conn-mbps 50 \
-  --handshake-rtt > "$work/shaper.out" 2>/dev/null &
+  --handshake-rtt --splice > "$work/shaper.out" 2>/dev/null &
 sleep 0.5
 sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out")
 [[ -n $sport ]] || { echo "mmapurl-shaper did not start: $(cat "$work/shaper.out")" >&2; exit 1; }
@@ -84,9 +85,14 @@ bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (
     "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
   done
 }
+fault_round_trips() {  # the floor's other half: one fault resolved by another thread, no network
+  "$build/bench/fault-round-trip-bench" --json --faults 2000 |
+    sed 's/^{"tool":"fault-round-trip","placement":"\([a-z-]*\)"/{"tool":"fault-round-trip-\1","profile":"none","scenario":"uffd-4k"/' >> "$out"
+}
 unshaped_random_rows() {  # $1: uffd-bench scenarios of the default row (rand first)
   warm_page_cache
   curl_ranged_gets none "$url" 200
+  fault_round_trips
   bench none "$url" --scenario "$1" --random-reads 2000
   TOOL=mmapurl-4k MMAPURL_RANDOM_FETCH=4K bench none "$url" --scenario rand --random-reads 2000
 }

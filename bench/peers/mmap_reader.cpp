@@ -1,10 +1,11 @@
 // mmap-reader: the FUSE peers' side of the peer benchmark. Maps a file (a FUSE mount of the
 // object), runs the workloads uffd-bench runs, in the same way and with the same random page
 // sequence (mt19937_64 seeded 42, one generator per thread seeded 42 + t), checks every byte
-// against a local copy and prints one JSON line per scenario in uffd-bench's format.
+// against a local copy's page digests as uffd-bench does, and prints one JSON line per scenario
+// in uffd-bench's format.
 //   mmap-reader FILE --verify-file REF --scenario seq|rand|threads-rand
 //               [--random-reads N] [--threads T]
-// Built by bench/run-peer-bench.sh with g++ directly (not part of the CMake build).
+// Built by bench/run-peer-bench.sh with g++ directly (not part of the CMake build), -I tools.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -22,8 +23,11 @@
 #include <thread>
 #include <vector>
 
+#include "uffd_bench/page_digests.hpp"
+
 namespace {
 
+using mmapurl::bench::PageDigests;
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kScanChunk = 1 << 20;
@@ -38,34 +42,14 @@ struct Options {
 struct Result {
   bool ok = true;
   std::string error;
-  uint64_t bytes = 0, reads = 0, checksum = 0;
+  uint64_t bytes = 0, reads = 0;
   std::vector<double> latencies_us;
 };
 
-// Compares one read with the reference and folds it into a checksum (sum of 64-bit words,
-// uffd-bench's sink) in a single pass, so verification costs what uffd-bench's memcmp costs.
-bool check(const uint8_t* data, const uint8_t* ref, uint64_t len, uint64_t* checksum) {
-  uint64_t sum = 0, diff = 0;
-  uint64_t words = len / 8;
-  for (uint64_t i = 0; i < words; ++i) {
-    uint64_t a, b;
-    std::memcpy(&a, data + i * 8, 8);
-    std::memcpy(&b, ref + i * 8, 8);
-    sum += a;
-    diff |= a ^ b;
-  }
-  for (uint64_t i = words * 8; i < len; ++i) {
-    sum += data[i];
-    diff |= static_cast<uint64_t>(data[i] ^ ref[i]);
-  }
-  *checksum += sum;
-  return diff == 0;
-}
-
-void scan(const uint8_t* data, const uint8_t* ref, uint64_t size, Result* r) {
+void scan(const uint8_t* data, const PageDigests& ref, uint64_t size, Result* r) {
   for (uint64_t off = 0; off < size; off += kScanChunk) {
     uint64_t n = std::min(kScanChunk, size - off);
-    if (!check(data + off, ref + off, n, &r->checksum)) {
+    if (!ref.matches(off, data + off, n)) {
       r->ok = false;
       r->error = "wrong bytes near offset " + std::to_string(off);
       return;
@@ -75,7 +59,7 @@ void scan(const uint8_t* data, const uint8_t* ref, uint64_t size, Result* r) {
 }
 
 // The latency is the time to touch the page (the fault); the comparison follows, untimed.
-void random_reads(const uint8_t* data, const uint8_t* ref, uint64_t size, uint64_t count,
+void random_reads(const uint8_t* data, const PageDigests& ref, uint64_t size, uint64_t count,
                   uint64_t seed, Result* r) {
   std::mt19937_64 g(seed);
   uint64_t slots = size > kPage ? (size - kPage) / kPage + 1 : 1;
@@ -87,7 +71,7 @@ void random_reads(const uint8_t* data, const uint8_t* ref, uint64_t size, uint64
     volatile uint8_t sink = data[off];
     (void)sink;
     r->latencies_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    if (!check(data + off, ref + off, len, &r->checksum)) {
+    if (!ref.matches(off, data + off, len)) {
       r->ok = false;
       r->error = "wrong bytes at offset " + std::to_string(off);
     }
@@ -150,13 +134,13 @@ void print_json(const Options& o, const Result& r, double seconds, double map_ms
       "{\"scenario\":\"%s\",\"file\":\"%s\",\"ok\":%s,\"error\":\"%s\",\"verified\":%s,"
       "\"seconds\":%.6f,\"mb_per_s\":%.1f,\"bytes_touched\":%llu,\"reads\":%llu,"
       "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"map_ms\":%.2f,"
-      "\"checksum\":\"%016llx\",\"peak_rss_bytes\":%llu}\n",
+      "\"peak_rss_bytes\":%llu}\n",
       o.scenario.c_str(), o.file.c_str(), r.ok ? "true" : "false", error.c_str(),
       r.ok ? "true" : "false", seconds,
       seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / seconds : 0,
       static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.reads),
       percentile(r.latencies_us, 50), percentile(r.latencies_us, 99),
-      percentile(r.latencies_us, 100), map_ms, static_cast<unsigned long long>(r.checksum),
+      percentile(r.latencies_us, 100), map_ms,
       static_cast<unsigned long long>(ru.ru_maxrss) * 1024);
 }
 
@@ -171,10 +155,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string error;
-  uint64_t ref_size = 0, size = 0;
-  // The reference is mapped as uffd-bench maps it, so both sides' RSS holds the same copy.
-  const uint8_t* ref = map_file(o.reference, &ref_size, &error);
-  if (!ref) {
+  uint64_t size = 0;
+  // The reference's page digests, made as uffd-bench makes them: both check bytes alike.
+  PageDigests ref;
+  if (!ref.load(o.reference, &error)) {
     std::fprintf(stderr, "mmap-reader: %s\n", error.c_str());
     return 1;
   }
@@ -188,10 +172,10 @@ int main(int argc, char** argv) {
     print_json(o, r, 0, map_ms);
     return 1;
   }
-  if (size != ref_size) {
+  if (size != ref.size()) {
     r.ok = false;
     r.error = "size " + std::to_string(size) + " differs from the reference's " +
-              std::to_string(ref_size);
+              std::to_string(ref.size());
     print_json(o, r, 0, map_ms);
     return 1;
   }
@@ -212,7 +196,6 @@ int main(int argc, char** argv) {
     for (auto& p : parts) {
       r.bytes += p.bytes;
       r.reads += p.reads;
-      r.checksum += p.checksum;
       r.latencies_us.insert(r.latencies_us.end(), p.latencies_us.begin(), p.latencies_us.end());
       if (!p.ok) {
         r.ok = false;

@@ -67,7 +67,10 @@ def network_text(meta):
     """How a results file's network was set up and counted: runs before the unshaped profile went
     direct had a counting splice(2) proxy in its path (no "unshaped_path" in their meta line)."""
     if meta.get("unshaped_path") == "direct":
-        return ("- S3-like: every measurement starts its own `mmapurl-shaper` in front of the "
+        forwarder = (" (`--splice`: it copies nothing in user space)"
+                     if meta.get("shaper") == "splice" else "")
+        return ("- S3-like: every measurement starts its own `mmapurl-shaper`" + forwarder +
+                " in front of the "
                 "server, so every contender sees the same network; *network MiB* is what the "
                 "shaper carried from the server to the contender (including TLS and HTTP "
                 "overhead). Unshaped: contenders connect straight to the server (a counting "
@@ -78,6 +81,16 @@ def network_text(meta):
             "unshaped a pass-through with splice(2), `--splice`, which copies nothing in user "
             "space), so every contender sees the same network; *network MiB* is what the "
             "shaper carried from the server to the contender (including TLS and HTTP overhead).")
+
+
+def verify_text(meta):
+    """How the readers checked bytes: runs before page digests ("verify" in meta) compared with a
+    mapped local copy."""
+    if meta.get("verify") == "page digests":
+        return ("both check every byte against the local copy's page digests, made before the "
+                "timed part (each byte read once; the copy is not mapped, so it is in no RSS).")
+    return ("both compare every byte with a local copy (which both map, so both RSS figures "
+            "include the touched part of that copy).")
 
 
 def ok(row):
@@ -315,9 +328,8 @@ def markdown(meta, cells, source, note=None):
         network_text(meta),
         "- Every FUSE peer is mounted afresh for each measurement (cold kernel page cache, "
         "empty disk cache) and read by `bench/peers/mmap_reader.cpp`, which mmaps the file and "
-        "runs what `uffd-bench` runs, with the same random sequence; both compare every byte "
-        "with a local copy (which both map, so both RSS figures include the touched part of "
-        "that copy). *peak RSS* = reader or uffd-bench or curl VmHWM + the FUSE daemon's VmHWM "
+        "runs what `uffd-bench` runs, with the same random sequence; " + verify_text(meta) +
+        " *peak RSS* = reader or uffd-bench or curl VmHWM + the FUSE daemon's VmHWM "
         "(kernel page cache not counted).",
         "- curl is timed writing to /dev/null (the issue's baseline, no verification cost); "
         "its bytes are checked by one extra, untimed download per profile.",

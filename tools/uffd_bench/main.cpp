@@ -20,6 +20,7 @@
 #include "mmapurl.hpp"
 #include "netshaper/shaping_proxy.hpp"
 #include "uffd_bench/bench_options.hpp"
+#include "uffd_bench/page_digests.hpp"
 #include "uffd_bench/scenarios.hpp"
 
 using namespace mmapurl;
@@ -149,24 +150,16 @@ int main(int argc, char** argv) {
     url = scheme + "://" + host + ":" + std::to_string(shaper->port()) + rest;
   }
 
-  const uint8_t* reference = nullptr;
-  uint64_t reference_size = 0;
-  if (!opts.verify_file.empty()) {
-    int fd = open(opts.verify_file.c_str(), O_RDONLY);
-    struct stat st {};
-    if (fd < 0 || fstat(fd, &st) != 0) {
-      std::fprintf(stderr, "uffd-bench: cannot open %s\n", opts.verify_file.c_str());
-      return 1;
-    }
-    reference_size = static_cast<uint64_t>(st.st_size);
-    if (reference_size) {
-      reference = static_cast<const uint8_t*>(mmap(nullptr, reference_size, PROT_READ, MAP_PRIVATE, fd, 0));
-    }
-    close(fd);
+  // A local copy to check against: its pages' digests, made before anything is timed.
+  bench::PageDigests reference;
+  if (!opts.verify_file.empty() && !reference.load(opts.verify_file, &error)) {
+    std::fprintf(stderr, "uffd-bench: %s\n", error.c_str());
+    return 1;
   }
+  const bool have_reference = !opts.verify_file.empty();
   Verifier verify = [&](uint64_t off, const uint8_t* data, size_t len) {
     if (opts.seed) return testserver::check_synthetic(*opts.seed, off, data, len, nullptr);
-    if (reference) return off + len <= reference_size && std::memcmp(reference + off, data, len) == 0;
+    if (have_reference) return reference.matches(off, data, len);
     // Nothing to compare with: still read every byte, so the throughput is honest.
     uint64_t sum = 0;
     for (size_t i = 0; i + 8 <= len; i += 8) {
@@ -178,7 +171,8 @@ int main(int argc, char** argv) {
     checksum_sink.fetch_add(sum, std::memory_order_relaxed);
     return true;
   };
-  const char* verified = (opts.seed || reference) ? "verified" : "not verified (no --seed/--verify-file)";
+  const char* verified =
+      (opts.seed || have_reference) ? "verified" : "not verified (no --seed/--verify-file)";
 
   if (!opts.json) {
     std::printf("uffd-bench: %s%s\n", url.c_str(),
@@ -199,9 +193,9 @@ int main(int argc, char** argv) {
                    mmapurl_last_error_message());
       return 1;
     }
-    if (reference && reference_size != m.size()) {
+    if (have_reference && reference.size() != m.size()) {
       std::fprintf(stderr, "uffd-bench: size %zu differs from the reference's %llu\n", m.size(),
-                   static_cast<unsigned long long>(reference_size));
+                   static_cast<unsigned long long>(reference.size()));
       return 1;
     }
     if (opts.sync) m.advise(0, m.size(), Advice::kRandom);
@@ -223,7 +217,7 @@ int main(int argc, char** argv) {
           "\"retries\":%llu,\"evictions\":%llu,\"staging_buffers_mapped\":%llu,\"peak_rss_bytes\":%llu,\"latency_ms\":%.2f,"
           "\"conn_mbps\":%.2f,\"sync\":%s}\n",
           r.name.c_str(), url.c_str(), r.ok ? "true" : "false", r.error.c_str(),
-          (opts.seed || reference) ? "true" : "false", r.seconds, mbps,
+          (opts.seed || have_reference) ? "true" : "false", r.seconds, mbps,
           static_cast<unsigned long long>(r.bytes_touched), static_cast<unsigned long long>(s.bytes_fetched),
           static_cast<unsigned long long>(r.reads), p50, p99, pmax, map_ms,
           static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.max_requests_in_flight),
