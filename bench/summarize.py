@@ -33,6 +33,14 @@ for p in sorted({k[0] for k in groups}):
     m1 = groups.get((p, "mmapurl", "threads-rand"))
     if m1 and m:
         print(f"- {p}: threads-rand MB/s / rand MB/s = {med('mb_per_s', m1) / med('mb_per_s', m):.2f}×")
+    f = groups.get((p, "fault-round-trip-unpinned", "uffd-4k"))
+    if m and g and f:
+        # The floor: one ranged GET plus one fault round trip through another thread.
+        floor = med('p50_us', g) + med('p50_us', f)
+        mp50 = statistics.median([i["latency_us"]["p50"] for i in m])
+        print(f"- {p}: the floor, ranged GET p50 + fault round trip p50 (unpinned, no network) = "
+              f"{med('p50_us', g):.0f} + {med('p50_us', f):.0f} = {floor:.0f} µs = "
+              f"{floor / med('p50_us', g):.2f}× the GET; random fault p50 / floor = {mp50 / floor:.2f}×")
     m4 = groups.get((p, "mmapurl-4k", "rand"))
     if m4 and g:
         mp50 = statistics.median([i["latency_us"]["p50"] for i in m4])
