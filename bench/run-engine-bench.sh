@@ -53,6 +53,7 @@ surl="https://127.0.0.1:$sport/obj"
 
 curl_seq() {  # $1 profile, $2 url
   local t
+  warm_page_cache
   t=$(curl -s --cacert "$work/cert.pem" -o /dev/null -w '%{time_total}' "$2")
   echo "{\"tool\":\"curl\",\"profile\":\"$1\",\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}" >> "$out"
 }
@@ -74,12 +75,15 @@ PY
   curl -K "$work/ranged.cfg" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
 }
-warm_page_cache() {  # nginx must serve random reads from memory for curl and mmapurl alike
+# nginx must serve from memory for curl and mmapurl alike: this VM pages out what was not touched
+# for a minute (a DAMON pageout scheme), so the object is read again before each measurement.
+warm_page_cache() {
   cat "$work/www/obj" > /dev/null
 }
 bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (mmapurl)
   local p=$1 u=$2 b tool; shift 2
   for b in "$build" ${BASE_BUILD:+"$BASE_BUILD"}; do
+    warm_page_cache
     tool=${TOOL:-mmapurl}
     [[ $b == "$build" ]] || tool="$tool@base"
     "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"

@@ -5,7 +5,8 @@
 #   sudo bench/run-peer-bench.sh
 #   env: SIZE_MB (1024), RUNS (3), RANDOM_READS (2000), THREADS (8), PROFILES ("none s3like"),
 #        CONTENDERS (regex over contender names, default all), TIMEOUT (s per measurement, 600),
-#        BUILD_DIR (build-peers), OUT (bench/peers/results/peers-DATE.jsonl), NO_INSTALL=1
+#        BUILD_DIR (build-peers), OUT (bench/peers/results/peers-DATE.jsonl), NO_INSTALL=1,
+#        MARKDOWN (bench/peers/RESULTS.md), CHART (bench/peers/chart.png)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -19,7 +20,7 @@ timeout_s=${TIMEOUT:-600}
 build=${BUILD_DIR:-$repo/build-peers}
 stamp=$(date +%Y%m%d-%H%M%S)
 out=${OUT:-$repo/bench/peers/results/peers-$stamp.jsonl}
-command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\" bench/run-peer-bench.sh"
+command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\"${CONTENDERS:+ CONTENDERS=\"$only\"} bench/run-peer-bench.sh"
 py=/usr/bin/python3
 log() { echo "[peer-bench $(date +%T)] $*" >&2; }
 
@@ -198,6 +199,9 @@ target_port() { case $1 in curl-https | mmapurl-https | httpdirfs*) echo "$https
 measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
   local c=$1 profile=$2 scenario=$3 run=$4 mnt=$work/mnt-$1 cache=$work/cache-$1 rc=0
   local curl_rss=null
+  # The servers serve from memory for every contender: this VM pages out what was not touched
+  # for a minute (a DAMON pageout scheme), so nginx's file and s3rver's copy are read again, untimed.
+  find "$work/www" "$work/s3data" -type f -exec cat {} + > /dev/null
   fail=""
   result=""
   daemon_rss=null
@@ -301,4 +305,5 @@ for ((r = 1; r <= runs; r++)); do
   done
 done
 log "results: $out"
-$py bench/peers/summarize.py "$out" --markdown bench/peers/RESULTS.md --chart bench/peers/chart.png
+$py bench/peers/summarize.py "$out" --markdown "${MARKDOWN:-bench/peers/RESULTS.md}" \
+  --chart "${CHART:-bench/peers/chart.png}"

@@ -294,6 +294,11 @@ def shrunk_note(meta):
         parts.append(f"{meta['runs']} runs (not 3)")
     if timeout < 600:
         parts.append(f"TIMEOUT={timeout} s per measurement (not 600)")
+    only = next((w.split("=", 1)[1].strip('"') for w in cmd.split()
+                 if w.startswith("CONTENDERS=")), None)
+    if only:
+        parts.append(f"only the contenders matching `{only}` (the best FUSE peer is the best of "
+                     "those run)")
     if not parts:
         return None
     return ("This run was shrunk: " + ", ".join(parts) + ". The full run is "
