@@ -15,22 +15,7 @@ out=${OUT:-bench/results/shaper-ab-$(date +%Y%m%d-%H%M%S).jsonl}
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d /tmp/mmapurl-shaper-ab-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/www" "$work/logs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
-  -out "$work/cert.pem" -days 2 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-head -c $((size_mb << 20)) /dev/urandom > "$work/www/obj"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1; daemon off; master_process off; error_log $work/logs/error.log; pid $work/logs/pid;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; keepalive_requests 1000000;
-  client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
-  uwsgi_temp_path $work/logs; scgi_temp_path $work/logs;
-  server { listen 127.0.0.1:$port ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; ssl_protocols TLSv1.2 TLSv1.3; root $work/www; } }
-CONF
-/usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
-export SSL_CERT_FILE="$work/cert.pem"
-unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy
+source bench/serve_random_object.sh
 declare -A shaper_port shaper_pid
 for way in copy splice; do
   flags=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)
