@@ -1,21 +1,19 @@
 // fault-round-trip-bench: what one missing-page fault costs when another thread resolves it,
 // with no network at all: the floor a remote fault adds to one ranged GET. The faulting thread
-// touches a page of a userfaultfd-registered range; a handler thread, blocked in read(2) on the
-// uffd, answers with a 4 KiB UFFDIO_COPY, which wakes the faulting thread. Two wake-ups per fault,
+// touches a page of a userfaultfd-registered range; a handler thread, waiting in poll(2) on the
+// uffd, answers with a 4 KiB UFFDIO_COPY through the engine's own Userfaultfd, which wakes the
+// faulting thread. Two wake-ups per fault,
 // as on the engine's path (faulting thread -> engine, engine -> faulting thread).
 //
 //   fault-round-trip-bench [--faults N] [--placements unpinned,same-core,other-core] [--json]
 //
 // Placements: unpinned (the scheduler decides, as for the engine), same-core (both threads on
 // CPU 0), other-core (the handler on CPU 1). Each fault's page is checked after it is filled.
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "uffd/uffd_abi.hpp"
+#include "uffd/userfaultfd.hpp"
 
 namespace {
 
@@ -39,21 +37,6 @@ constexpr uint64_t kPage = 4096;
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "fault-round-trip-bench: %s: %s\n", what, std::strerror(errno));
   std::exit(1);
-}
-
-int open_uffd() {
-  int fd = -1;
-  int dev = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-  if (dev >= 0) {
-    fd = ::ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-    ::close(dev);
-  }
-  if (fd < 0) fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
-  if (fd < 0) die("userfaultfd");
-  uffdio_api api{};
-  api.api = UFFD_API;
-  if (::ioctl(fd, UFFDIO_API, &api) != 0) die("UFFDIO_API");
-  return fd;
 }
 
 void pin_to(int cpu) {
@@ -83,16 +66,20 @@ double percentile(std::vector<double> v, double p) {
 // `faults` pages of a fresh registered range, touched in a random order, each answered by the
 // handler with a page whose first word is its index.
 Result measure(const Placement& where, uint64_t faults) {
-  const int uffd = open_uffd();
+  mmapurl::uffd::Userfaultfd uffd;
+  int err = 0;
+  std::string why;
+  if (!uffd.open(&err, &why)) {
+    std::fprintf(stderr, "fault-round-trip-bench: %s\n", why.c_str());
+    std::exit(1);
+  }
   const uint64_t size = faults * kPage;
   void* raw = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) die("mmap");
   auto* region = static_cast<uint8_t*>(raw);
-  uffdio_register reg{};
-  reg.range.start = reinterpret_cast<uint64_t>(region);
-  reg.range.len = size;
-  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-  if (::ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) die("UFFDIO_REGISTER");
+  if ((errno = uffd.register_missing(reinterpret_cast<uint64_t>(region), size)) != 0) {
+    die("UFFDIO_REGISTER");
+  }
 
   std::atomic<bool> done{false};
   std::thread handler([&] {
@@ -101,22 +88,18 @@ Result measure(const Placement& where, uint64_t faults) {
     // poll(2) with a timeout and a non-blocking read, so the handler can be told to stop; the
     // poll wake-up is the one a blocked read would get.
     for (;;) {
-      pollfd p{uffd, POLLIN, 0};
+      pollfd p{uffd.fd(), POLLIN, 0};
       if (::poll(&p, 1, 100) <= 0) {
         if (done.load()) return;
         continue;
       }
       uffd_msg msg{};
-      if (::read(uffd, &msg, sizeof msg) != sizeof msg) continue;
+      if (::read(uffd.fd(), &msg, sizeof msg) != sizeof msg) continue;
       if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
       const uint64_t at = msg.arg.pagefault.address & ~(kPage - 1);
       const uint64_t index = (at - reinterpret_cast<uint64_t>(region)) / kPage;
       std::memcpy(page, &index, sizeof index);
-      uffdio_copy c{};
-      c.dst = at;
-      c.src = reinterpret_cast<uint64_t>(page);
-      c.len = kPage;
-      if (::ioctl(uffd, UFFDIO_COPY, &c) != 0 && errno != EEXIST) die("UFFDIO_COPY");
+      if ((errno = uffd.copy(at, page, kPage)) != 0) die("UFFDIO_COPY");
     }
   });
 
@@ -148,7 +131,6 @@ Result measure(const Placement& where, uint64_t faults) {
   done.store(true);
   handler.join();
   ::munmap(region, size);
-  ::close(uffd);
   return r;
 }
 

@@ -305,13 +305,13 @@ def shrunk_note(meta):
             "`sudo bench/run-peer-bench.sh` (SIZE_MB=1024 RUNS=3 RANDOM_READS=2000 TIMEOUT=600).")
 
 
-def markdown(meta, cells, source, note=None):
+def markdown(meta, cells, source, note=None, chart_path="bench/peers/chart.png"):
     out = ["## Peer benchmark: mmapurl against curl, s3fs, rclone mount and httpdirfs", ""]
     cmd = meta.get("command", "bench/run-peer-bench.sh")
     v = meta.get("versions", {})
     out += [
         f"Command: `{cmd}` (as root on Debian 12; installs what it needs). Results: "
-        f"`{source}`; chart: `bench/peers/chart.png`.",
+        f"`{source}`; chart: `{chart_path}`.",
         "",
     ]
     for paragraph in (shrunk_note(meta), note):
@@ -449,7 +449,8 @@ def main():
     if not rows:
         sys.exit(f"no measurements in {a.results}")
     cells = build_cells(rows, verified)
-    text = markdown(meta, cells, os.path.relpath(a.results), a.note)
+    text = markdown(meta, cells, os.path.relpath(a.results), a.note,
+                    os.path.relpath(a.chart) if a.chart else "bench/peers/chart.png")
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(text + "\n")

@@ -193,9 +193,8 @@ SplicedEnd forward_spliced(int client_fd, int server_fd, int wake_fd, ProxyShare
   pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   const ShaperOptions& o = shared.options;
   const double rate = o.conn_mbps > 0 ? o.conn_mbps * 1e6 : 0;
-  Leg legs[2] = {Leg(rate, accepted_at), Leg(rate, accepted_at)};
-  Leg& up = legs[0];
-  Leg& down = legs[1];
+  Leg up(rate, accepted_at);
+  Leg down(rate, accepted_at);
   up.src = client_fd;
   up.dst = server_fd;
   up.total = &shared.bytes_up;
