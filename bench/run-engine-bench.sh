@@ -25,6 +25,7 @@ mkdir -p "$(dirname "$out")"
 work=$(mktemp -d /tmp/mmapurl-bench-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 source bench/serve_random_object.sh
+source bench/warm_up.sh
 url="https://127.0.0.1:$port/obj"
 "$build/tools/mmapurl-shaper" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rtt-ms 20 --conn-mbps 50 \
   --handshake-rtt --splice > "$work/shaper.out" 2>/dev/null &
@@ -35,7 +36,7 @@ surl="https://127.0.0.1:$sport/obj"
 
 curl_seq() {  # $1 profile, $2 url
   local t
-  warm_page_cache
+  warm_up "$work/www/obj"
   t=$(curl -s --cacert "$work/cert.pem" -o /dev/null -w '%{time_total}' "$2")
   echo "{\"tool\":\"curl\",\"profile\":\"$1\",\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}" >> "$out"
 }
@@ -57,15 +58,10 @@ PY
   curl -K "$work/ranged.cfg" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
 }
-# nginx must serve from memory for curl and mmapurl alike: this VM pages out what was not touched
-# for a minute (a DAMON pageout scheme), so the object is read again before each measurement.
-warm_page_cache() {
-  cat "$work/www/obj" > /dev/null
-}
 bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (mmapurl)
   local p=$1 u=$2 b tool; shift 2
   for b in "$build" ${BASE_BUILD:+"$BASE_BUILD"}; do
-    warm_page_cache
+    warm_up "$work/www/obj"
     tool=${TOOL:-mmapurl}
     [[ $b == "$build" ]] || tool="$tool@base"
     "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
@@ -76,7 +72,7 @@ fault_round_trips() {  # the floor's other half: one fault resolved by another t
     sed 's/^{"tool":"fault-round-trip","placement":"\([a-z-]*\)"/{"tool":"fault-round-trip-\1","profile":"none","scenario":"uffd-4k"/' >> "$out"
 }
 unshaped_random_rows() {  # $1: uffd-bench scenarios of the default row (rand first)
-  warm_page_cache
+  warm_up "$work/www/obj"
   curl_ranged_gets none "$url" 200
   fault_round_trips
   bench none "$url" --scenario "$1" --random-reads 2000
@@ -107,7 +103,7 @@ for ((r = 1; r <= runs; r++)); do
   curl_seq s3like "$surl"
   bench s3like "$surl" --scenario seq
   if [[ $rows != seq ]]; then
-    warm_page_cache
+    warm_up "$work/www/obj"
     curl_ranged_gets s3like "$surl" 30
     bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
   fi

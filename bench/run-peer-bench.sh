@@ -6,7 +6,8 @@
 #   env: SIZE_MB (1024), RUNS (3), RANDOM_READS (2000), THREADS (8), PROFILES ("none s3like"),
 #        CONTENDERS (regex over contender names, default all), TIMEOUT (s per measurement, 600),
 #        BUILD_DIR (build-peers), OUT (bench/peers/results/peers-DATE.jsonl), NO_INSTALL=1,
-#        MARKDOWN (bench/peers/RESULTS.md), CHART (bench/peers/chart.png)
+#        MARKDOWN (bench/peers/RESULTS.md), CHART (bench/peers/chart.png),
+#        WARM_MEMORY_MB (bench/warm_up.sh; default SIZE_MB + 512, 0: off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -20,8 +21,9 @@ timeout_s=${TIMEOUT:-600}
 build=${BUILD_DIR:-$repo/build-peers}
 stamp=$(date +%Y%m%d-%H%M%S)
 out=${OUT:-$repo/bench/peers/results/peers-$stamp.jsonl}
-command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\"${CONTENDERS:+ CONTENDERS=\"$only\"} bench/run-peer-bench.sh"
+command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\"${CONTENDERS:+ CONTENDERS=\"$only\"}${WARM_MEMORY_MB:+ WARM_MEMORY_MB=$WARM_MEMORY_MB} bench/run-peer-bench.sh"
 py=/usr/bin/python3
+source bench/warm_up.sh
 log() { echo "[peer-bench $(date +%T)] $*" >&2; }
 
 # --- 1. what the benchmark needs, from Debian and npm ----------------------------------------
@@ -199,9 +201,9 @@ target_port() { case $1 in curl-https | mmapurl-https | httpdirfs*) echo "$https
 measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
   local c=$1 profile=$2 scenario=$3 run=$4 mnt=$work/mnt-$1 cache=$work/cache-$1 rc=0
   local curl_rss=null
-  # The servers serve from memory for every contender: this VM pages out what was not touched
-  # for a minute (a DAMON pageout scheme), so nginx's file and s3rver's copy are read again, untimed.
-  find "$work/www" "$work/s3data" -type f -exec cat {} + > /dev/null
+  # Untimed, for every contender alike (bench/warm_up.sh): nginx's file and s3rver's copy in the
+  # page cache, the guest's free memory backed by its host.
+  warm_up $(find "$work/www" "$work/s3data" -type f)
   fail=""
   result=""
   daemon_rss=null
@@ -282,8 +284,8 @@ verify_curl() {  # $1 contender, $2 profile
 # --- 4. all runs, contenders alternated (the order rotates every run) -------------------------
 selected=()
 for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
-printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page digests","nginx_protocols":"TLSv1.2 TLSv1.3","date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
-  "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
+printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page digests","nginx_protocols":"TLSv1.2 TLSv1.3","warm_memory_mb":%d,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
+  "${WARM_MEMORY_MB:-$((size_mb + 512))}" "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
   "$(nproc)" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$size_bytes" "$runs" "$random_reads" \
   "$threads" "${command_line//\"/\\\"}" "$(s3fs --version 2>&1 | head -1 | awk '{print $7}')" \
   "$(rclone version 2>/dev/null | head -1 | awk '{print $2}')" "$(httpdirfs --version 2>&1 | sed -n 's/HTTPDirFS version //p' | head -1)" \

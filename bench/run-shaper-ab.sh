@@ -16,6 +16,7 @@ mkdir -p "$(dirname "$out")"
 work=$(mktemp -d /tmp/mmapurl-shaper-ab-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 source bench/serve_random_object.sh
+source bench/warm_up.sh
 declare -A shaper_port shaper_pid
 for way in copy splice; do
   flags=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)
@@ -29,9 +30,6 @@ for way in copy splice; do
   shaper_port[$way]=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper-$way.out")
   [[ -n ${shaper_port[$way]} ]] || { echo "mmapurl-shaper ($way) did not start" >&2; exit 1; }
 done
-# nginx must serve from memory for every contender: this VM pages out what was not touched for a
-# minute (a DAMON pageout scheme), so the object is read again before each measurement, untimed.
-warm_page_cache() { cat "$work/www/obj" > /dev/null; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 record() {  # $1 way, $2 tool, $3 ticks before, rest: the JSON object's other fields
   local way=$1 tool=$2 before=$3 after
@@ -46,11 +44,11 @@ for ((r = 1; r <= runs; r++)); do
   ((r % 2 == 0)) && order=(splice copy)
   for way in "${order[@]}"; do
     u="https://127.0.0.1:${shaper_port[$way]}/obj"
-    warm_page_cache
+    warm_up "$work/www/obj"
     t0=$(cpu_ticks "${shaper_pid[$way]}")
     line=$("$build/tools/uffd-bench" "$u" --json --scenario seq)
     record "$way" mmapurl "$t0" "$line"
-    warm_page_cache
+    warm_up "$work/www/obj"
     t0=$(cpu_ticks "${shaper_pid[$way]}")
     t=$(curl -s --cacert "$work/cert.pem" -o /dev/null -w '%{time_total}' "$u")
     record "$way" curl "$t0" "{\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}"

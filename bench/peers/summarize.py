@@ -83,6 +83,23 @@ def network_text(meta):
             "shaper carried from the server to the contender (including TLS and HTTP overhead).")
 
 
+def warm_up_text(meta):
+    """Runs before bench/warm_up.sh touched guest memory have no "warm_memory_mb" in meta."""
+    mb = meta.get("warm_memory_mb")
+    if mb is None:
+        return ("- Before each measurement, untimed: the servers' files are read into the page "
+                "cache (this VM pages out what was not touched for a minute).")
+    text = ("- Before each measurement, untimed, for every contender alike (`bench/warm_up.sh`): "
+            "the servers' files are read into the page cache (this VM pages out what was not "
+            "touched for a minute)")
+    if mb > 0:
+        text += (f", and {mb} MiB of memory are touched and freed: this VM's host takes back "
+                 "memory the guest has freed (free page reporting), and first touching such a page "
+                 "faults on the host, which a contender that fills memory (a mapping, a FUSE "
+                 "peer's page cache) paid at random and curl -o /dev/null never did")
+    return text + "."
+
+
 def verify_text(meta):
     """How the readers checked bytes: runs before page digests ("verify" in meta) compared with a
     mapped local copy."""
@@ -331,6 +348,7 @@ def markdown(meta, cells, source, note=None, chart_path="bench/peers/chart.png")
         "",
         "How it is measured:",
         network_text(meta),
+        warm_up_text(meta),
         "- Every FUSE peer is mounted afresh for each measurement (cold kernel page cache, "
         "empty disk cache) and read by `bench/peers/mmap_reader.cpp`, which mmaps the file and "
         "runs what `uffd-bench` runs, with the same random sequence; " + verify_text(meta) +
