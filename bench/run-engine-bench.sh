@@ -11,6 +11,9 @@
 # and 40000 as mmapurl-dense40k), curl's ranged GETs and fault-round-trip-bench (the floor: one
 # ranged GET plus one fault round trip); ROWS=limits only the unshaped scans
 # under the memory limits in LIMITS (default "16M 64M 256M", also part of the full run).
+# ROWS=placement: uffd-bench's random 4 KiB rows and curl's ranged GETs under four placements of
+# the client (uffd-bench's reader and engine thread, or curl) and nginx on this VM's vCPUs, as
+# profiles placement-unpinned, -client-on-0 (nginx free), -split (nginx on vCPU 1), -all-on-0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -34,6 +37,7 @@ sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out"
 [[ -n $sport ]] || { echo "mmapurl-shaper did not start: $(cat "$work/shaper.out")" >&2; exit 1; }
 surl="https://127.0.0.1:$sport/obj"
 
+pin=()  # a command prefix for the client (ROWS=placement: taskset)
 curl_seq() {  # $1 profile, $2 url
   local t
   warm_up "$work/www/obj"
@@ -41,21 +45,9 @@ curl_seq() {  # $1 profile, $2 url
   echo "{\"tool\":\"curl\",\"profile\":\"$1\",\"scenario\":\"seq\",\"seconds\":$t,\"mb_per_s\":$(python3 -c "print(round($size_mb*1.048576/$t,1))")}" >> "$out"
 }
 curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GETs, one connection
-  # Random 4 KiB-aligned offsets, as uffd-bench's rand reads: the same range every time would
-  # be served from one hot page while the mapping's reads walk the whole file. One curl, one
-  # connection (segments joined by "next" reuse it); the first GET (the handshake) is dropped.
-  python3 - "$2" "$3" "$size_mb" "$work/cert.pem" > "$work/ranged.cfg" <<'PY'
-import random, sys
-url, count, size_mb, cacert = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-rng = random.Random(7)
-segments = []
-for _ in range(count):
-    o = rng.randrange(0, (size_mb << 20) // 4096) * 4096
-    segments.append(f'url = "{url}"\nrange = "{o}-{o + 4095}"\noutput = "/dev/null"\n'
-                    f'cacert = "{cacert}"\nsilent\nwrite-out = "%{{time_total}}\\n"\n')
-print("next\n".join(segments))
-PY
-  curl -K "$work/ranged.cfg" |
+  # The first GET (the handshake) is dropped.
+  python3 bench/ranged_gets_config.py "$2" "$3" "$size_mb" "$work/cert.pem" > "$work/ranged.cfg"
+  "${pin[@]}" curl -K "$work/ranged.cfg" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
 }
 bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (mmapurl)
@@ -64,7 +56,7 @@ bench() {  # $1 profile, $2 url, rest: uffd-bench args; TOOL names the variant (
     warm_up "$work/www/obj"
     tool=${TOOL:-mmapurl}
     [[ $b == "$build" ]] || tool="$tool@base"
-    "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
+    "${pin[@]}" "$b/tools/uffd-bench" "$u" --json "$@" | sed "s/^{/{\"tool\":\"$tool\",\"profile\":\"$p\",/" >> "$out"
   done
 }
 fault_round_trips() {  # the floor's other half: one fault resolved by another thread, no network
@@ -81,6 +73,26 @@ unshaped_random_rows() {  # $1: uffd-bench scenarios of the default row (rand fi
 rows=${ROWS:-all}
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs" >&2
+  if [[ $rows == placement ]]; then
+    # A random fault's path runs three threads in a chain (reader, engine, nginx), curl's GET
+    # two; on this VM a wake-up of a halted vCPU costs tens of µs, so where the scheduler puts
+    # them shows in the latency. taskset's mask is inherited by the engine thread uffd-bench starts.
+    for placement in unpinned client-on-0 split all-on-0; do
+      case $placement in
+        unpinned) pin=(); nginx_cpus=0-$(($(nproc) - 1)) ;;
+        client-on-0) pin=(taskset -c 0); nginx_cpus=0-$(($(nproc) - 1)) ;;
+        split) pin=(taskset -c 0); nginx_cpus=1 ;;
+        all-on-0) pin=(taskset -c 0); nginx_cpus=0 ;;
+      esac
+      taskset -pc "$nginx_cpus" "$nginx_pid" > /dev/null
+      warm_up "$work/www/obj"
+      curl_ranged_gets "placement-$placement" "$url" 200
+      bench "placement-$placement" "$url" --scenario rand --random-reads 2000
+    done
+    pin=()
+    taskset -pc 0-$(($(nproc) - 1)) "$nginx_pid" > /dev/null
+    continue
+  fi
   if [[ $rows == rand ]]; then
     unshaped_random_rows rand
     # Dense random reads (40000 pages, 15% of 1 GiB): readahead must not ramp on chance hits.

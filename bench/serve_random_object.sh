@@ -1,6 +1,7 @@
 # Sourced by the engine and shaper benchmarks: SIZE_MB of random bytes at $work/www/obj, served by
 # one nginx worker over HTTPS on a free loopback port ($port) with a fresh self-signed certificate
-# ($work/cert.pem, exported as SSL_CERT_FILE); no proxy variables. Needs $work and $size_mb.
+# ($work/cert.pem, exported as SSL_CERT_FILE), its pid in $nginx_pid; no proxy variables. Needs
+# $work and $size_mb.
 # ssl_protocols: Debian 12's nginx 1.22 offers at most TLS 1.2 unless told; nginx 1.23.4 and later
 # offer TLS 1.3 by default, as do S3 and most servers. curl and mmapurl alike get TLS 1.3.
 mkdir -p "$work/www" "$work/logs"
@@ -17,6 +18,7 @@ http { access_log off; sendfile on; keepalive_requests 1000000;
   server { listen 127.0.0.1:$port ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem; ssl_protocols TLSv1.2 TLSv1.3; root $work/www; } }
 CONF
 /usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
+nginx_pid=$!  # one process (master_process off): what ROWS=placement pins
 sleep 0.5
 export SSL_CERT_FILE="$work/cert.pem"
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy
