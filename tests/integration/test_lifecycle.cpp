@@ -1,7 +1,9 @@
 // Lifecycle: unmapping under in-flight fills, racing map/unmap, exit while reading, fork,
-// faulting inside stdio, and the engine thread's manners (signals blocked, silent by default).
+// faulting inside stdio, and the engine thread's manners (signals blocked, silent by default,
+// the CPU affinity of the thread that started it).
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -433,6 +435,54 @@ TEST(Lifecycle, EngineThreadBlocksSignals) {
   for (int i = 0; i < 40; ++i) {
     for (pid_t tid : tids) EXPECT_NE(g_handler_tids[i].load(), tid) << "signal ran on the engine";
   }
+}
+
+// --- The engine thread starts at the first mapping and runs where its caller may run. ---
+// The README tells applications that pin their reading threads to do so before the first
+// mmap_s3 and the engine runs beside them (a random fault then needs no cross-CPU wake-up).
+// In a forked child, so that this process's engine, if it already runs, is not the one checked.
+TEST(Lifecycle, EngineThreadInheritsTheFirstCallersCpuAffinity) {
+  configure_engine_environment();
+  auto server = start_server({{"/a", 256 << 10, 0xa}});
+  ASSERT_TRUE(server);
+  std::string url = server->url("/a");
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  int last_cpu = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &allowed)) last_cpu = c;
+  }
+  ASSERT_GE(last_cpu, 0);
+  settle_before_fork();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(last_cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) std::_Exit(10);
+    size_t sz = 0;
+    int err = 0;
+    const void* p = mmap_s3(url.c_str(), &sz, &err);
+    if (p == MAP_FAILED) std::_Exit(20 + err);
+    auto tids = engine_threads();
+    if (tids.empty()) std::_Exit(11);
+    for (pid_t tid : tids) {
+      cpu_set_t engine;
+      if (sched_getaffinity(tid, sizeof engine, &engine) != 0) std::_Exit(12);
+      if (!CPU_EQUAL(&engine, &one)) std::_Exit(13);
+    }
+    // Still a working mapping on that one CPU.
+    PageScan scan = scan_pages(static_cast<const uint8_t*>(p), sz, 0xa, 0, pages_of(sz));
+    if (!scan.all_right()) std::_Exit(14);
+    if (munmap_s3(p) != 0) std::_Exit(15);
+    std::_Exit(0);
+  }
+  auto status = wait_child(pid, std::chrono::seconds(40));
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << "child: " << describe_status(status)
+      << " (11: no engine thread, 13: engine affinity differs from its caller's, 14: wrong"
+         " bytes, 20+code: mmap_s3 failed)";
 }
 
 // --- Nothing on stdout/stderr unless MMAPURL_LOG says so. ---
