@@ -46,6 +46,7 @@ curl_seq() {  # $1 profile, $2 url
 }
 curl_ranged_gets() {  # $1 profile, $2 url, $3 count: keep-alive 4 KiB ranged GETs, one connection
   # The first GET (the handshake) is dropped.
+  warm_up "$work/www/obj"
   python3 bench/ranged_gets_config.py "$2" "$3" "$size_mb" "$work/cert.pem" > "$work/ranged.cfg"
   "${pin[@]}" curl -K "$work/ranged.cfg" |
     python3 -c "import sys,json,statistics; v=sorted(float(x)*1e6 for x in sys.stdin.read().split()[1:]); print(json.dumps({'tool':'curl','profile':'$1','scenario':'ranged-get-4k','p50_us':statistics.median(v),'p99_us':v[int(0.99*(len(v)-1))]}))" >> "$out"
@@ -64,7 +65,6 @@ fault_round_trips() {  # the floor's other half: one fault resolved by another t
     sed 's/^{"tool":"fault-round-trip","placement":"\([a-z-]*\)"/{"tool":"fault-round-trip-\1","profile":"none","scenario":"uffd-4k"/' >> "$out"
 }
 unshaped_random_rows() {  # $1: uffd-bench scenarios of the default row (rand first)
-  warm_up "$work/www/obj"
   curl_ranged_gets none "$url" 200
   fault_round_trips
   bench none "$url" --scenario "$1" --random-reads 2000
@@ -77,20 +77,20 @@ for ((r = 1; r <= runs; r++)); do
     # A random fault's path runs three threads in a chain (reader, engine, nginx), curl's GET
     # two; on this VM a wake-up of a halted vCPU costs tens of µs, so where the scheduler puts
     # them shows in the latency. taskset's mask is inherited by the engine thread uffd-bench starts.
+    all_cpus=0-$(($(nproc) - 1))
     for placement in unpinned client-on-0 split all-on-0; do
       case $placement in
-        unpinned) pin=(); nginx_cpus=0-$(($(nproc) - 1)) ;;
-        client-on-0) pin=(taskset -c 0); nginx_cpus=0-$(($(nproc) - 1)) ;;
+        unpinned) pin=(); nginx_cpus=$all_cpus ;;
+        client-on-0) pin=(taskset -c 0); nginx_cpus=$all_cpus ;;
         split) pin=(taskset -c 0); nginx_cpus=1 ;;
         all-on-0) pin=(taskset -c 0); nginx_cpus=0 ;;
       esac
       taskset -pc "$nginx_cpus" "$nginx_pid" > /dev/null
-      warm_up "$work/www/obj"
       curl_ranged_gets "placement-$placement" "$url" 200
       bench "placement-$placement" "$url" --scenario rand --random-reads 2000
     done
     pin=()
-    taskset -pc 0-$(($(nproc) - 1)) "$nginx_pid" > /dev/null
+    taskset -pc "$all_cpus" "$nginx_pid" > /dev/null
     continue
   fi
   if [[ $rows == rand ]]; then
@@ -115,7 +115,6 @@ for ((r = 1; r <= runs; r++)); do
   curl_seq s3like "$surl"
   bench s3like "$surl" --scenario seq
   if [[ $rows != seq ]]; then
-    warm_up "$work/www/obj"
     curl_ranged_gets s3like "$surl" 30
     bench s3like "$surl" --scenario rand,threads-rand --random-reads 400 --threads 16
   fi

@@ -285,7 +285,7 @@ verify_curl() {  # $1 contender, $2 profile
 selected=()
 for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
 printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page digests","nginx_protocols":"TLSv1.2 TLSv1.3","warm_memory_mb":%d,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
-  "${WARM_MEMORY_MB:-$((size_mb + 512))}" "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
+  "$(warm_memory_mb)" "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
   "$(nproc)" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$size_bytes" "$runs" "$random_reads" \
   "$threads" "${command_line//\"/\\\"}" "$(s3fs --version 2>&1 | head -1 | awk '{print $7}')" \
   "$(rclone version 2>/dev/null | head -1 | awk '{print $2}')" "$(httpdirfs --version 2>&1 | sed -n 's/HTTPDirFS version //p' | head -1)" \

@@ -14,8 +14,12 @@ warm_up() {  # FILE...: the servers' files
   cat "$@" > /dev/null
   warm_guest_memory
 }
+warm_memory_mb() {  # what warm_guest_memory touches, in MiB (recorded by the peer bench)
+  echo "${WARM_MEMORY_MB:-$((size_mb + 512))}"
+}
 warm_guest_memory() {
-  local mb=${WARM_MEMORY_MB:-$((size_mb + 512))}
+  local mb
+  mb=$(warm_memory_mb)
   ((mb > 0)) || return 0
   python3 -c 'import sys
 n = int(sys.argv[1]) << 20

@@ -322,7 +322,11 @@ def shrunk_note(meta):
             "`sudo bench/run-peer-bench.sh` (SIZE_MB=1024 RUNS=3 RANDOM_READS=2000 TIMEOUT=600).")
 
 
-def markdown(meta, cells, source, note=None, chart_path="bench/peers/chart.png"):
+# Where the peer bench writes its chart; the markdown names it when --chart is not given.
+DEFAULT_CHART = "bench/peers/chart.png"
+
+
+def markdown(meta, cells, source, note=None, chart_path=DEFAULT_CHART):
     out = ["## Peer benchmark: mmapurl against curl, s3fs, rclone mount and httpdirfs", ""]
     cmd = meta.get("command", "bench/run-peer-bench.sh")
     v = meta.get("versions", {})
@@ -468,7 +472,7 @@ def main():
         sys.exit(f"no measurements in {a.results}")
     cells = build_cells(rows, verified)
     text = markdown(meta, cells, os.path.relpath(a.results), a.note,
-                    os.path.relpath(a.chart) if a.chart else "bench/peers/chart.png")
+                    os.path.relpath(a.chart) if a.chart else DEFAULT_CHART)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(text + "\n")
