@@ -1,6 +1,7 @@
 // Reading MMAPURL_* variables into EngineConfig.
 #include "control/engine_config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -87,6 +88,17 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
       warn("MMAPURL_TLS_RECORDS");
     }
   }
+  if (auto v = env("MMAPURL_CACHE_DIR")) c.cache_dir = *v;
+  if (auto v = env("MMAPURL_CACHE_PREFETCH")) {
+    if (*v == "whole" || *v == "off") {
+      c.cache_prefetch_whole = *v == "whole";
+    } else {
+      warn("MMAPURL_CACHE_PREFETCH");
+    }
+  }
+  if (c.cache_prefetch_whole && c.cache_dir.empty() && warnings) {
+    *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";
+  }
   // Pages are fetched whole; keep every size a multiple of 4 KiB.
   auto round_pages = [](uint64_t& v) { v = (v + 4095) & ~uint64_t{4095}; };
   round_pages(c.part_bytes);
@@ -94,6 +106,11 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
   round_pages(c.random_fetch_bytes);
   round_pages(c.max_readahead_bytes);
   return c;
+}
+
+uint32_t background_fetch_budget(uint32_t connections) {
+  const uint32_t for_faults = std::min<uint32_t>(8, connections / 2);
+  return std::max<uint32_t>(1, connections - for_faults);
 }
 
 EngineConfig load_engine_config_from_environment(std::string* warnings) {

@@ -27,7 +27,17 @@ struct EngineConfig {
   // MMAPURL_TLS_RECORDS: "engine" (the engine decrypts a TLS 1.3 or 1.2 AEAD server's records
   // itself, two copies fewer) or "openssl" (OpenSSL reads every record).
   bool engine_reads_tls_records = true;
+  // MMAPURL_CACHE_DIR: keep every fetched page in an unnamed file in this directory, so a page
+  // evicted from memory is read back from it, not fetched again ("": no disk cache).
+  std::string cache_dir;
+  // MMAPURL_CACHE_PREFETCH=whole (with a cache directory): download the whole object into the
+  // cache file in the background from mapping time on, on the connections faults leave free.
+  bool cache_prefetch_whole = false;
 };
+
+// How many background (cache prefetch) GETs may run at once: the connections minus those kept
+// for faults (up to 8, half of them at most), at least one.
+uint32_t background_fetch_budget(uint32_t connections);
 
 using EnvLookup = std::function<std::optional<std::string>(const char*)>;
 

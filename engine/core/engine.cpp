@@ -370,6 +370,12 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   m->size = id.size;
   m->source = std::move(job->source);
   m->pool = pool_for(m->source->origin());
+  if (!config.cache_dir.empty() && pages > 0) {
+    // Without its cache file the mapping still works, from the network alone.
+    std::string why;
+    m->cache = cache::DiskCache::create(config.cache_dir, pages, &why);
+    if (!m->cache) MMAPURL_LOG(LogLevel::kError, m->source->describe() + ": no disk cache: " + why);
+  }
   Mapping& ref = *m;
   by_address[base] = m->id;
   mappings[m->id] = std::move(m);
@@ -377,12 +383,14 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   if (job->probe_len > 0) {
     uint64_t probe_pages = (job->probe_len + kPageSize - 1) / kPageSize;
     std::memset(job->probe + job->probe_len, 0, probe_pages * kPageSize - job->probe_len);
+    if (ref.cache) ref.cache->store(0, job->probe, probe_pages);
     if (uffd.copy(base, job->probe, probe_pages * kPageSize) == 0) {
       ref.pages.set_range(0, probe_pages, control::PageState::kResident);
       note_resident(ref, 0, probe_pages);
       ref.planner.note_prefilled(0, probe_pages);
     }
   }
+  pump_cache_prefetch(ref);
   ref.counters.requests.fetch_add(1, std::memory_order_relaxed);
   ref.counters.bytes_fetched.fetch_add(job->probe_len, std::memory_order_relaxed);
   MMAPURL_LOG(LogLevel::kInfo, "mapped " + ref.source->describe() + " (" + std::to_string(id.size) +

@@ -53,6 +53,14 @@ class EngineImpl {
   uint64_t on_fetch_progress(const std::shared_ptr<Fetch>& fetch, uint64_t received);
   void on_fetch_complete(const std::shared_ptr<Fetch>& fetch, net::ExchangeResult&& result);
   void fill_pages(Mapping& m, Fetch& f, uint64_t upto);
+  // fill_pages, or for a background GET, store_in_cache.
+  void deliver_pages(Mapping& m, Fetch& f, uint64_t upto);
+  void store_in_cache(Mapping& m, Fetch& f, uint64_t upto);
+  // Fills [first, first + count) from the disk cache; returns how many pages it filled (fewer
+  // only if the cache file failed, which turns the cache off).
+  uint64_t fill_from_cache(Mapping& m, uint64_t first, uint64_t count);
+  // Starts background GETs of the cache prefetch while the budget allows.
+  void pump_cache_prefetch(Mapping& m);
   void fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& fetch, const std::string& why, bool mapping_wide);
   void poison_pages(Mapping& m, uint64_t first, uint64_t count);
   void release_fetch(Mapping* m, const std::shared_ptr<Fetch>& fetch);

@@ -40,6 +40,15 @@ void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
   while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
   }
 }
+
+// Writes fetched pages to the mapping's disk cache, if it has one; says so once when the cache
+// file fails (the mapping goes on without it).
+void keep_in_cache(Mapping& m, uint64_t first_page, const uint8_t* data, uint64_t count) {
+  if (!m.cache || !m.cache->usable()) return;
+  if (!m.cache->store(first_page, data, count)) {
+    MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": disk cache off: " + m.cache->error());
+  }
+}
 }  // namespace
 
 // Reads fault events with an io_uring read of the (non-blocking) userfaultfd. The kernel issues
@@ -201,6 +210,18 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       continue;
     }
     uint64_t run = m.pages.run_length(p, std::min(part_pages, end - p), PageState::kAbsent);
+    if (m.cache && m.cache->usable()) {
+      // Pages the disk cache holds are read from it now; the request covers only what it lacks.
+      const uint64_t held = m.cache->held_run(p, run);
+      if (held > 0) {
+        const uint64_t filled = fill_from_cache(m, p, held);
+        p += filled;
+        if (filled == held) continue;
+        run -= filled;  // the cache file failed: fetch the rest
+      } else {
+        run = m.cache->missing_run(p, run);
+      }
+    }
     // What the request will hold: its staging buffer (the pages it fills count as resident).
     const uint64_t bytes = staging_bytes(run);
     // Readahead stops an eighth short of the limit: the rest is for the blocks threads wait on.
@@ -312,6 +333,13 @@ uint64_t EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t
   uint64_t have = body_start + received;
   uint64_t ready = have >= body_end ? f->page_count : have / kPageSize - f->first_page;
   if (ready <= f->copied_pages) return consumed();
+  if (f->to_cache) {
+    if (ready - f->copied_pages >= std::min(kFillBatchPages, f->ring_pages / 2) ||
+        ready == f->page_count) {
+      store_in_cache(m, *f, ready);
+    }
+    return consumed();
+  }
   bool someone_waits = false;
   auto w = m.waiters.lower_bound(f->first_page + f->copied_pages);
   if (w != m.waiters.end() && w->first < f->first_page + ready) someone_waits = true;
@@ -345,10 +373,12 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
       if (e != 0) MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
       m.pages.set_range(f.first_page + p, q - p, PageState::kResident);
       note_resident(m, f.first_page + p, q - p);
+      keep_in_cache(m, f.first_page + p, f.staging_page(p), q - p);
     }
     if (q < upto && f.first_page + q == f.marker_page) {
       // The readahead marker: hold its bytes back unless a thread already waits on it.
       uint64_t page = f.first_page + q;
+      keep_in_cache(m, page, f.staging_page(q), 1);
       if (m.waiters.count(page)) {
         uffd.copy(m.base + page * kPageSize, f.staging_page(q), kPageSize);
         m.pages.set(page, PageState::kResident);
@@ -370,6 +400,88 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
     w = m.waiters.erase(w);
   }
   f.copied_pages = upto;
+}
+
+void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
+  if (f.to_cache) return store_in_cache(m, f, upto);
+  fill_pages(m, f, upto);
+}
+
+void EngineImpl::store_in_cache(Mapping& m, Fetch& f, uint64_t upto) {
+  uint64_t body_end = std::min<uint64_t>((f.first_page + f.page_count) * kPageSize, m.size);
+  uint64_t end_byte = (f.first_page + upto) * kPageSize;
+  if (end_byte > body_end) {
+    uint64_t off = body_end - f.first_page * kPageSize;
+    std::memset(f.staging_page(off / kPageSize) + off % kPageSize, 0, end_byte - body_end);
+  }
+  for (uint64_t p = f.copied_pages; p < upto;) {
+    const uint64_t q = std::min(upto, p + (f.ring_pages - p % f.ring_pages));
+    keep_in_cache(m, f.first_page + p, f.staging_page(p), q - p);
+    p = q;
+  }
+  f.copied_pages = upto;
+}
+
+uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count) {
+  const uint64_t chunk_pages = kStagingRingBytes / kPageSize;
+  uint8_t* buffer = take_buffer(kStagingRingBytes);
+  auto now = Clock::now();
+  uint64_t done = 0;
+  while (done < count) {
+    const uint64_t n = std::min(chunk_pages, count - done);
+    if (!m.cache->load(first + done, buffer, n)) {
+      MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": disk cache off: " + m.cache->error());
+      break;
+    }
+    make_room_for_fill(n, 0);
+    const uint64_t dst = m.base + (first + done) * kPageSize;
+    if (int e = uffd.copy(dst, buffer, n * kPageSize)) {
+      MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
+    }
+    m.pages.set_range(first + done, n, PageState::kResident);
+    note_resident(m, first + done, n);
+    done += n;
+  }
+  give_buffer(buffer, kStagingRingBytes);
+  auto w = m.waiters.lower_bound(first);
+  while (w != m.waiters.end() && w->first < first + done) {
+    m.counters.record_latency(now - w->second);
+    totals.record_latency(now - w->second);
+    w = m.waiters.erase(w);
+  }
+  return done;
+}
+
+// The whole object into the disk cache, from its start, one part per GET, on the connections the
+// budget gives it; the pool runs faults first and keeps a connection free for them. Pages a
+// request of the reader already brings are skipped: they are kept in the cache when filled.
+void EngineImpl::pump_cache_prefetch(Mapping& m) {
+  if (!config.cache_prefetch_whole || !m.cache || !m.cache->usable() || !m.broken.empty()) return;
+  const uint32_t budget = control::background_fetch_budget(config.connections);
+  const uint64_t part_pages =
+      std::max<uint64_t>(1, std::min(config.part_bytes, config.memory_limit / 16) / kPageSize);
+  const uint64_t total = m.pages.size();
+  while (m.background_fetches < budget && m.cache_cursor < total) {
+    uint64_t p = m.cache_cursor;
+    while (p < total && (m.cache->has(p) || m.pages.get(p) != PageState::kAbsent)) ++p;
+    m.cache_cursor = p;
+    if (p >= total) break;
+    const uint64_t run = std::min(m.cache->missing_run(p, part_pages),
+                                  m.pages.run_length(p, part_pages, PageState::kAbsent));
+    // Background staging stays inside the readahead share of the memory limit; a fetch that
+    // completes pumps again.
+    const uint64_t cap = config.memory_limit - config.memory_limit / 8;
+    if (memory_in_use() + staging_bytes(run) > cap) break;
+    auto f = std::make_shared<Fetch>();
+    f->mapping_id = m.id;
+    f->first_page = p;
+    f->page_count = run;
+    f->to_cache = true;
+    f->started = Clock::now();
+    m.cache_cursor = p + run;
+    ++m.background_fetches;
+    start_fetch(m, std::move(f));
+  }
 }
 
 void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
@@ -454,13 +566,14 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
   m.counters.requests.fetch_add(1, std::memory_order_relaxed);
   m.counters.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
   if (r.error == net::NetError::kNone && r.head.status / 100 == 2) {
-    fill_pages(m, *f, f->page_count);
-    return release_fetch(&m, f);
+    deliver_pages(m, *f, f->page_count);
+    release_fetch(&m, f);
+    return pump_cache_prefetch(m);
   }
   // Keep what arrived: the retry asks only for the rest.
   if (r.body_bytes > 0) {
     uint64_t have_pages = (r.body_bytes / kPageSize) + f->request_from_page;
-    if (have_pages > f->copied_pages) fill_pages(m, *f, std::min(have_pages, f->page_count));
+    if (have_pages > f->copied_pages) deliver_pages(m, *f, std::min(have_pages, f->page_count));
   }
   std::string why;
   bool transient = true;
@@ -508,6 +621,12 @@ void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const s
               m.source->describe() + ": pages " + std::to_string(f->first_page + f->copied_pages) +
                   ".." + std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
   if (mapping_wide && m.broken.empty()) m.broken = why;
+  if (f->to_cache) {
+    // Nobody waits on a background GET's pages (they stay kAbsent): a touch fetches them.
+    f->copied_pages = f->page_count;
+    release_fetch(&m, f);
+    return pump_cache_prefetch(m);
+  }
   uint64_t first = f->first_page + f->copied_pages;
   uint64_t count = f->page_count - f->copied_pages;
   bool waited = false;
@@ -554,6 +673,7 @@ void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
 }
 
 void EngineImpl::release_fetch(Mapping* m, const std::shared_ptr<Fetch>& f) {
+  if (m && f->to_cache && m->fetches.count(f)) --m->background_fetches;
   if (f->buffer) {
     const uint64_t held = staging_bytes(f->page_count);
     give_buffer(f->buffer, held);

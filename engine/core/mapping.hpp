@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cache/disk_cache.hpp"
 #include "control/page_state_table.hpp"
 #include "control/prefetch_planner.hpp"
 #include "net/connection_pool.hpp"
@@ -45,6 +46,11 @@ struct Mapping {
   std::unordered_set<std::shared_ptr<Fetch>> fetches;
   std::string broken;  // set once the object is gone or changed: every missing page fails
   Counters counters;
+  // MMAPURL_CACHE_DIR: every fetched page is also kept here (nullptr: no disk cache).
+  std::unique_ptr<cache::DiskCache> cache;
+  // MMAPURL_CACHE_PREFETCH=whole: the background download's next page and its GETs under way.
+  uint64_t cache_cursor = 0;
+  uint32_t background_fetches = 0;
 
   Mapping(uint64_t pages_count, control::PlannerConfig planner_config)
       : pages(pages_count), planner(pages_count, planner_config) {}
@@ -59,6 +65,9 @@ struct Fetch {
   uint64_t received = 0;           // body bytes of the current attempt so far
   uint64_t marker_page = control::FetchRange::kNoMarker;
   bool demand = false;
+  // A background GET of the cache prefetch: its bytes go to the disk cache only (its pages stay
+  // kAbsent in the table, and a fault on one of them fetches or reads the cache as usual).
+  bool to_cache = false;
   // Page-aligned staging: a ring of ring_pages pages (all of the part when it is small). Page i
   // of the part is at staging_page(i) until it is filled.
   uint8_t* buffer = nullptr;

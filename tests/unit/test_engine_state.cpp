@@ -75,3 +75,39 @@ TEST(EngineConfig, TlsRecordsAreTheEnginesUnlessOpenSslIsAskedFor) {
   EXPECT_TRUE(load("OpenSSL!", &warnings).engine_reads_tls_records);
   EXPECT_NE(warnings.find("MMAPURL_TLS_RECORDS"), std::string::npos);
 }
+
+TEST(EngineConfig, DiskCacheAndItsWholeObjectPrefetch) {
+  auto load = [](std::map<std::string, std::string> env, std::string* warnings) {
+    return load_engine_config(
+        [&](const char* n) -> std::optional<std::string> {
+          auto it = env.find(n);
+          if (it == env.end()) return std::nullopt;
+          return it->second;
+        },
+        warnings);
+  };
+  std::string warnings;
+  auto off = load({}, &warnings);
+  EXPECT_EQ(off.cache_dir, "");
+  EXPECT_FALSE(off.cache_prefetch_whole);
+  auto on = load({{"MMAPURL_CACHE_DIR", "/var/cache/x"}, {"MMAPURL_CACHE_PREFETCH", "whole"}},
+                 &warnings);
+  EXPECT_EQ(on.cache_dir, "/var/cache/x");
+  EXPECT_TRUE(on.cache_prefetch_whole);
+  EXPECT_EQ(warnings, "");
+  EXPECT_FALSE(load({{"MMAPURL_CACHE_DIR", "/c"}, {"MMAPURL_CACHE_PREFETCH", "all"}}, &warnings)
+                   .cache_prefetch_whole);
+  EXPECT_NE(warnings.find("MMAPURL_CACHE_PREFETCH"), std::string::npos);
+  warnings.clear();
+  load({{"MMAPURL_CACHE_PREFETCH", "whole"}}, &warnings);
+  EXPECT_NE(warnings.find("needs MMAPURL_CACHE_DIR"), std::string::npos);
+}
+
+TEST(EngineConfig, BackgroundFetchesLeaveConnectionsToFaults) {
+  using mmapurl::control::background_fetch_budget;
+  EXPECT_EQ(background_fetch_budget(1), 1u);
+  EXPECT_EQ(background_fetch_budget(2), 1u);
+  EXPECT_EQ(background_fetch_budget(4), 2u);
+  EXPECT_EQ(background_fetch_budget(16), 8u);
+  EXPECT_EQ(background_fetch_budget(24), 16u);
+}

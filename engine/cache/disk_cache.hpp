@@ -1,0 +1,51 @@
+// DiskCache: the bytes of one mapping's object kept in a file under MMAPURL_CACHE_DIR, so that a
+// page evicted from memory (or never filled) is read back from the local file instead of fetched
+// again, and so that a background download of the whole object costs page cache, not the
+// process's memory. The file is unnamed (O_TMPFILE): it lives as long as the mapping and no other
+// process can see stale bytes in it. Only the engine thread uses it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "control/page_bitmap.hpp"
+
+namespace mmapurl::cache {
+
+class DiskCache {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+
+  // A cache file for `pages` pages in `dir`; nullptr and `error` set when it cannot be made.
+  static std::unique_ptr<DiskCache> create(const std::string& dir, uint64_t pages,
+                                           std::string* error);
+  ~DiskCache();
+  DiskCache(const DiskCache&) = delete;
+  DiskCache& operator=(const DiskCache&) = delete;
+
+  bool has(uint64_t page) const { return usable_ && held_.test(page); }
+  // Length of the run from `first` (at most `max`) that the cache holds, or does not hold.
+  uint64_t held_run(uint64_t first, uint64_t max) const;
+  uint64_t missing_run(uint64_t first, uint64_t max) const;
+  uint64_t held_pages() const { return held_.count(); }
+  uint64_t pages() const { return held_.size(); }
+
+  // Writes whole pages and marks them held. A failed write (a full disk) turns the cache off for
+  // good: from then on every page comes from the network, as without a cache.
+  bool store(uint64_t first_page, const uint8_t* data, uint64_t count);
+  // Reads held pages; false (cache off from then on) if the file fails to give them back.
+  bool load(uint64_t first_page, uint8_t* out, uint64_t count);
+  bool usable() const { return usable_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  DiskCache(int fd, uint64_t pages) : fd_(fd), held_(pages) {}
+  void disable(const std::string& why);
+  int fd_;
+  bool usable_ = true;
+  std::string error_;
+  control::PageBitmap held_;
+};
+
+}  // namespace mmapurl::cache

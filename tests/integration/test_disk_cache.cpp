@@ -1,0 +1,153 @@
+// MMAPURL_CACHE_DIR and MMAPURL_CACHE_PREFETCH=whole against a real nginx: pages evicted from
+// memory come back from the cache file without a request; the whole-object prefetch downloads
+// everything into the file (not into memory), after which random reads need no request; a cache
+// directory that cannot be used leaves the mapping working from the network. Each test runs in a
+// fresh process: the engine reads its configuration once.
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "integration/mapping_test_support.hpp"
+#include "mmapurl.hpp"
+
+namespace {
+
+namespace itest = mmapurl::itest;
+using mmapurl::Advice;
+using mmapurl::Mapping;
+using mmapurl::Stats;
+constexpr size_t kPage = 4096;
+constexpr size_t kMiB = 1 << 20;
+
+class DiskCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    origin_ = itest::SharedOrigin::get(&error);
+    ASSERT_NE(origin_, nullptr) << error;
+    itest::set_client_environment(origin_->nginx().ca_file());
+  }
+  // Runs the current test again in a child with these variables; true in that child.
+  bool in_child_with(std::initializer_list<std::pair<const char*, std::string>> env) {
+    if (itest::in_fresh_process()) return true;
+    for (const auto& [name, value] : env) itest::set_env(name, value);
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process());
+    for (const auto& [name, value] : env) itest::unset_env(name);
+    return false;
+  }
+  itest::SharedOrigin* origin_ = nullptr;
+};
+
+// Waits until the mapping has fetched the whole object and nothing is in flight.
+bool wait_for_prefetch(const Mapping& m, size_t size, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Stats s = m.stats();
+    if (s.bytes_fetched >= size && mmapurl::process_stats().in_flight_bytes == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST_F(DiskCache, EvictedPagesAreReadBackFromTheCacheFileWithoutARequest) {
+  constexpr size_t kSize = 40 * kMiB + 777;
+  const std::string content = itest::random_bytes(kSize, 81);
+  ASSERT_TRUE(origin_->put("cached.bin", content));
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
+  ASSERT_NE(dir, nullptr) << error;
+  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_MEMORY_LIMIT", "16M"}})) return;
+  Mapping m(origin_->url(true, "cached.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = m.data();
+  ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "first scan";
+  const Stats first = m.stats();
+  EXPECT_GT(first.evictions, 0u) << "the premise: a scan of more than the limit evicts";
+  // Everything again, after eviction (the limit) and after DONTNEED: the file gives it back.
+  ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "second scan";
+  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
+  EXPECT_EQ(m.stats().resident_bytes, 0u);
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 2000; ++i) {
+    const size_t off = rng() % kSize;
+    ASSERT_EQ(data[off], static_cast<uint8_t>(content[off])) << "byte " << off;
+  }
+  EXPECT_EQ(data[kSize - 1], static_cast<uint8_t>(content[kSize - 1])) << "the partial last page";
+  const Stats after = m.stats();
+  EXPECT_EQ(after.requests, first.requests) << "no page was fetched twice";
+  EXPECT_EQ(after.bytes_fetched, first.bytes_fetched);
+  EXPECT_GT(after.faults, first.faults) << "the pages did fault again, and came from the file";
+  EXPECT_LE(mmapurl::process_stats().resident_bytes, 16 * kMiB) << "the limit still holds";
+}
+
+TEST_F(DiskCache, WholeObjectPrefetchFillsTheFileNotMemoryThenRandomReadsNeedNoRequest) {
+  constexpr size_t kSize = 48 * kMiB + 1234;
+  const std::string content = itest::random_bytes(kSize, 82);
+  ASSERT_TRUE(origin_->put("prefetched.bin", content));
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
+  ASSERT_NE(dir, nullptr) << error;
+  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+    return;
+  Mapping m(origin_->url(true, "prefetched.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)))
+      << "fetched " << m.stats().bytes_fetched << " of " << kSize << " bytes";
+  const Stats done = m.stats();
+  EXPECT_LT(done.bytes_fetched, kSize + kSize / 8) << "the object was downloaded about once";
+  EXPECT_LE(done.resident_bytes, 1 * kMiB) << "the download went to the file, not the mapping";
+  EXPECT_EQ(done.faults, 0u);
+  const auto* data = m.data();
+  std::mt19937_64 rng(6);
+  for (int i = 0; i < 3000; ++i) {
+    const size_t off = rng() % kSize;
+    ASSERT_EQ(data[off], static_cast<uint8_t>(content[off])) << "byte " << off;
+  }
+  EXPECT_EQ(data[kSize - 1], static_cast<uint8_t>(content[kSize - 1])) << "the partial last page";
+  const Stats after = m.stats();
+  EXPECT_EQ(after.requests, done.requests) << "every page came from the cache file";
+  EXPECT_GT(after.faults, 1000u);
+  ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "every byte";
+}
+
+// A mapping unmapped while its background download runs: its requests are dropped or discarded
+// and a new mapping of the same object works.
+TEST_F(DiskCache, UnmapDuringTheWholeObjectPrefetch) {
+  constexpr size_t kSize = 64 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 83);
+  ASSERT_TRUE(origin_->put("unmapped.bin", content));
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
+  ASSERT_NE(dir, nullptr) << error;
+  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+    return;
+  for (int round = 0; round < 3; ++round) {
+    Mapping m(origin_->url(true, "unmapped.bin"));
+    ASSERT_TRUE(m.ok()) << m.error_string();
+    EXPECT_EQ(m.data()[kSize / 2 + round], static_cast<uint8_t>(content[kSize / 2 + round]));
+  }
+  Mapping m(origin_->url(true, "unmapped.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+}
+
+TEST_F(DiskCache, AnUnusableCacheDirectoryLeavesTheMappingWorking) {
+  constexpr size_t kSize = 3 * kMiB + 5;
+  const std::string content = itest::random_bytes(kSize, 84);
+  ASSERT_TRUE(origin_->put("uncached.bin", content));
+  if (!in_child_with({{"MMAPURL_CACHE_DIR", "/nonexistent/mmapurl-cache"},
+                      {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+    return;
+  Mapping m(origin_->url(true, "uncached.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
+  const uint64_t requests = m.stats().requests;
+  EXPECT_EQ(m.data()[kSize / 3], static_cast<uint8_t>(content[kSize / 3]));
+  EXPECT_GT(m.stats().requests, requests) << "without a cache an evicted page is fetched again";
+}
+
+}  // namespace

@@ -1,0 +1,44 @@
+// PageBitmap: the disk cache's record of which pages its file holds.
+#include "control/page_bitmap.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using mmapurl::control::PageBitmap;
+
+TEST(PageBitmap, SetRangesCountOnceAndRunsCrossWordEdges) {
+  PageBitmap b(200);
+  EXPECT_EQ(b.count(), 0u);
+  EXPECT_EQ(b.run_length(0, 1000, false), 200u) << "runs stop at the bitmap's end";
+  b.set_range(60, 10);  // crosses the first word's edge
+  EXPECT_EQ(b.count(), 10u);
+  EXPECT_FALSE(b.test(59));
+  EXPECT_TRUE(b.test(60));
+  EXPECT_TRUE(b.test(69));
+  EXPECT_FALSE(b.test(70));
+  EXPECT_EQ(b.run_length(0, 1000, false), 60u);
+  EXPECT_EQ(b.run_length(60, 1000, true), 10u);
+  EXPECT_EQ(b.run_length(62, 3, true), 3u) << "at most max";
+  EXPECT_EQ(b.run_length(70, 1000, false), 130u);
+  b.set_range(65, 10);  // overlaps: only the 5 new pages count
+  EXPECT_EQ(b.count(), 15u);
+  b.set_range(0, 64);
+  b.set_range(64, 64);  // two whole words
+  EXPECT_EQ(b.run_length(0, 1000, true), 128u);
+  EXPECT_EQ(b.count(), 128u);
+  b.set_range(190, 1000);  // clipped to the end
+  EXPECT_EQ(b.count(), 138u);
+  EXPECT_EQ(b.run_length(190, 1000, true), 10u);
+  EXPECT_EQ(b.run_length(200, 10, true), 0u) << "nothing past the end";
+}
+
+TEST(PageBitmap, ALongRunIsFoundWordByWord) {
+  PageBitmap b(262144);  // a 1 GiB object
+  b.set_range(3, 262100);
+  EXPECT_EQ(b.run_length(3, UINT64_MAX, true), 262100u);
+  EXPECT_EQ(b.run_length(262103, UINT64_MAX, false), 41u);
+  EXPECT_EQ(b.run_length(0, UINT64_MAX, false), 3u);
+}
+
+}  // namespace
