@@ -181,13 +181,15 @@ fuse_run() {
 }
 
 # Contenders: name -> settings (what the table names) and how it runs.
-contenders=(curl-https curl-s3 mmapurl-https mmapurl-s3 s3fs s3fs-tuned rclone-off rclone-full
-            rclone-full-tuned httpdirfs httpdirfs-cache)
+contenders=(curl-https curl-s3 mmapurl-https mmapurl-s3 mmapurl-https-cache mmapurl-s3-cache s3fs
+            s3fs-tuned rclone-off rclone-full rclone-full-tuned httpdirfs httpdirfs-cache)
 declare -A settings=(
   [curl-https]="curl -o /dev/null https://nginx/obj (download first; defaults)"
   [curl-s3]="curl -o /dev/null http://s3rver/bench/obj (download first; defaults)"
   [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 16 connections, 128M max readahead)"
   [mmapurl-s3]="uffd-bench s3://bench/obj (defaults)"
+  [mmapurl-https-cache]="uffd-bench https://nginx/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
+  [mmapurl-s3-cache]="uffd-bench s3://bench/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
   [s3fs]="s3fs -o url=,use_path_request_style (defaults)"
   [s3fs-tuned]="s3fs + -o parallel_count=16,multipart_size=8,use_cache=DIR"
   [rclone-off]="rclone mount --vfs-cache-mode off (defaults)"
@@ -196,7 +198,7 @@ declare -A settings=(
   [httpdirfs]="httpdirfs --no-range-check --insecure-tls https://nginx/ (defaults, no cache)"
   [httpdirfs-cache]="httpdirfs ... --cache (its disk cache, 8 MB download segments)"
 )
-target_port() { case $1 in curl-https | mmapurl-https | httpdirfs*) echo "$https_port" ;; *) echo "$s3_port" ;; esac; }
+target_port() { case $1 in curl-https | mmapurl-https* | httpdirfs*) echo "$https_port" ;; *) echo "$s3_port" ;; esac; }
 
 measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
   local c=$1 profile=$2 scenario=$3 run=$4 mnt=$work/mnt-$1 cache=$work/cache-$1 rc=0
@@ -243,8 +245,13 @@ measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
         ;;
       mmapurl-*)
         local url=$https_url
-        [[ $c == mmapurl-s3 ]] && url=s3://bench/obj
-        result=$(SSL_CERT_FILE="$work/cert.pem" AWS_ENDPOINT_URL_S3="$s3_endpoint" \
+        [[ $c == mmapurl-s3* ]] && url=s3://bench/obj
+        # The tuned settings: the disk cache (in the same place as the FUSE peers' caches) with
+        # the whole-object background download, and 16 connections for it beside 8 for faults.
+        local tuned=()
+        [[ $c == *-cache ]] && tuned=(MMAPURL_CACHE_DIR="$cache" MMAPURL_CACHE_PREFETCH=whole
+          MMAPURL_CONNECTIONS=24)
+        result=$(env "${tuned[@]}" SSL_CERT_FILE="$work/cert.pem" AWS_ENDPOINT_URL_S3="$s3_endpoint" \
           timeout -k 10 "$timeout_s" "$bench_bin" "$url" --json --verify-file "$ref" \
           --scenario "$scenario" --random-reads "$random_reads" --threads "$threads" 2> "$work/logs/bench.err") || rc=$?
         ((rc == 124 || rc == 137)) && fail="timeout after ${timeout_s}s"

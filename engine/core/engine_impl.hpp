@@ -56,6 +56,10 @@ class EngineImpl {
   // fill_pages, or for a background GET, store_in_cache.
   void deliver_pages(Mapping& m, Fetch& f, uint64_t upto);
   void store_in_cache(Mapping& m, Fetch& f, uint64_t upto);
+  // An adopted background GET fills the kInFlight pages of [from, upto) (indexes into the part).
+  void fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto);
+  // The background GET whose part holds `page` and has not delivered it yet, if one does.
+  Fetch* background_fetch_bringing(Mapping& m, uint64_t page);
   // Fills [first, first + count) from the disk cache; returns how many pages it filled (fewer
   // only if the cache file failed, which turns the cache off).
   uint64_t fill_from_cache(Mapping& m, uint64_t first, uint64_t count);

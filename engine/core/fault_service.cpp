@@ -32,6 +32,9 @@ constexpr uint64_t kStagingRingBytes = 128 * 1024;
 constexpr uint64_t kSpareBufferLimit = 128ull << 20;
 // What a waiting thread gets fetched even when the memory limit is reached (16 KiB).
 constexpr uint64_t kMinDemandPages = 4;
+// A thread waiting on a page a background GET brings waits for it if the page is this close to
+// what has arrived (1 MiB: 20 ms at 50 MB/s, about one round trip of the S3-like profile).
+constexpr uint64_t kAdoptDistancePages = 256;
 // Smallest GET a readahead window is cut into to use several connections at once.
 constexpr uint64_t kMinParallelPartBytes = 1ull << 20;
 
@@ -156,7 +159,10 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
       m->counters.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
       totals.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
       for (const auto& f : m->fetches) {
-        if (page >= f->first_page && page < f->first_page + f->page_count) {
+        // A background GET brings this page for the mapping only from its adopted part on.
+        const uint64_t from = f->to_cache ? f->fill_from : 0;
+        if (from != Fetch::kNone && page >= f->first_page + from &&
+            page < f->first_page + f->page_count) {
           f->demand = true;
           m->pool->promote(f->exchange);
           // Its bytes may be here already, waiting for a batch to fill up.
@@ -220,6 +226,33 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
         run -= filled;  // the cache file failed: fetch the rest
       } else {
         run = m.cache->missing_run(p, run);
+      }
+      // A background GET already brings this page: readahead takes its bytes rather than
+      // download them again (a scan with the whole-object prefetch fetched 1.5 GiB of 1 GiB);
+      // so does a thread that waits, if the page is at most a round trip's worth of bytes away
+      // from what has arrived (at 50 MB/s the end of an 8 MiB part is 160 ms off: a GET of its
+      // own costs one round trip).
+      if (Fetch* bg = background_fetch_bringing(m, p)) {
+        const uint64_t arrived = bg->first_page + bg->copied_pages;
+        if (!range.demand || p - arrived <= kAdoptDistancePages) {
+          const uint64_t bg_end = std::min(end, bg->first_page + bg->page_count);
+          for (uint64_t q = p; q < bg_end;) {
+            const uint64_t absent = m.pages.run_length(q, bg_end - q, PageState::kAbsent);
+            if (absent == 0) {
+              ++q;
+              continue;
+            }
+            m.pages.set_range(q, absent, PageState::kInFlight);
+            q += absent;
+          }
+          bg->fill_from = std::min(bg->fill_from, p - bg->first_page);
+          if (range.demand) {
+            bg->demand = true;
+            m.pool->promote(bg->exchange);
+          }
+          p = bg_end;
+          continue;
+        }
       }
     }
     // What the request will hold: its staging buffer (the pages it fills count as resident).
@@ -333,20 +366,13 @@ uint64_t EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t
   uint64_t have = body_start + received;
   uint64_t ready = have >= body_end ? f->page_count : have / kPageSize - f->first_page;
   if (ready <= f->copied_pages) return consumed();
-  if (f->to_cache) {
-    if (ready - f->copied_pages >= std::min(kFillBatchPages, f->ring_pages / 2) ||
-        ready == f->page_count) {
-      store_in_cache(m, *f, ready);
-    }
-    return consumed();
-  }
   bool someone_waits = false;
   auto w = m.waiters.lower_bound(f->first_page + f->copied_pages);
   if (w != m.waiters.end() && w->first < f->first_page + ready) someone_waits = true;
   // Half a ring unfilled is a batch too: the rest of the ring is the room for the next reads.
   const uint64_t batch = std::min(kFillBatchPages, f->ring_pages / 2);
   if (someone_waits || ready - f->copied_pages >= batch || ready == f->page_count) {
-    fill_pages(m, *f, ready);
+    deliver_pages(m, *f, ready);
   }
   return consumed();
 }
@@ -403,8 +429,48 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
 }
 
 void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
-  if (f.to_cache) return store_in_cache(m, f, upto);
-  fill_pages(m, f, upto);
+  if (!f.to_cache) return fill_pages(m, f, upto);
+  const uint64_t from = f.copied_pages;
+  store_in_cache(m, f, upto);
+  if (f.fill_from < upto) fill_adopted(m, f, std::max(from, f.fill_from), upto);
+}
+
+void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto) {
+  auto now = Clock::now();
+  for (uint64_t p = from; p < upto;) {
+    const uint64_t page = f.first_page + p;
+    // Only the pages adopted as kInFlight: others were filled, or failed, some other way.
+    const uint64_t ring_end = p + (f.ring_pages - p % f.ring_pages);
+    const uint64_t run = m.pages.run_length(page, std::min(upto, ring_end) - p, PageState::kInFlight);
+    if (run == 0) {
+      ++p;
+      continue;
+    }
+    make_room_for_fill(run, 0);
+    if (int e = uffd.copy(m.base + page * kPageSize, f.staging_page(p), run * kPageSize)) {
+      MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
+    }
+    m.pages.set_range(page, run, PageState::kResident);
+    note_resident(m, page, run);
+    p += run;
+  }
+  auto w = m.waiters.lower_bound(f.first_page + from);
+  while (w != m.waiters.end() && w->first < f.first_page + upto) {
+    m.counters.record_latency(now - w->second);
+    totals.record_latency(now - w->second);
+    w = m.waiters.erase(w);
+  }
+}
+
+Fetch* EngineImpl::background_fetch_bringing(Mapping& m, uint64_t page) {
+  if (m.background_fetches == 0) return nullptr;
+  for (const auto& f : m.fetches) {
+    if (f->to_cache && page >= f->first_page + f->copied_pages &&
+        page < f->first_page + f->page_count) {
+      return f.get();
+    }
+  }
+  return nullptr;
 }
 
 void EngineImpl::store_in_cache(Mapping& m, Fetch& f, uint64_t upto) {
@@ -621,28 +687,40 @@ void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const s
               m.source->describe() + ": pages " + std::to_string(f->first_page + f->copied_pages) +
                   ".." + std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
   if (mapping_wide && m.broken.empty()) m.broken = why;
-  if (f->to_cache) {
+  if (f->to_cache && f->fill_from == Fetch::kNone) {
     // Nobody waits on a background GET's pages (they stay kAbsent): a touch fetches them.
     f->copied_pages = f->page_count;
     release_fetch(&m, f);
     return pump_cache_prefetch(m);
   }
-  uint64_t first = f->first_page + f->copied_pages;
-  uint64_t count = f->page_count - f->copied_pages;
+  // An adopted background GET fails as readahead or demand does, from its adopted pages on.
+  uint64_t first = f->first_page + std::max(f->copied_pages, f->to_cache ? f->fill_from : 0);
+  const uint64_t end = f->first_page + f->page_count;
   bool waited = false;
-  for (auto w = m.waiters.lower_bound(first); w != m.waiters.end() && w->first < first + count;
-       ++w) {
+  for (auto w = m.waiters.lower_bound(first); w != m.waiters.end() && w->first < end; ++w) {
     waited = true;
   }
   f->copied_pages = f->page_count;
+  const bool adopted = f->to_cache;
   release_fetch(&m, f);
-  if (f->demand || waited || mapping_wide) {
-    // Exactly these pages raise SIGBUS from now on (sticky, even if eviction zaps poison).
-    poison_pages(m, first, count);
-  } else {
-    // Readahead nobody asked for yet: forget it; a touch fetches (and judges) again.
-    m.pages.set_range(first, count, PageState::kAbsent);
+  // A fetch of the reader's owns every page of its part; an adopted background GET only those
+  // it adopted that are still kInFlight.
+  for (uint64_t p = first; p < end;) {
+    const uint64_t run = adopted ? m.pages.run_length(p, end - p, PageState::kInFlight) : end - p;
+    if (run == 0) {
+      ++p;
+      continue;
+    }
+    if (f->demand || waited || mapping_wide) {
+      // Exactly these pages raise SIGBUS from now on (sticky, even if eviction zaps poison).
+      poison_pages(m, p, run);
+    } else {
+      // Readahead nobody asked for yet: forget it; a touch fetches (and judges) again.
+      m.pages.set_range(p, run, PageState::kAbsent);
+    }
+    p += run;
   }
+  if (adopted) pump_cache_prefetch(m);
 }
 
 void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {

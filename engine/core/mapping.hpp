@@ -68,6 +68,11 @@ struct Fetch {
   // A background GET of the cache prefetch: its bytes go to the disk cache only (its pages stay
   // kAbsent in the table, and a fault on one of them fetches or reads the cache as usual).
   bool to_cache = false;
+  // A background GET the reader's own plan ran into ("adopted"): from this page of the part on
+  // (index into the part), what arrives also fills the mapping's kInFlight pages, so a scan never
+  // downloads twice what the background download brings anyway. kNone: cache only.
+  static constexpr uint64_t kNone = UINT64_MAX;
+  uint64_t fill_from = kNone;
   // Page-aligned staging: a ring of ring_pages pages (all of the part when it is small). Page i
   // of the part is at staging_page(i) until it is filled.
   uint8_t* buffer = nullptr;

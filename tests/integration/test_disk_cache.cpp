@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "embedded_server/embedded_server.hpp"
+#include "integration/fault_test_support.hpp"
 #include "integration/mapping_test_support.hpp"
 #include "mmapurl.hpp"
 
@@ -148,6 +150,91 @@ TEST_F(DiskCache, AnUnusableCacheDirectoryLeavesTheMappingWorking) {
   const uint64_t requests = m.stats().requests;
   EXPECT_EQ(m.data()[kSize / 3], static_cast<uint8_t>(content[kSize / 3]));
   EXPECT_GT(m.stats().requests, requests) << "without a cache an evicted page is fetched again";
+}
+
+TEST_F(DiskCache, AScanWithTheWholeObjectPrefetchDownloadsTheObjectOnce) {
+  constexpr size_t kSize = 64 * kMiB + 99;
+  const std::string content = itest::random_bytes(kSize, 85);
+  ASSERT_TRUE(origin_->put("scanned.bin", content));
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
+  ASSERT_NE(dir, nullptr) << error;
+  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+    return;
+  Mapping m(origin_->url(true, "scanned.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+  ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)));
+  // The scan's readahead takes the bytes of the background GETs it runs into.
+  EXPECT_LT(m.stats().bytes_fetched, kSize + kSize / 10)
+      << "the scan and the background download fetched the same parts";
+}
+
+// The embedded server with faults injected while the background download runs.
+class DiskCacheFaults : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kSize = 24 * kMiB + 1000;
+  static constexpr uint64_t kSeed = 0xcace;
+  mmapurl::testserver::ServerOptions server_options() {
+    mmapurl::testserver::ServerOptions o;
+    o.tls = false;
+    o.objects.push_back(mmapurl::testserver::ObjectSpec{"/obj", kSize, kSeed, "\"v1\"", ""});
+    return o;
+  }
+  std::unique_ptr<itest::TempDir> dir_;
+  bool in_child() {
+    if (itest::in_fresh_process()) return true;
+    std::string error;
+    dir_ = itest::TempDir::create("mmapurl-itest-cache", &error);
+    EXPECT_NE(dir_, nullptr) << error;
+    if (!dir_) return false;
+    itest::set_env("MMAPURL_CACHE_DIR", dir_->path());
+    itest::set_env("MMAPURL_CACHE_PREFETCH", "whole");
+    itest::set_env("MMAPURL_RETRY_TIMEOUT", "3");
+    itest::set_env("MMAPURL_IO_TIMEOUT", "1.5");
+    itest::set_env("MMAPURL_PART_SIZE", "1M");
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process());
+    for (const char* name : {"MMAPURL_CACHE_DIR", "MMAPURL_CACHE_PREFETCH", "MMAPURL_RETRY_TIMEOUT",
+                             "MMAPURL_IO_TIMEOUT", "MMAPURL_PART_SIZE"}) {
+      itest::unset_env(name);
+    }
+    return false;
+  }
+};
+
+TEST_F(DiskCacheFaults, BackgroundGetsResetMidBodyAreRetriedAndEveryByteIsRight) {
+  if (!in_child()) return;
+  mmapurl::testserver::EmbeddedServer server(server_options());
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  server.set_fault(mmapurl::testserver::Fault::kReset, 4, "/obj");  // after the probe
+  ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)));
+  EXPECT_GE(m.stats().retries, 1u) << "the resets hit the background download";
+  const uint64_t requests = m.stats().requests;
+  auto scan = mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0,
+                                             (kSize + kPage - 1) / kPage);
+  EXPECT_TRUE(scan.all_right()) << scan.sigbus_pages.size() << " SIGBUS, "
+                                << scan.wrong_pages.size() << " wrong pages";
+  EXPECT_EQ(m.stats().requests, requests) << "every page came from the cache file";
+}
+
+// The server starts answering with another total size (the object changed) right after mapping:
+// nothing wrong is ever read; pages not yet in the cache fail, as they would without one.
+TEST_F(DiskCacheFaults, AnObjectThatChangesDuringTheDownloadNeverReadsWrong) {
+  if (!in_child()) return;
+  mmapurl::testserver::EmbeddedServer server(server_options());
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  server.set_fault(mmapurl::testserver::Fault::kWrongTotal, -1, "/obj");
+  auto scan = mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0,
+                                             (kSize + kPage - 1) / kPage);
+  EXPECT_TRUE(scan.wrong_pages.empty()) << scan.wrong_pages.size() << " wrong pages";
+  EXPECT_FALSE(scan.sigbus_pages.empty()) << "pages past the download must fail";
+  EXPECT_FALSE(scan.right_pages.empty()) << "the probe's pages at least are right";
 }
 
 }  // namespace
