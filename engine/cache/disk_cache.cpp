@@ -48,11 +48,12 @@ bool DiskCache::store(uint64_t first_page, const uint8_t* data, uint64_t count) 
   if (!usable_) return false;
   const uint64_t bytes = count * kPageSize;
   for (uint64_t done = 0; done < bytes;) {
-    ssize_t n = ::pwrite(fd_, data + done, bytes - done,
-                         static_cast<off_t>(first_page * kPageSize + done));
+    ssize_t n =
+        ::pwrite(fd_, data + done, bytes - done, static_cast<off_t>(first_page * kPageSize + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      disable(std::string("writing the cache file: ") + (n < 0 ? std::strerror(errno) : "no progress"));
+      disable(std::string("writing the cache file: ") +
+              (n < 0 ? std::strerror(errno) : "no progress"));
       return false;
     }
     done += static_cast<uint64_t>(n);
@@ -65,11 +66,12 @@ bool DiskCache::load(uint64_t first_page, uint8_t* out, uint64_t count) {
   if (!usable_) return false;
   const uint64_t bytes = count * kPageSize;
   for (uint64_t done = 0; done < bytes;) {
-    ssize_t n = ::pread(fd_, out + done, bytes - done,
-                        static_cast<off_t>(first_page * kPageSize + done));
+    ssize_t n =
+        ::pread(fd_, out + done, bytes - done, static_cast<off_t>(first_page * kPageSize + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      disable(std::string("reading the cache file: ") + (n < 0 ? std::strerror(errno) : "short file"));
+      disable(std::string("reading the cache file: ") +
+              (n < 0 ? std::strerror(errno) : "short file"));
       return false;
     }
     done += static_cast<uint64_t>(n);

@@ -25,7 +25,8 @@ uint64_t PageBitmap::run_length(uint64_t first, uint64_t max, bool value) const 
     const uint64_t bit = p % 64;
     // Bits that differ from `value`, from `bit` on: the run ends at the lowest one.
     uint64_t differ = (value ? ~words_[p / 64] : words_[p / 64]) >> bit;
-    if (differ != 0) return std::min(end, p + static_cast<uint64_t>(__builtin_ctzll(differ))) - first;
+    if (differ != 0)
+      return std::min(end, p + static_cast<uint64_t>(__builtin_ctzll(differ))) - first;
     p += 64 - bit;
   }
   return end > first ? end - first : 0;

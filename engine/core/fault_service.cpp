@@ -441,7 +441,8 @@ void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto
     const uint64_t page = f.first_page + p;
     // Only the pages adopted as kInFlight: others were filled, or failed, some other way.
     const uint64_t ring_end = p + (f.ring_pages - p % f.ring_pages);
-    const uint64_t run = m.pages.run_length(page, std::min(upto, ring_end) - p, PageState::kInFlight);
+    const uint64_t run =
+        m.pages.run_length(page, std::min(upto, ring_end) - p, PageState::kInFlight);
     if (run == 0) {
       ++p;
       continue;

@@ -213,8 +213,8 @@ TEST_F(DiskCacheFaults, BackgroundGetsResetMidBodyAreRetriedAndEveryByteIsRight)
   ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)));
   EXPECT_GE(m.stats().retries, 1u) << "the resets hit the background download";
   const uint64_t requests = m.stats().requests;
-  auto scan = mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0,
-                                             (kSize + kPage - 1) / kPage);
+  auto scan =
+      mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0, (kSize + kPage - 1) / kPage);
   EXPECT_TRUE(scan.all_right()) << scan.sigbus_pages.size() << " SIGBUS, "
                                 << scan.wrong_pages.size() << " wrong pages";
   EXPECT_EQ(m.stats().requests, requests) << "every page came from the cache file";
@@ -230,8 +230,8 @@ TEST_F(DiskCacheFaults, AnObjectThatChangesDuringTheDownloadNeverReadsWrong) {
   Mapping m(server.url("/obj"));
   ASSERT_TRUE(m.ok()) << m.error_string();
   server.set_fault(mmapurl::testserver::Fault::kWrongTotal, -1, "/obj");
-  auto scan = mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0,
-                                             (kSize + kPage - 1) / kPage);
+  auto scan =
+      mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0, (kSize + kPage - 1) / kPage);
   EXPECT_TRUE(scan.wrong_pages.empty()) << scan.wrong_pages.size() << " wrong pages";
   EXPECT_FALSE(scan.sigbus_pages.empty()) << "pages past the download must fail";
   EXPECT_FALSE(scan.right_pages.empty()) << "the probe's pages at least are right";

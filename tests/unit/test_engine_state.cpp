@@ -90,8 +90,8 @@ TEST(EngineConfig, DiskCacheAndItsWholeObjectPrefetch) {
   auto off = load({}, &warnings);
   EXPECT_EQ(off.cache_dir, "");
   EXPECT_FALSE(off.cache_prefetch_whole);
-  auto on = load({{"MMAPURL_CACHE_DIR", "/var/cache/x"}, {"MMAPURL_CACHE_PREFETCH", "whole"}},
-                 &warnings);
+  auto on =
+      load({{"MMAPURL_CACHE_DIR", "/var/cache/x"}, {"MMAPURL_CACHE_PREFETCH", "whole"}}, &warnings);
   EXPECT_EQ(on.cache_dir, "/var/cache/x");
   EXPECT_TRUE(on.cache_prefetch_whole);
   EXPECT_EQ(warnings, "");

@@ -1,7 +1,7 @@
 // PageBitmap: the disk cache's record of which pages its file holds.
-#include "control/page_bitmap.hpp"
-
 #include <gtest/gtest.h>
+
+#include "control/page_bitmap.hpp"
 
 namespace {
 
