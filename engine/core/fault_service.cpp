@@ -159,10 +159,7 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
       m->counters.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
       totals.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
       for (const auto& f : m->fetches) {
-        // A background GET brings this page for the mapping only from its adopted part on.
-        const uint64_t from = f->to_cache ? f->fill_from : 0;
-        if (from != Fetch::kNone && page >= f->first_page + from &&
-            page < f->first_page + f->page_count) {
+        if (f->owns(page)) {
           f->demand = true;
           m->pool->promote(f->exchange);
           // Its bytes may be here already, waiting for a batch to fill up.
@@ -243,6 +240,7 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
               continue;
             }
             m.pages.set_range(q, absent, PageState::kInFlight);
+            bg->adopted.emplace_back(q, q + absent);
             q += absent;
           }
           bg->fill_from = std::min(bg->fill_from, p - bg->first_page);
@@ -437,23 +435,21 @@ void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
 
 void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto) {
   auto now = Clock::now();
-  for (uint64_t p = from; p < upto;) {
-    const uint64_t page = f.first_page + p;
-    // Only the pages adopted as kInFlight: others were filled, or failed, some other way.
-    const uint64_t ring_end = p + (f.ring_pages - p % f.ring_pages);
-    const uint64_t run =
-        m.pages.run_length(page, std::min(upto, ring_end) - p, PageState::kInFlight);
-    if (run == 0) {
-      ++p;
-      continue;
+  for (const auto& [first, end] : f.adopted) {
+    // This run's part of [from, upto), one UFFDIO_COPY per stretch of the staging ring.
+    uint64_t p = std::max(from, first - f.first_page);
+    const uint64_t stop = std::min(upto, end - f.first_page);
+    while (p < stop) {
+      const uint64_t run = std::min(stop, p + (f.ring_pages - p % f.ring_pages)) - p;
+      const uint64_t page = f.first_page + p;
+      make_room_for_fill(run, 0);
+      if (int e = uffd.copy(m.base + page * kPageSize, f.staging_page(p), run * kPageSize)) {
+        MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
+      }
+      m.pages.set_range(page, run, PageState::kResident);
+      note_resident(m, page, run);
+      p += run;
     }
-    make_room_for_fill(run, 0);
-    if (int e = uffd.copy(m.base + page * kPageSize, f.staging_page(p), run * kPageSize)) {
-      MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
-    }
-    m.pages.set_range(page, run, PageState::kResident);
-    note_resident(m, page, run);
-    p += run;
   }
   auto w = m.waiters.lower_bound(f.first_page + from);
   while (w != m.waiters.end() && w->first < f.first_page + upto) {
@@ -697,31 +693,30 @@ void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const s
   // An adopted background GET fails as readahead or demand does, from its adopted pages on.
   uint64_t first = f->first_page + std::max(f->copied_pages, f->to_cache ? f->fill_from : 0);
   const uint64_t end = f->first_page + f->page_count;
+  // A fetch of the reader's owns every page of its part; an adopted background GET only the
+  // runs it adopted.
+  std::vector<std::pair<uint64_t, uint64_t>> owned = f->adopted;
+  if (!f->to_cache) owned = {{first, end}};
   bool waited = false;
-  for (auto w = m.waiters.lower_bound(first); w != m.waiters.end() && w->first < end; ++w) {
-    waited = true;
+  for (const auto& [run_first, run_end] : owned) {
+    auto w = m.waiters.lower_bound(std::max(first, run_first));
+    if (w != m.waiters.end() && w->first < std::min(end, run_end)) waited = true;
   }
   f->copied_pages = f->page_count;
-  const bool adopted = f->to_cache;
   release_fetch(&m, f);
-  // A fetch of the reader's owns every page of its part; an adopted background GET only those
-  // it adopted that are still kInFlight.
-  for (uint64_t p = first; p < end;) {
-    const uint64_t run = adopted ? m.pages.run_length(p, end - p, PageState::kInFlight) : end - p;
-    if (run == 0) {
-      ++p;
-      continue;
-    }
+  for (const auto& [run_first, run_end] : owned) {
+    const uint64_t p = std::max(first, run_first);
+    const uint64_t q = std::min(end, run_end);
+    if (p >= q) continue;
     if (f->demand || waited || mapping_wide) {
       // Exactly these pages raise SIGBUS from now on (sticky, even if eviction zaps poison).
-      poison_pages(m, p, run);
+      poison_pages(m, p, q - p);
     } else {
       // Readahead nobody asked for yet: forget it; a touch fetches (and judges) again.
-      m.pages.set_range(p, run, PageState::kAbsent);
+      m.pages.set_range(p, q - p, PageState::kAbsent);
     }
-    p += run;
   }
-  if (adopted) pump_cache_prefetch(m);
+  if (f->to_cache) pump_cache_prefetch(m);
 }
 
 void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "cache/disk_cache.hpp"
 #include "control/page_state_table.hpp"
@@ -73,6 +75,19 @@ struct Fetch {
   // downloads twice what the background download brings anyway. kNone: cache only.
   static constexpr uint64_t kNone = UINT64_MAX;
   uint64_t fill_from = kNone;
+  // The pages it adopted, [first, end) runs in the order adopted: they are its to fill (or to
+  // fail), as every page of its part is a reader's fetch's. Other kInFlight pages inside its part
+  // belong to other fetches.
+  std::vector<std::pair<uint64_t, uint64_t>> adopted;
+  // The page is this fetch's to fill: in its part, and adopted if it is a background GET.
+  bool owns(uint64_t page) const {
+    if (page < first_page || page >= first_page + page_count) return false;
+    if (!to_cache) return true;
+    for (const auto& [first, end] : adopted) {
+      if (page >= first && page < end) return true;
+    }
+    return false;
+  }
   // Page-aligned staging: a ring of ring_pages pages (all of the part when it is small). Page i
   // of the part is at staging_page(i) until it is filled.
   uint8_t* buffer = nullptr;

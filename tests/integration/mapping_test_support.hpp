@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,6 +26,7 @@
 #include "fixtures/nginx_server.hpp"
 #include "fixtures/process.hpp"
 #include "mmapurl.h"
+#include "mmapurl.hpp"
 #include "mmapurl_ext.h"
 
 namespace mmapurl::itest {
@@ -195,6 +198,41 @@ inline bool all_resident(const uint8_t* p, size_t len) {
   std::vector<unsigned char> v((len + 4095) / 4096);
   if (mincore(const_cast<uint8_t*>(p), len, v.data()) != 0) return false;
   return std::all_of(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; });
+}
+
+// Resident bytes of the mapping at [base, base+len), as the kernel counts them (smaps "Rss").
+inline uint64_t kernel_resident_bytes(const void* base) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  auto start = reinterpret_cast<uintptr_t>(base);
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (line.find('-') != std::string::npos && (head >> std::hex >> lo >> dash >> hi) &&
+        dash == '-') {
+      inside = lo <= start && start < hi;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4)) * 1024;
+  }
+  return 0;
+}
+
+// The kernel's count, taken while the engine neither filled nor evicted. smaps walks the page
+// tables while the engine fills ahead of a scan and evicts behind it, so a walk preempted midway
+// counts pages on both sides, megabytes more than were ever resident at once.
+inline std::optional<uint64_t> settled_kernel_resident_bytes(const void* base) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const mmapurl::Stats before = mmapurl::process_stats();
+    const uint64_t bytes = kernel_resident_bytes(base);
+    const mmapurl::Stats after = mmapurl::process_stats();
+    if (before.resident_bytes == after.resident_bytes && before.evictions == after.evictions) {
+      return bytes;
+    }
+  }
+  return std::nullopt;
 }
 
 // Polls until every page of [p, p+len) is resident or `timeout` passes; whether they all are.

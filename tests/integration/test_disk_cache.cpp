@@ -6,14 +6,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "embedded_server/embedded_server.hpp"
 #include "integration/fault_test_support.hpp"
 #include "integration/mapping_test_support.hpp"
 #include "mmapurl.hpp"
+#include "netshaper/shaping_proxy.hpp"
 
 namespace {
 
@@ -168,6 +171,56 @@ TEST_F(DiskCache, AScanWithTheWholeObjectPrefetchDownloadsTheObjectOnce) {
   // The scan's readahead takes the bytes of the background GETs it runs into.
   EXPECT_LT(m.stats().bytes_fetched, kSize + kSize / 10)
       << "the scan and the background download fetched the same parts";
+}
+
+// Over a far origin (the shaping proxy in front of nginx), threads reading at random and a scan
+// meet the background download at every stage: faults that adopt its GETs, faults that fetch
+// for themselves beside them, pages filled from the file. Every byte is right and the engine's
+// count of resident bytes is the kernel's.
+TEST_F(DiskCache, RandomReadersAndAScanDuringTheDownloadOverAFarOrigin) {
+  constexpr size_t kSize = 32 * kMiB + 4321;
+  const std::string content = itest::random_bytes(kSize, 86);
+  ASSERT_TRUE(origin_->put("far.bin", content));
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
+  ASSERT_NE(dir, nullptr) << error;
+  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()},
+                      {"MMAPURL_CACHE_PREFETCH", "whole"},
+                      {"MMAPURL_PART_SIZE", "2M"}}))
+    return;
+  mmapurl::netshaper::ShaperOptions o;
+  o.target_port = origin_->nginx().https_port();
+  o.delay_ms_up = o.delay_ms_down = 2.5;
+  o.conn_mbps = 20;
+  mmapurl::netshaper::ShapingProxy proxy(o);
+  ASSERT_TRUE(proxy.start(&error)) << error;
+  Mapping m("https://127.0.0.1:" + std::to_string(proxy.port()) + "/far.bin");
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = m.data();
+  std::atomic<size_t> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      for (int i = 0; i < 400; ++i) {
+        const size_t off = rng() % kSize;
+        if (data[off] != static_cast<uint8_t>(content[off])) ++wrong;
+      }
+    });
+  }
+  readers.emplace_back([&] {
+    if (itest::first_mismatch(data, kSize, content) != std::string::npos) ++wrong;
+  });
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0u) << "reads that saw wrong bytes";
+  ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)));
+  const Stats s = m.stats();
+  EXPECT_EQ(s.failed_pages, 0u);
+  EXPECT_LT(s.bytes_fetched, kSize + kSize / 4) << "the download and the readers overlap little";
+  auto kernel = itest::settled_kernel_resident_bytes(data);
+  ASSERT_TRUE(kernel.has_value());
+  EXPECT_EQ(*kernel, m.stats().resident_bytes) << "the engine counts what the kernel holds";
+  EXPECT_EQ(*kernel, kSize + (kPage - kSize % kPage)) << "the scan left every page resident";
 }
 
 // The embedded server with faults injected while the background download runs.

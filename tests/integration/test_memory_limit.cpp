@@ -5,9 +5,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,41 +22,6 @@ using mmapurl::Mapping;
 using mmapurl::Stats;
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = 1 << 20;
-
-// Resident bytes of the mapping at [base, base+len), as the kernel counts them (smaps "Rss").
-uint64_t kernel_resident_bytes(const void* base) {
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  auto start = reinterpret_cast<uintptr_t>(base);
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (line.find('-') != std::string::npos && (head >> std::hex >> lo >> dash >> hi) &&
-        dash == '-') {
-      inside = lo <= start && start < hi;
-      continue;
-    }
-    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4)) * 1024;
-  }
-  return 0;
-}
-
-// The kernel's count, taken while the engine neither filled nor evicted. smaps walks the page
-// tables while the engine fills ahead of a scan and evicts behind it, so a walk preempted midway
-// counts pages on both sides, megabytes more than were ever resident at once.
-std::optional<uint64_t> settled_kernel_resident_bytes(const void* base) {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    const Stats before = mmapurl::process_stats();
-    const uint64_t bytes = kernel_resident_bytes(base);
-    const Stats after = mmapurl::process_stats();
-    if (before.resident_bytes == after.resident_bytes && before.evictions == after.evictions) {
-      return bytes;
-    }
-  }
-  return std::nullopt;
-}
 
 class MemoryLimit : public ::testing::Test {
  protected:
@@ -92,7 +54,7 @@ TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterE
     for (size_t off = 0; off < kSize; off += kMiB) {
       ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
           << "pass " << pass << ", MiB at " << off;
-      if (auto settled = settled_kernel_resident_bytes(data)) {
+      if (auto settled = itest::settled_kernel_resident_bytes(data)) {
         peak_kernel = std::max(peak_kernel, *settled);
         ++kernel_samples;
       }
@@ -163,7 +125,7 @@ TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {
 
   ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
   EXPECT_EQ(m.stats().resident_bytes, 0u);
-  EXPECT_EQ(kernel_resident_bytes(data), 0u);
+  EXPECT_EQ(itest::kernel_resident_bytes(data), 0u);
   EXPECT_EQ(std::memcmp(data, content.data(), kSize), 0) << "pages fetched again after DONTNEED";
   EXPECT_EQ(m.advise(0, kSize + kPage, Advice::kDontNeed), -1) << "a range past the mapping";
 }
