@@ -53,6 +53,8 @@ class EngineImpl {
   uint64_t on_fetch_progress(const std::shared_ptr<Fetch>& fetch, uint64_t received);
   void on_fetch_complete(const std::shared_ptr<Fetch>& fetch, net::ExchangeResult&& result);
   void fill_pages(Mapping& m, Fetch& f, uint64_t upto);
+  void zero_past_object_end(const Mapping& m, Fetch& f, uint64_t upto);
+  void release_waiters(Mapping& m, uint64_t first, uint64_t end, Clock::time_point now);
   // fill_pages, or for a background GET, store_in_cache.
   void deliver_pages(Mapping& m, Fetch& f, uint64_t upto);
   void store_in_cache(Mapping& m, Fetch& f, uint64_t upto);

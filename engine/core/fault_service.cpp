@@ -375,14 +375,28 @@ uint64_t EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t
   return consumed();
 }
 
-void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
+// The object's last page: zero what lies past its end in staging (the buffer is reused).
+void EngineImpl::zero_past_object_end(const Mapping& m, Fetch& f, uint64_t upto) {
   uint64_t body_end = std::min<uint64_t>((f.first_page + f.page_count) * kPageSize, m.size);
   uint64_t end_byte = (f.first_page + upto) * kPageSize;
   if (end_byte > body_end) {
-    // The object's last page: zero what lies past its end (the staging buffer is reused).
     uint64_t off = body_end - f.first_page * kPageSize;
     std::memset(f.staging_page(off / kPageSize) + off % kPageSize, 0, end_byte - body_end);
   }
+}
+
+// The faults on [first, end) are served: their latency counts from when they arrived.
+void EngineImpl::release_waiters(Mapping& m, uint64_t first, uint64_t end, Clock::time_point now) {
+  auto w = m.waiters.lower_bound(first);
+  while (w != m.waiters.end() && w->first < end) {
+    m.counters.record_latency(now - w->second);
+    totals.record_latency(now - w->second);
+    w = m.waiters.erase(w);
+  }
+}
+
+void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
+  zero_past_object_end(m, f, upto);
   auto now = Clock::now();
   uint64_t p = f.copied_pages;
   while (p < upto) {
@@ -417,12 +431,7 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
     }
     p = q;
   }
-  auto w = m.waiters.lower_bound(f.first_page + f.copied_pages);
-  while (w != m.waiters.end() && w->first < f.first_page + upto) {
-    m.counters.record_latency(now - w->second);
-    totals.record_latency(now - w->second);
-    w = m.waiters.erase(w);
-  }
+  release_waiters(m, f.first_page + f.copied_pages, f.first_page + upto, now);
   f.copied_pages = upto;
 }
 
@@ -451,12 +460,7 @@ void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto
       p += run;
     }
   }
-  auto w = m.waiters.lower_bound(f.first_page + from);
-  while (w != m.waiters.end() && w->first < f.first_page + upto) {
-    m.counters.record_latency(now - w->second);
-    totals.record_latency(now - w->second);
-    w = m.waiters.erase(w);
-  }
+  release_waiters(m, f.first_page + from, f.first_page + upto, now);
 }
 
 Fetch* EngineImpl::background_fetch_bringing(Mapping& m, uint64_t page) {
@@ -471,12 +475,7 @@ Fetch* EngineImpl::background_fetch_bringing(Mapping& m, uint64_t page) {
 }
 
 void EngineImpl::store_in_cache(Mapping& m, Fetch& f, uint64_t upto) {
-  uint64_t body_end = std::min<uint64_t>((f.first_page + f.page_count) * kPageSize, m.size);
-  uint64_t end_byte = (f.first_page + upto) * kPageSize;
-  if (end_byte > body_end) {
-    uint64_t off = body_end - f.first_page * kPageSize;
-    std::memset(f.staging_page(off / kPageSize) + off % kPageSize, 0, end_byte - body_end);
-  }
+  zero_past_object_end(m, f, upto);
   for (uint64_t p = f.copied_pages; p < upto;) {
     const uint64_t q = std::min(upto, p + (f.ring_pages - p % f.ring_pages));
     keep_in_cache(m, f.first_page + p, f.staging_page(p), q - p);
@@ -506,12 +505,7 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
     done += n;
   }
   give_buffer(buffer, kStagingRingBytes);
-  auto w = m.waiters.lower_bound(first);
-  while (w != m.waiters.end() && w->first < first + done) {
-    m.counters.record_latency(now - w->second);
-    totals.record_latency(now - w->second);
-    w = m.waiters.erase(w);
-  }
+  release_waiters(m, first, first + done, now);
   return done;
 }
 
