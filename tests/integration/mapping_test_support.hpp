@@ -160,6 +160,18 @@ class SharedOrigin {
   std::unique_ptr<NginxServer> nginx_;
 };
 
+// A test of mappings of the shared nginx: the origin started, the client trusting its CA.
+class SharedOriginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    origin_ = SharedOrigin::get(&error);
+    ASSERT_NE(origin_, nullptr) << error;
+    set_client_environment(origin_->nginx().ca_file());
+  }
+  SharedOrigin* origin_ = nullptr;
+};
+
 // gtest's "[  SKIPPED ]" in a test's output makes ctest report the test as Skipped, whatever its
 // exit status: CMake's gtest_discover_tests sets SKIP_REGULAR_EXPRESSION on every test, and that
 // match outranks a non-zero exit. Output of a child gtest run must therefore never reach this

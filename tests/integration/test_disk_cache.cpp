@@ -27,24 +27,36 @@ using mmapurl::Stats;
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = 1 << 20;
 
-class DiskCache : public ::testing::Test {
+class DiskCache : public itest::SharedOriginTest {
  protected:
-  void SetUp() override {
-    std::string error;
-    origin_ = itest::SharedOrigin::get(&error);
-    ASSERT_NE(origin_, nullptr) << error;
-    itest::set_client_environment(origin_->nginx().ca_file());
-  }
-  // Runs the current test again in a child with these variables; true in that child.
-  bool in_child_with(std::initializer_list<std::pair<const char*, std::string>> env) {
+  // Runs the current test again in a child with a fresh cache directory as MMAPURL_CACHE_DIR
+  // and these variables (which may set it otherwise); true in that child.
+  bool in_child_with_cache(std::initializer_list<std::pair<const char*, std::string>> env) {
     if (itest::in_fresh_process()) return true;
+    std::string error;
+    auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
+    EXPECT_NE(dir, nullptr) << error;
+    if (!dir) return false;
+    itest::set_env("MMAPURL_CACHE_DIR", dir->path());
     for (const auto& [name, value] : env) itest::set_env(name, value);
     EXPECT_TRUE(itest::run_current_test_in_fresh_process());
+    itest::unset_env("MMAPURL_CACHE_DIR");
     for (const auto& [name, value] : env) itest::unset_env(name);
     return false;
   }
-  itest::SharedOrigin* origin_ = nullptr;
 };
+
+// Reads `reads` random bytes and the last one; how many were not the object's.
+size_t wrong_random_bytes(const uint8_t* data, const std::string& content, int reads,
+                          uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  size_t wrong = data[content.size() - 1] != static_cast<uint8_t>(content.back()) ? 1 : 0;
+  for (int i = 0; i < reads; ++i) {
+    const size_t off = rng() % content.size();
+    if (data[off] != static_cast<uint8_t>(content[off])) ++wrong;
+  }
+  return wrong;
+}
 
 // Waits until the mapping has fetched the whole object and nothing is in flight.
 bool wait_for_prefetch(const Mapping& m, size_t size, std::chrono::seconds timeout) {
@@ -61,10 +73,7 @@ TEST_F(DiskCache, EvictedPagesAreReadBackFromTheCacheFileWithoutARequest) {
   constexpr size_t kSize = 40 * kMiB + 777;
   const std::string content = itest::random_bytes(kSize, 81);
   ASSERT_TRUE(origin_->put("cached.bin", content));
-  std::string error;
-  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
-  ASSERT_NE(dir, nullptr) << error;
-  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_MEMORY_LIMIT", "16M"}})) return;
+  if (!in_child_with_cache({{"MMAPURL_MEMORY_LIMIT", "16M"}})) return;
   Mapping m(origin_->url(true, "cached.bin"));
   ASSERT_TRUE(m.ok()) << m.error_string();
   const auto* data = m.data();
@@ -75,12 +84,7 @@ TEST_F(DiskCache, EvictedPagesAreReadBackFromTheCacheFileWithoutARequest) {
   ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "second scan";
   ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
   EXPECT_EQ(m.stats().resident_bytes, 0u);
-  std::mt19937_64 rng(5);
-  for (int i = 0; i < 2000; ++i) {
-    const size_t off = rng() % kSize;
-    ASSERT_EQ(data[off], static_cast<uint8_t>(content[off])) << "byte " << off;
-  }
-  EXPECT_EQ(data[kSize - 1], static_cast<uint8_t>(content[kSize - 1])) << "the partial last page";
+  ASSERT_EQ(wrong_random_bytes(data, content, 2000, 5), 0u);
   const Stats after = m.stats();
   EXPECT_EQ(after.requests, first.requests) << "no page was fetched twice";
   EXPECT_EQ(after.bytes_fetched, first.bytes_fetched);
@@ -92,10 +96,7 @@ TEST_F(DiskCache, WholeObjectPrefetchFillsTheFileNotMemoryThenRandomReadsNeedNoR
   constexpr size_t kSize = 48 * kMiB + 1234;
   const std::string content = itest::random_bytes(kSize, 82);
   ASSERT_TRUE(origin_->put("prefetched.bin", content));
-  std::string error;
-  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
-  ASSERT_NE(dir, nullptr) << error;
-  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+  if (!in_child_with_cache({{"MMAPURL_CACHE_PREFETCH", "whole"}}))
     return;
   Mapping m(origin_->url(true, "prefetched.bin"));
   ASSERT_TRUE(m.ok()) << m.error_string();
@@ -106,12 +107,7 @@ TEST_F(DiskCache, WholeObjectPrefetchFillsTheFileNotMemoryThenRandomReadsNeedNoR
   EXPECT_LE(done.resident_bytes, 1 * kMiB) << "the download went to the file, not the mapping";
   EXPECT_EQ(done.faults, 0u);
   const auto* data = m.data();
-  std::mt19937_64 rng(6);
-  for (int i = 0; i < 3000; ++i) {
-    const size_t off = rng() % kSize;
-    ASSERT_EQ(data[off], static_cast<uint8_t>(content[off])) << "byte " << off;
-  }
-  EXPECT_EQ(data[kSize - 1], static_cast<uint8_t>(content[kSize - 1])) << "the partial last page";
+  ASSERT_EQ(wrong_random_bytes(data, content, 3000, 6), 0u);
   const Stats after = m.stats();
   EXPECT_EQ(after.requests, done.requests) << "every page came from the cache file";
   EXPECT_GT(after.faults, 1000u);
@@ -124,10 +120,7 @@ TEST_F(DiskCache, UnmapDuringTheWholeObjectPrefetch) {
   constexpr size_t kSize = 64 * kMiB;
   const std::string content = itest::random_bytes(kSize, 83);
   ASSERT_TRUE(origin_->put("unmapped.bin", content));
-  std::string error;
-  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
-  ASSERT_NE(dir, nullptr) << error;
-  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+  if (!in_child_with_cache({{"MMAPURL_CACHE_PREFETCH", "whole"}}))
     return;
   for (int round = 0; round < 3; ++round) {
     Mapping m(origin_->url(true, "unmapped.bin"));
@@ -143,7 +136,7 @@ TEST_F(DiskCache, AnUnusableCacheDirectoryLeavesTheMappingWorking) {
   constexpr size_t kSize = 3 * kMiB + 5;
   const std::string content = itest::random_bytes(kSize, 84);
   ASSERT_TRUE(origin_->put("uncached.bin", content));
-  if (!in_child_with({{"MMAPURL_CACHE_DIR", "/nonexistent/mmapurl-cache"},
+  if (!in_child_with_cache({{"MMAPURL_CACHE_DIR", "/nonexistent/mmapurl-cache"},
                       {"MMAPURL_CACHE_PREFETCH", "whole"}}))
     return;
   Mapping m(origin_->url(true, "uncached.bin"));
@@ -159,10 +152,7 @@ TEST_F(DiskCache, AScanWithTheWholeObjectPrefetchDownloadsTheObjectOnce) {
   constexpr size_t kSize = 64 * kMiB + 99;
   const std::string content = itest::random_bytes(kSize, 85);
   ASSERT_TRUE(origin_->put("scanned.bin", content));
-  std::string error;
-  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
-  ASSERT_NE(dir, nullptr) << error;
-  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()}, {"MMAPURL_CACHE_PREFETCH", "whole"}}))
+  if (!in_child_with_cache({{"MMAPURL_CACHE_PREFETCH", "whole"}}))
     return;
   Mapping m(origin_->url(true, "scanned.bin"));
   ASSERT_TRUE(m.ok()) << m.error_string();
@@ -181,11 +171,7 @@ TEST_F(DiskCache, RandomReadersAndAScanDuringTheDownloadOverAFarOrigin) {
   constexpr size_t kSize = 32 * kMiB + 4321;
   const std::string content = itest::random_bytes(kSize, 86);
   ASSERT_TRUE(origin_->put("far.bin", content));
-  std::string error;
-  auto dir = itest::TempDir::create("mmapurl-itest-cache", &error);
-  ASSERT_NE(dir, nullptr) << error;
-  if (!in_child_with({{"MMAPURL_CACHE_DIR", dir->path()},
-                      {"MMAPURL_CACHE_PREFETCH", "whole"},
+  if (!in_child_with_cache({{"MMAPURL_CACHE_PREFETCH", "whole"},
                       {"MMAPURL_PART_SIZE", "2M"}}))
     return;
   mmapurl::netshaper::ShaperOptions o;
@@ -193,6 +179,7 @@ TEST_F(DiskCache, RandomReadersAndAScanDuringTheDownloadOverAFarOrigin) {
   o.delay_ms_up = o.delay_ms_down = 2.5;
   o.conn_mbps = 20;
   mmapurl::netshaper::ShapingProxy proxy(o);
+  std::string error;
   ASSERT_TRUE(proxy.start(&error)) << error;
   Mapping m("https://127.0.0.1:" + std::to_string(proxy.port()) + "/far.bin");
   ASSERT_TRUE(m.ok()) << m.error_string();

@@ -36,14 +36,8 @@ constexpr size_t kMiB = 1 << 20;
 
 using itest::describe_failure;
 
-class HttpMapping : public ::testing::Test {
+class HttpMapping : public itest::SharedOriginTest {
  protected:
-  void SetUp() override {
-    std::string error;
-    origin_ = itest::SharedOrigin::get(&error);
-    ASSERT_NE(origin_, nullptr) << error;
-    itest::set_client_environment(origin_->nginx().ca_file());
-  }
 
   // Writes `n` seeded random bytes as /<name> and returns them.
   std::string put_random(const std::string& name, size_t n, uint64_t seed) {
@@ -52,7 +46,6 @@ class HttpMapping : public ::testing::Test {
     return content;
   }
 
-  itest::SharedOrigin* origin_ = nullptr;
 };
 
 // --- whole content, by pointer reads and by write(2) from the mapping ---

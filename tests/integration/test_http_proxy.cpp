@@ -36,14 +36,8 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-class HttpProxy : public ::testing::Test {
+class HttpProxy : public itest::SharedOriginTest {
  protected:
-  void SetUp() override {
-    std::string error;
-    origin_ = itest::SharedOrigin::get(&error);
-    ASSERT_NE(origin_, nullptr) << error;
-    itest::set_client_environment(origin_->nginx().ca_file());
-  }
 
   void TearDown() override { itest::unset_proxy_environment(); }
 
@@ -83,7 +77,6 @@ class HttpProxy : public ::testing::Test {
     return "GET " + origin_->url(false, name) + " HTTP/1.1";
   }
 
-  itest::SharedOrigin* origin_ = nullptr;
   std::unique_ptr<ForwardProxy> proxy_;
 };
 

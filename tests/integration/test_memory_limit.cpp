@@ -23,15 +23,8 @@ using mmapurl::Stats;
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = 1 << 20;
 
-class MemoryLimit : public ::testing::Test {
+class MemoryLimit : public itest::SharedOriginTest {
  protected:
-  void SetUp() override {
-    std::string error;
-    origin_ = itest::SharedOrigin::get(&error);
-    ASSERT_NE(origin_, nullptr) << error;
-    itest::set_client_environment(origin_->nginx().ca_file());
-  }
-  itest::SharedOrigin* origin_ = nullptr;
 };
 
 TEST_F(MemoryLimit, ScanFourTimesTheLimitStaysWithinItAndRereadsRightBytesAfterEviction) {
