@@ -246,6 +246,8 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
           bg->fill_from = std::min(bg->fill_from, p - bg->first_page);
           if (range.demand) {
             bg->demand = true;
+            // The retry budget of a thread's pages starts now, not when the download asked.
+            bg->started = Clock::now();
             m.pool->promote(bg->exchange);
           }
           p = bg_end;
@@ -451,16 +453,18 @@ void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto
     while (p < stop) {
       const uint64_t run = std::min(stop, p + (f.ring_pages - p % f.ring_pages)) - p;
       const uint64_t page = f.first_page + p;
-      make_room_for_fill(run, 0);
+      make_room_for_fill(run, /*keep_newest_pages=*/p - std::max(from, first - f.first_page));
       if (int e = uffd.copy(m.base + page * kPageSize, f.staging_page(p), run * kPageSize)) {
         MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
       }
       m.pages.set_range(page, run, PageState::kResident);
       note_resident(m, page, run);
+      // Only these pages' waiters: other pages inside the part belong to other fetches, whose
+      // threads must stay waiting (and be seen waiting) until those fill them.
+      release_waiters(m, page, page + run, now);
       p += run;
     }
   }
-  release_waiters(m, f.first_page + from, f.first_page + upto, now);
 }
 
 Fetch* EngineImpl::background_fetch_bringing(Mapping& m, uint64_t page) {
@@ -495,7 +499,7 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
       MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": disk cache off: " + m.cache->error());
       break;
     }
-    make_room_for_fill(n, 0);
+    make_room_for_fill(n, /*keep_newest_pages=*/done);
     const uint64_t dst = m.base + (first + done) * kPageSize;
     if (int e = uffd.copy(dst, buffer, n * kPageSize)) {
       MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
@@ -525,10 +529,13 @@ void EngineImpl::pump_cache_prefetch(Mapping& m) {
     if (p >= total) break;
     const uint64_t run = std::min(m.cache->missing_run(p, part_pages),
                                   m.pages.run_length(p, part_pages, PageState::kAbsent));
-    // Background staging stays inside the readahead share of the memory limit; a fetch that
-    // completes pumps again.
+    // Background staging stays inside the readahead share of the memory limit, evicting the
+    // oldest fills as readahead does (a mapping larger than the limit sits at it); if nothing can
+    // go, the next fetch to complete pumps again.
     const uint64_t cap = config.memory_limit - config.memory_limit / 8;
-    if (memory_in_use() + staging_bytes(run) > cap) break;
+    const uint64_t bytes = staging_bytes(run);
+    if (memory_in_use() + bytes > cap) evict_for(memory_in_use() + bytes - cap);
+    if (memory_in_use() + bytes > cap) break;
     auto f = std::make_shared<Fetch>();
     f->mapping_id = m.id;
     f->first_page = p;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <atomic>
 #include <random>
 #include <string>
@@ -112,6 +113,26 @@ TEST_F(DiskCache, WholeObjectPrefetchFillsTheFileNotMemoryThenRandomReadsNeedNoR
   EXPECT_EQ(after.requests, done.requests) << "every page came from the cache file";
   EXPECT_GT(after.faults, 1000u);
   ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "every byte";
+}
+
+// At a memory limit the reader has filled, the download goes on (it evicts the oldest fills for
+// its staging, as readahead does) instead of stopping for good.
+TEST_F(DiskCache, WholeObjectPrefetchFinishesWhenTheReaderFilledTheMemoryLimit) {
+  constexpr size_t kSize = 48 * kMiB + 4096 * 3 + 5;
+  const std::string content = itest::random_bytes(kSize, 87);
+  ASSERT_TRUE(origin_->put("limited.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_PREFETCH", "whole"}, {"MMAPURL_MEMORY_LIMIT", "16M"}}))
+    return;
+  Mapping m(origin_->url(true, "limited.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  constexpr size_t kRead = 15 * kMiB;
+  ASSERT_EQ(std::memcmp(m.data(), content.data(), kRead), 0);
+  ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)))
+      << "fetched " << m.stats().bytes_fetched << " of " << kSize << " bytes";
+  const uint64_t requests = m.stats().requests;
+  ASSERT_EQ(wrong_random_bytes(m.data(), content, 2000, 7), 0u);
+  EXPECT_EQ(m.stats().requests, requests) << "every page came from the cache file";
+  EXPECT_LE(mmapurl::process_stats().resident_bytes, 16 * kMiB);
 }
 
 // A mapping unmapped while its background download runs: its requests are dropped or discarded
