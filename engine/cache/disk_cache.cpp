@@ -44,39 +44,36 @@ void DiskCache::disable(const std::string& why) {
   error_ = why;
 }
 
-bool DiskCache::store(uint64_t first_page, const uint8_t* data, uint64_t count) {
+// Moves whole pages between `buffer` and the file with `transfer` (pread or pwrite), resuming
+// after EINTR and short transfers; a failure turns the cache off, naming `what` failed.
+template <typename Transfer>
+bool DiskCache::transfer_pages(Transfer transfer, const char* what, uint64_t first_page,
+                               uint64_t count) {
   if (!usable_) return false;
   const uint64_t bytes = count * kPageSize;
   for (uint64_t done = 0; done < bytes;) {
-    ssize_t n =
-        ::pwrite(fd_, data + done, bytes - done, static_cast<off_t>(first_page * kPageSize + done));
+    ssize_t n = transfer(done, bytes - done, static_cast<off_t>(first_page * kPageSize + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      disable(std::string("writing the cache file: ") +
+      disable(std::string(what) + " the cache file: " +
               (n < 0 ? std::strerror(errno) : "no progress"));
       return false;
     }
     done += static_cast<uint64_t>(n);
   }
+  return true;
+}
+
+bool DiskCache::store(uint64_t first_page, const uint8_t* data, uint64_t count) {
+  auto write = [&](uint64_t done, uint64_t n, off_t at) { return ::pwrite(fd_, data + done, n, at); };
+  if (!transfer_pages(write, "writing", first_page, count)) return false;
   held_.set_range(first_page, count);
   return true;
 }
 
 bool DiskCache::load(uint64_t first_page, uint8_t* out, uint64_t count) {
-  if (!usable_) return false;
-  const uint64_t bytes = count * kPageSize;
-  for (uint64_t done = 0; done < bytes;) {
-    ssize_t n =
-        ::pread(fd_, out + done, bytes - done, static_cast<off_t>(first_page * kPageSize + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      disable(std::string("reading the cache file: ") +
-              (n < 0 ? std::strerror(errno) : "short file"));
-      return false;
-    }
-    done += static_cast<uint64_t>(n);
-  }
-  return true;
+  auto read = [&](uint64_t done, uint64_t n, off_t at) { return ::pread(fd_, out + done, n, at); };
+  return transfer_pages(read, "reading", first_page, count);
 }
 
 }  // namespace mmapurl::cache

@@ -42,6 +42,8 @@ class DiskCache {
  private:
   DiskCache(int fd, uint64_t pages) : fd_(fd), held_(pages) {}
   void disable(const std::string& why);
+  template <typename Transfer>
+  bool transfer_pages(Transfer transfer, const char* what, uint64_t first_page, uint64_t count);
   int fd_;
   bool usable_ = true;
   std::string error_;
