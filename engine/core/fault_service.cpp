@@ -243,7 +243,6 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
             bg->adopted.emplace_back(q, q + absent);
             q += absent;
           }
-          bg->fill_from = std::min(bg->fill_from, p - bg->first_page);
           if (range.demand) {
             bg->demand = true;
             // The retry budget of a thread's pages starts now, not when the download asked.
@@ -407,12 +406,7 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
     uint64_t q = p;
     while (q < upto && q < ring_end && f.first_page + q != f.marker_page) ++q;
     if (q > p) {
-      make_room_for_fill(q - p, /*keep_newest_pages=*/p - f.copied_pages);
-      uint64_t dst = m.base + (f.first_page + p) * kPageSize;
-      int e = uffd.copy(dst, f.staging_page(p), (q - p) * kPageSize);
-      if (e != 0) MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
-      m.pages.set_range(f.first_page + p, q - p, PageState::kResident);
-      note_resident(m, f.first_page + p, q - p);
+      fill_run(m, f.first_page + p, f.staging_page(p), q - p, /*keep_newest_pages=*/p - f.copied_pages);
       keep_in_cache(m, f.first_page + p, f.staging_page(p), q - p);
     }
     if (q < upto && f.first_page + q == f.marker_page) {
@@ -437,11 +431,23 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
   f.copied_pages = upto;
 }
 
+// Evicts what the limit needs (never the newest `keep_newest_pages` fills), copies `count` pages
+// from `src` into the mapping at `page` and counts them resident.
+void EngineImpl::fill_run(Mapping& m, uint64_t page, const uint8_t* src, uint64_t count,
+                          uint64_t keep_newest_pages) {
+  make_room_for_fill(count, keep_newest_pages);
+  if (int e = uffd.copy(m.base + page * kPageSize, src, count * kPageSize)) {
+    MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
+  }
+  m.pages.set_range(page, count, PageState::kResident);
+  note_resident(m, page, count);
+}
+
 void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
   if (!f.to_cache) return fill_pages(m, f, upto);
   const uint64_t from = f.copied_pages;
   store_in_cache(m, f, upto);
-  if (f.fill_from < upto) fill_adopted(m, f, std::max(from, f.fill_from), upto);
+  if (!f.adopted.empty()) fill_adopted(m, f, from, upto);
 }
 
 void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto) {
@@ -453,12 +459,8 @@ void EngineImpl::fill_adopted(Mapping& m, Fetch& f, uint64_t from, uint64_t upto
     while (p < stop) {
       const uint64_t run = std::min(stop, p + (f.ring_pages - p % f.ring_pages)) - p;
       const uint64_t page = f.first_page + p;
-      make_room_for_fill(run, /*keep_newest_pages=*/p - std::max(from, first - f.first_page));
-      if (int e = uffd.copy(m.base + page * kPageSize, f.staging_page(p), run * kPageSize)) {
-        MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
-      }
-      m.pages.set_range(page, run, PageState::kResident);
-      note_resident(m, page, run);
+      fill_run(m, page, f.staging_page(p), run,
+               /*keep_newest_pages=*/p - std::max(from, first - f.first_page));
       // Only these pages' waiters: other pages inside the part belong to other fetches, whose
       // threads must stay waiting (and be seen waiting) until those fill them.
       release_waiters(m, page, page + run, now);
@@ -499,13 +501,7 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
       MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": disk cache off: " + m.cache->error());
       break;
     }
-    make_room_for_fill(n, /*keep_newest_pages=*/done);
-    const uint64_t dst = m.base + (first + done) * kPageSize;
-    if (int e = uffd.copy(dst, buffer, n * kPageSize)) {
-      MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
-    }
-    m.pages.set_range(first + done, n, PageState::kResident);
-    note_resident(m, first + done, n);
+    fill_run(m, first + done, buffer, n, /*keep_newest_pages=*/done);
     done += n;
   }
   give_buffer(buffer, kStagingRingBytes);
@@ -685,17 +681,11 @@ void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const s
               m.source->describe() + ": pages " + std::to_string(f->first_page + f->copied_pages) +
                   ".." + std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
   if (mapping_wide && m.broken.empty()) m.broken = why;
-  if (f->to_cache && f->fill_from == Fetch::kNone) {
-    // Nobody waits on a background GET's pages (they stay kAbsent): a touch fetches them.
-    f->copied_pages = f->page_count;
-    release_fetch(&m, f);
-    return pump_cache_prefetch(m);
-  }
-  // An adopted background GET fails as readahead or demand does, from its adopted pages on.
-  uint64_t first = f->first_page + std::max(f->copied_pages, f->to_cache ? f->fill_from : 0);
+  const uint64_t first = f->first_page + f->copied_pages;
   const uint64_t end = f->first_page + f->page_count;
-  // A fetch of the reader's owns every page of its part; an adopted background GET only the
-  // runs it adopted.
+  // A fetch of the reader's owns every page of its part; a background GET only the runs it
+  // adopted, which fail as readahead or demand does (the rest of its pages stay kAbsent and a
+  // touch fetches them).
   std::vector<std::pair<uint64_t, uint64_t>> owned = f->adopted;
   if (!f->to_cache) owned = {{first, end}};
   bool waited = false;

@@ -70,14 +70,11 @@ struct Fetch {
   // A background GET of the cache prefetch: its bytes go to the disk cache only (its pages stay
   // kAbsent in the table, and a fault on one of them fetches or reads the cache as usual).
   bool to_cache = false;
-  // A background GET the reader's own plan ran into ("adopted"): from this page of the part on
-  // (index into the part), what arrives also fills the mapping's kInFlight pages, so a scan never
-  // downloads twice what the background download brings anyway. kNone: cache only.
-  static constexpr uint64_t kNone = UINT64_MAX;
-  uint64_t fill_from = kNone;
-  // The pages it adopted, [first, end) runs in the order adopted: they are its to fill (or to
-  // fail), as every page of its part is a reader's fetch's. Other kInFlight pages inside its part
-  // belong to other fetches.
+  // A background GET the reader's own plan ran into ("adopted"): the runs of its part it adopted,
+  // [first, end) in the order adopted, are its to fill into the mapping as they arrive (or to
+  // fail), as every page of its part is a reader's fetch's, so a scan never downloads twice what
+  // the background download brings anyway. Other kInFlight pages inside its part belong to other
+  // fetches. Empty: cache only.
   std::vector<std::pair<uint64_t, uint64_t>> adopted;
   // The page is this fetch's to fill: in its part, and adopted if it is a background GET.
   bool owns(uint64_t page) const {
