@@ -184,6 +184,10 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
 void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, FaultKind kind) {
   const bool previous_page_resident = page == 0 || m.pages.get(page - 1) == PageState::kResident;
   for (const auto& range : m.planner.on_fault(page, stream, kind, previous_page_resident)) {
+    MMAPURL_LOG(LogLevel::kDebug, "fault at page " + std::to_string(page) + ": plan pages " +
+                                      std::to_string(range.first_page) + "+" +
+                                      std::to_string(range.page_count) +
+                                      (range.demand ? " demand" : " readahead"));
     schedule_range(m, range);
   }
   if (m.pages.get(page) == PageState::kAbsent) {
@@ -276,6 +280,8 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       if (excess() > 0) trim_spare_buffers(excess(), /*except_class=*/0, reused);
       if (excess() > 0) {
         if (!range.demand) {
+          MMAPURL_LOG(LogLevel::kDebug, "readahead at page " + std::to_string(p) +
+                                            " held back: memory limit");
           m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
           return;
         }
@@ -625,6 +631,16 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
   Mapping& m = *mit->second;
   m.counters.requests.fetch_add(1, std::memory_order_relaxed);
   m.counters.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
+  // MMAPURL_LOG=debug: one line per finished GET, the timeline a throughput question needs.
+  MMAPURL_LOG(LogLevel::kDebug,
+              "GET pages " + std::to_string(f->first_page) + "+" + std::to_string(f->page_count) +
+                  (f->demand ? " demand" : f->to_cache ? " background" : " readahead") + " took " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     Clock::now() - f->started)
+                                     .count()) +
+                  " us, " + std::to_string(r.body_bytes) + " bytes; in flight " +
+                  std::to_string(requests_in_flight) + ", memory in use " +
+                  std::to_string(memory_in_use() >> 20) + " MiB");
   if (r.error == net::NetError::kNone && r.head.status / 100 == 2) {
     deliver_pages(m, *f, f->page_count);
     release_fetch(&m, f);
