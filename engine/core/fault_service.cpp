@@ -280,8 +280,8 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       if (excess() > 0) trim_spare_buffers(excess(), /*except_class=*/0, reused);
       if (excess() > 0) {
         if (!range.demand) {
-          MMAPURL_LOG(LogLevel::kDebug, "readahead at page " + std::to_string(p) +
-                                            " held back: memory limit");
+          MMAPURL_LOG(LogLevel::kDebug,
+                      "readahead at page " + std::to_string(p) + " held back: memory limit");
           m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
           return;
         }
@@ -634,7 +634,10 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
   // MMAPURL_LOG=debug: one line per finished GET, the timeline a throughput question needs.
   MMAPURL_LOG(LogLevel::kDebug,
               "GET pages " + std::to_string(f->first_page) + "+" + std::to_string(f->page_count) +
-                  (f->demand ? " demand" : f->to_cache ? " background" : " readahead") + " took " +
+                  (f->demand     ? " demand"
+                   : f->to_cache ? " background"
+                                 : " readahead") +
+                  " took " +
                   std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                      Clock::now() - f->started)
                                      .count()) +
