@@ -44,7 +44,14 @@ struct Stats {
     }
     return 0;
   }
+  // The disk cache (MMAPURL_CACHE_DIR). Added after the histogram: a program built against a
+  // header without them passes the shorter size and gets the fields before them.
+  uint64_t cache_filled_pages = 0;  // pages filled from the cache file instead of the network
+  uint64_t cached_bytes = 0;        // bytes the cache files hold now (the object's, page-rounded)
 };
+
+// The size of Stats before the disk cache counters: mmapurl_stats accepts it too.
+inline constexpr size_t kStatsSizeBeforeCache = offsetof(Stats, cache_filled_pages);
 
 enum class Advice : int {
   kNormal = MMAPURL_ADVICE_NORMAL,

@@ -19,7 +19,9 @@ extern "C" {
 int mmapurl_advise(const void* addr, size_t len, int advice);
 
 /* Copies counters into `out` (a mmapurl::Stats of `out_size` bytes in C++): the mapping that
- * contains `addr`, or the whole process when `addr` is NULL. Returns 0 or -1. */
+ * contains `addr`, or the whole process when `addr` is NULL. Returns 0 or -1. `out_size` is the
+ * size of this header's Stats or of an earlier one (without the disk cache counters): an earlier
+ * program gets the fields it knows. */
 int mmapurl_stats(const void* addr, void* out, size_t out_size);
 
 /* Last error message of this thread's failed mmap_s3, with secrets removed ("" if none). */

@@ -99,13 +99,15 @@ MMAPURL_EXPORT int mmapurl_advise(const void* addr, size_t len, int advice) {
 
 MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
   try {
-    if (!out || out_size != sizeof(mmapurl::Stats)) return -1;
+    // This version's Stats, or the one before the disk cache counters (its prefix).
+    if (!out || (out_size != sizeof(mmapurl::Stats) && out_size != mmapurl::kStatsSizeBeforeCache))
+      return -1;
     mmapurl::core::MapOutcome failure;
     auto* engine = mmapurl::core::Engine::get(&failure);
     if (!engine) return -1;
     mmapurl::Stats s;
     if (!engine->stats(addr, &s)) return -1;
-    std::memcpy(out, &s, sizeof s);
+    std::memcpy(out, &s, out_size);
     return 0;
   } catch (...) {
     return -1;

@@ -16,6 +16,7 @@
 #include <future>
 #include <mutex>
 
+#include "cache/disk_cache.hpp"
 #include "control/part_sizing.hpp"
 #include "core/engine_impl.hpp"
 #include "core/log.hpp"
@@ -516,6 +517,11 @@ static void copy_counters(const Counters& c, Stats* out) {
   out->connections = c.connections.load();
   out->staging_buffers_mapped = c.staging_buffers_mapped.load();
   for (size_t i = 0; i < 32; ++i) out->fault_latency_us_log2[i] = c.latency[i].load();
+  out->cache_filled_pages = c.cache_filled_pages.load();
+}
+
+static uint64_t cached_bytes(const Mapping& m) {
+  return m.cache ? m.cache->held_pages() * cache::DiskCache::kPageSize : 0;
 }
 
 bool Engine::stats(const void* addr, Stats* out) {
@@ -527,10 +533,14 @@ bool Engine::stats(const void* addr, Stats* out) {
       uint64_t conns = 0;
       for (auto& [key, pool] : impl->pools) conns += pool->connections();
       out->connections = conns;
+      for (auto& [id, mapping] : impl->mappings) out->cached_bytes += cached_bytes(*mapping);
       return done.set_value(true);
     }
     Mapping* m = impl->find_mapping(reinterpret_cast<uint64_t>(addr));
-    if (m) copy_counters(m->counters, out);
+    if (m) {
+      copy_counters(m->counters, out);
+      out->cached_bytes = cached_bytes(*m);
+    }
     done.set_value(m != nullptr);
   });
   return future.get();

@@ -508,6 +508,8 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
       break;
     }
     fill_run(m, first + done, buffer, n, /*keep_newest_pages=*/done);
+    m.counters.cache_filled_pages.fetch_add(n, std::memory_order_relaxed);
+    totals.cache_filled_pages.fetch_add(n, std::memory_order_relaxed);
     done += n;
   }
   give_buffer(buffer, kStagingRingBytes);

@@ -27,7 +27,8 @@ constexpr uint64_t kPageSize = 4096;
 struct Counters {
   std::atomic<uint64_t> faults{0}, bytes_fetched{0}, requests{0}, retries{0}, prefetch_hits{0},
       evictions{0}, resident_bytes{0}, in_flight_bytes{0}, failed_pages{0},
-      max_requests_in_flight{0}, connections{0}, staging_buffers_mapped{0};
+      max_requests_in_flight{0}, connections{0}, staging_buffers_mapped{0},
+      cache_filled_pages{0};
   std::atomic<uint64_t> latency[32] = {};
   void record_latency(Clock::duration d);
 };

@@ -90,6 +90,8 @@ TEST_F(DiskCache, EvictedPagesAreReadBackFromTheCacheFileWithoutARequest) {
   EXPECT_EQ(after.requests, first.requests) << "no page was fetched twice";
   EXPECT_EQ(after.bytes_fetched, first.bytes_fetched);
   EXPECT_GT(after.faults, first.faults) << "the pages did fault again, and came from the file";
+  EXPECT_GT(after.cache_filled_pages, first.cache_filled_pages) << "counted as filled from it";
+  EXPECT_EQ(after.cached_bytes, (kSize + 4095) / 4096 * 4096) << "the file holds every page";
   EXPECT_LE(mmapurl::process_stats().resident_bytes, 16 * kMiB) << "the limit still holds";
 }
 
@@ -107,11 +109,16 @@ TEST_F(DiskCache, WholeObjectPrefetchFillsTheFileNotMemoryThenRandomReadsNeedNoR
   EXPECT_LT(done.bytes_fetched, kSize + kSize / 8) << "the object was downloaded about once";
   EXPECT_LE(done.resident_bytes, 1 * kMiB) << "the download went to the file, not the mapping";
   EXPECT_EQ(done.faults, 0u);
+  EXPECT_EQ(done.cached_bytes, (kSize + 4095) / 4096 * 4096) << "the download is all in the file";
+  EXPECT_EQ(mmapurl::process_stats().cached_bytes, done.cached_bytes) << "the only mapping's";
+  EXPECT_EQ(done.cache_filled_pages, 0u);
   const auto* data = m.data();
   ASSERT_EQ(wrong_random_bytes(data, content, 3000, 6), 0u);
   const Stats after = m.stats();
   EXPECT_EQ(after.requests, done.requests) << "every page came from the cache file";
   EXPECT_GT(after.faults, 1000u);
+  // Each random read is one page (or two, where it crosses a page) of the cache file.
+  EXPECT_GE(after.cache_filled_pages, after.faults) << "every fault was filled from the file";
   ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "every byte";
 }
 
@@ -167,6 +174,8 @@ TEST_F(DiskCache, AnUnusableCacheDirectoryLeavesTheMappingWorking) {
   const uint64_t requests = m.stats().requests;
   EXPECT_EQ(m.data()[kSize / 3], static_cast<uint8_t>(content[kSize / 3]));
   EXPECT_GT(m.stats().requests, requests) << "without a cache an evicted page is fetched again";
+  EXPECT_EQ(m.stats().cached_bytes, 0u);
+  EXPECT_EQ(m.stats().cache_filled_pages, 0u);
 }
 
 TEST_F(DiskCache, AScanWithTheWholeObjectPrefetchDownloadsTheObjectOnce) {

@@ -592,4 +592,27 @@ TEST_F(HttpMapping, RaiiMappingAndProcessStats) {
   EXPECT_STRNE(missing.error_string(), "");
 }
 
+// A program built against the header before the disk cache counters passes the shorter Stats:
+// it gets the fields it knows, and nothing is written past them; any other size is refused.
+TEST_F(HttpMapping, StatsOfAnEarlierHeaderSizeGetTheFieldsItKnows) {
+  const std::string content = put_random("stats-size", 1 * kMiB, 78);
+  mmapurl::Mapping m(origin_->url(true, "stats-size"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  // Past what the mapping-time probe brings (256 KiB): a fault.
+  ASSERT_EQ(m.data()[kMiB - kPage], static_cast<uint8_t>(content[kMiB - kPage]));
+  std::vector<uint8_t> out(sizeof(mmapurl::Stats) + 64, 0xAB);
+  ASSERT_EQ(mmapurl_stats(m.data(), out.data(), mmapurl::kStatsSizeBeforeCache), 0);
+  mmapurl::Stats earlier;
+  std::memcpy(static_cast<void*>(&earlier), out.data(), mmapurl::kStatsSizeBeforeCache);
+  EXPECT_GE(earlier.faults, 1u);
+  EXPECT_GE(earlier.requests, 1u);
+  EXPECT_EQ(earlier.bytes_fetched, m.stats().bytes_fetched);
+  for (size_t i = mmapurl::kStatsSizeBeforeCache; i < out.size(); ++i) {
+    ASSERT_EQ(out[i], 0xAB) << "byte " << i << " past the earlier Stats was written";
+  }
+  EXPECT_EQ(mmapurl_stats(m.data(), out.data(), mmapurl::kStatsSizeBeforeCache - 8), -1);
+  EXPECT_EQ(mmapurl_stats(m.data(), out.data(), sizeof(mmapurl::Stats) + 8), -1);
+  EXPECT_EQ(mmapurl_stats(nullptr, out.data(), mmapurl::kStatsSizeBeforeCache), 0);
+}
+
 }  // namespace

@@ -214,7 +214,8 @@ int main(int argc, char** argv) {
           "\"mb_per_s\":%.1f,\"bytes_touched\":%llu,\"bytes_fetched\":%llu,\"reads\":%llu,"
           "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"map_ms\":%.2f,\"requests\":%llu,"
           "\"max_requests_in_flight\":%llu,\"connections\":%llu,\"faults\":%llu,\"prefetch_hits\":%llu,"
-          "\"retries\":%llu,\"evictions\":%llu,\"staging_buffers_mapped\":%llu,\"peak_rss_bytes\":%llu,\"latency_ms\":%.2f,"
+          "\"retries\":%llu,\"evictions\":%llu,\"staging_buffers_mapped\":%llu,\"cache_filled_pages\":%llu,"
+          "\"cached_bytes\":%llu,\"peak_rss_bytes\":%llu,\"latency_ms\":%.2f,"
           "\"conn_mbps\":%.2f,\"sync\":%s}\n",
           r.name.c_str(), url.c_str(), r.ok ? "true" : "false", r.error.c_str(),
           (opts.seed || have_reference) ? "true" : "false", r.seconds, mbps,
@@ -225,6 +226,8 @@ int main(int argc, char** argv) {
           static_cast<unsigned long long>(s.prefetch_hits), static_cast<unsigned long long>(s.retries),
           static_cast<unsigned long long>(s.evictions),
           static_cast<unsigned long long>(total.staging_buffers_mapped),
+          static_cast<unsigned long long>(s.cache_filled_pages),
+          static_cast<unsigned long long>(s.cached_bytes),
           static_cast<unsigned long long>(peak_rss_bytes()),
           opts.latency_ms, opts.conn_mbps, opts.sync ? "true" : "false");
     } else {
