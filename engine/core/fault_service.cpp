@@ -184,10 +184,10 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
 void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, FaultKind kind) {
   const bool previous_page_resident = page == 0 || m.pages.get(page - 1) == PageState::kResident;
   for (const auto& range : m.planner.on_fault(page, stream, kind, previous_page_resident)) {
-    MMAPURL_LOG(LogLevel::kDebug, "fault at page " + std::to_string(page) + ": plan pages " +
-                                      std::to_string(range.first_page) + "+" +
-                                      std::to_string(range.page_count) +
-                                      (range.demand ? " demand" : " readahead"));
+    MMAPURL_LOG(LogLevel::kTimeline, "fault at page " + std::to_string(page) + ": plan pages " +
+                                         std::to_string(range.first_page) + "+" +
+                                         std::to_string(range.page_count) +
+                                         (range.demand ? " demand" : " readahead"));
     schedule_range(m, range);
   }
   if (m.pages.get(page) == PageState::kAbsent) {
@@ -280,7 +280,7 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
       if (excess() > 0) trim_spare_buffers(excess(), /*except_class=*/0, reused);
       if (excess() > 0) {
         if (!range.demand) {
-          MMAPURL_LOG(LogLevel::kDebug,
+          MMAPURL_LOG(LogLevel::kTimeline,
                       "readahead at page " + std::to_string(p) + " held back: memory limit");
           m.planner.on_memory_pressure();  // readahead shrinks rather than push past the bound
           return;
@@ -633,8 +633,9 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
   Mapping& m = *mit->second;
   m.counters.requests.fetch_add(1, std::memory_order_relaxed);
   m.counters.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
-  // MMAPURL_LOG=debug: one line per finished GET, the timeline a throughput question needs.
-  MMAPURL_LOG(LogLevel::kDebug,
+  // MMAPURL_LOG=debug with a log file: one line per finished GET, the timeline a throughput
+  // question needs.
+  MMAPURL_LOG(LogLevel::kTimeline,
               "GET pages " + std::to_string(f->first_page) + "+" + std::to_string(f->page_count) +
                   (f->demand     ? " demand"
                    : f->to_cache ? " background"

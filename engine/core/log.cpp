@@ -19,7 +19,7 @@ void log_init(const std::string& level, const std::string& file) {
   int lv = 0;
   if (level == "error") lv = 1;
   if (level == "info" || level == "1" || level == "true") lv = 2;
-  if (level == "debug") lv = 3;
+  if (level == "debug") lv = file.empty() ? 3 : 4;
   if (lv == 0) return;
   int fd = file.empty() ? ::fcntl(2, F_DUPFD_CLOEXEC, 3)
                         : ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -33,7 +33,7 @@ bool log_enabled(LogLevel level) { return static_cast<int>(level) <= g_level.loa
 void log_line(LogLevel level, const std::string& message) {
   int fd = g_fd.load();
   if (fd < 0) return;
-  static const char* names[] = {"", "error", "info", "debug"};
+  static const char* names[] = {"", "error", "info", "debug", "debug"};
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <latch>
 #include <random>
 #include <set>
@@ -336,6 +337,38 @@ TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
   testserver::fill_synthetic(0x3, 1 << 20, reinterpret_cast<uint8_t*>(expect1.data()),
                              expect1.size());
   EXPECT_NE(r.err.find(expect1), std::string::npos) << "fwrite wrote other bytes";
+  EXPECT_EQ(r.err.find("GET pages"), std::string::npos) << "the timeline went to stderr";
+}
+
+// MMAPURL_LOG=debug with a log file: a line per planned range and per finished GET, with its
+// pages, kind and time (the timeline of a throughput question). Never on stderr: see log.hpp.
+TEST(Lifecycle, DebugLogFileHasTheTimelineOfPlansAndGets) {
+  const std::string role = child_role();
+  if (role == "timeline") {
+    configure_engine_environment();
+    const uint64_t kSize = 4 << 20;
+    auto server = start_server({{"/t", kSize, 0x5}});
+    if (!server) std::_Exit(3);
+    Mapping m(server->url("/t"));
+    if (!m.ok()) std::_Exit(4);
+    if (!scan_pages(m.data(), kSize, 0x5, 0, pages_of(kSize)).all_right()) std::_Exit(5);
+    std::_Exit(0);
+  }
+  auto dir = testing::TempDir::create("mmapurl-lifecycle-timeline", nullptr);
+  ASSERT_TRUE(dir);
+  const std::string log = dir->file("engine.log");
+  auto r = run_test_in_fresh_process(
+      "Lifecycle.DebugLogFileHasTheTimelineOfPlansAndGets", "timeline",
+      {{"MMAPURL_LOG", "debug"}, {"MMAPURL_LOG_FILE", log}}, dir->path(), std::chrono::seconds(40));
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(": plan pages "), std::string::npos) << text;
+  EXPECT_NE(text.find(" demand took "), std::string::npos) << text;
+  EXPECT_NE(text.find(" readahead took "), std::string::npos) << text;
+  EXPECT_NE(text.find(" bytes; in flight "), std::string::npos) << text;
+  EXPECT_EQ(r.err.find("GET pages"), std::string::npos);
 }
 
 // The same in-process, on a FILE* of our own, while other threads use the engine.
