@@ -5,10 +5,19 @@
 
 namespace mmapurl::control {
 
-bool far_enough_to_open_ahead(uint64_t answers, uint64_t fastest_header_us) {
+bool origin_shown_far(uint64_t answers, uint64_t fastest_header_us) {
   if (answers == 0) return false;
   if (fastest_header_us >= kFarOriginUs) return true;
   return answers >= kAnswersToConfirmFar && fastest_header_us >= kNearOriginUs;
+}
+
+uint32_t readahead_connection_limit(uint32_t max_connections, bool demand_lately, uint64_t answers,
+                                    uint64_t fastest_header_us) {
+  uint32_t limit = max_connections > 2 && demand_lately ? max_connections - 1 : max_connections;
+  if (!origin_shown_far(answers, fastest_header_us)) {
+    limit = std::min(limit, kNearPrefetchConnections);
+  }
+  return std::max<uint32_t>(1, limit);
 }
 
 uint32_t connections_to_open_ahead(uint32_t running, size_t queued, uint32_t prefetch_limit,

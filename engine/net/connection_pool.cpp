@@ -8,12 +8,6 @@
 namespace mmapurl::net {
 
 namespace {
-// An origin that answered within control::kNearOriginUs is near (loopback, the same host or
-// rack): there a connection is bound by CPU, not by the round trip, and readahead uses at most
-// kNearPrefetchConnections. More only cost TLS sessions, staging and, through a proxy, its hops:
-// a 256 MiB scan from loopback nginx ran as fast on 4 connections as on 16, and through a
-// pass-through proxy 750 against 490 MB/s. Threads waiting on pages still get every connection.
-constexpr uint32_t kNearPrefetchConnections = 4;
 // How long after a thread waited on this origin one connection stays free of readahead. A random
 // reader faults again within it; a scan's own first demand fault holds the connection only
 // briefly (500 ms idled one of 16 connections for most of a 256 MiB scan over the S3-like link:
@@ -39,7 +33,7 @@ void ConnectionPool::submit(std::shared_ptr<Exchange> exchange) {
 }
 
 void ConnectionPool::open_ahead() {
-  if (!control::far_enough_to_open_ahead(answers_, fastest_header_us_)) return;
+  if (!control::origin_shown_far(answers_, fastest_header_us_)) return;
   const uint32_t more = control::connections_to_open_ahead(
       busy_, queued(), prefetch_limit(std::chrono::steady_clock::now()), slots_.size());
   for (uint32_t i = 0; i < more && slots_.size() < max_connections_; ++i) {
@@ -76,14 +70,11 @@ bool ConnectionPool::withdraw(const std::shared_ptr<Exchange>& exchange) {
 // Prefetch may use every connection, but all but one while a thread waited on this origin
 // lately (kDemandReserve). A sequential scan's faults land on pages already in flight, so it keeps
 // all of them busy (a reserved one idles an eighth of the bandwidth at high latency); random
-// readers keep theirs. From a near origin, prefetch uses a few (kNearPrefetchConnections says why).
+// readers keep theirs. Until answers show a far origin, a few (control/open_ahead.hpp says why).
+// Threads waiting on pages still get every connection.
 uint32_t ConnectionPool::prefetch_limit(std::chrono::steady_clock::time_point now) const {
-  const bool demand_lately = now - last_urgent_ < kDemandReserve;
-  uint32_t limit = max_connections_ > 2 && demand_lately ? max_connections_ - 1 : max_connections_;
-  if (fastest_header_us_ < control::kNearOriginUs) {
-    limit = std::min(limit, kNearPrefetchConnections);
-  }
-  return limit;
+  return control::readahead_connection_limit(max_connections_, now - last_urgent_ < kDemandReserve,
+                                             answers_, fastest_header_us_);
 }
 
 void ConnectionPool::dispatch() {

@@ -4,10 +4,17 @@
 // directory that cannot be used leaves the mapping working from the network. Each test runs in a
 // fresh process: the engine reads its configuration once.
 
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -176,6 +183,46 @@ TEST_F(DiskCache, AnUnusableCacheDirectoryLeavesTheMappingWorking) {
   EXPECT_GT(m.stats().requests, requests) << "without a cache an evicted page is fetched again";
   EXPECT_EQ(m.stats().cached_bytes, 0u);
   EXPECT_EQ(m.stats().cache_filled_pages, 0u);
+}
+
+// A disk that fills during the download (a 2 MiB tmpfs for a 24 MiB object): the cache turns
+// itself off, says so in the log, and every byte still comes right, from the network.
+TEST_F(DiskCache, AFullDiskTurnsTheCacheOffAndTheMappingGoesOnFromTheNetwork) {
+  constexpr size_t kSize = 24 * kMiB + 77;
+  const std::string content = itest::random_bytes(kSize, 88);
+  ASSERT_TRUE(origin_->put("full-disk.bin", content));
+  std::unique_ptr<itest::TempDir> small, logs;
+  if (!itest::in_fresh_process()) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+    std::string error;
+    small = itest::TempDir::create("mmapurl-itest-full-disk", &error);
+    logs = itest::TempDir::create("mmapurl-itest-full-disk-log", &error);
+    ASSERT_TRUE(small && logs) << error;
+    ASSERT_EQ(::mount("tmpfs", small->path().c_str(), "tmpfs", 0, "size=2m"), 0)
+        << std::strerror(errno);
+  }
+  const std::string log = logs ? logs->path() + "/engine.log" : "";
+  const bool child = in_child_with_cache({{"MMAPURL_CACHE_DIR", small ? small->path() : ""},
+                                          {"MMAPURL_CACHE_PREFETCH", "whole"},
+                                          {"MMAPURL_MEMORY_LIMIT", "8M"},
+                                          {"MMAPURL_LOG", "error"},
+                                          {"MMAPURL_LOG_FILE", log}});
+  if (!child) {
+    ::umount2(small->path().c_str(), MNT_DETACH);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("disk cache off"), std::string::npos) << "the log: " << text;
+    return;
+  }
+  Mapping m(origin_->url(true, "full-disk.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos) << "a scan";
+  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
+  const uint64_t requests = m.stats().requests;
+  ASSERT_EQ(wrong_random_bytes(m.data(), content, 2000, 8), 0u);
+  EXPECT_GT(m.stats().requests, requests) << "what the cache could not keep came from the network";
+  EXPECT_LE(m.stats().cached_bytes, 2 * kMiB) << "no more than the disk held";
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos) << "again";
 }
 
 TEST_F(DiskCache, AScanWithTheWholeObjectPrefetchDownloadsTheObjectOnce) {

@@ -516,7 +516,8 @@ TEST_F(HttpMapping, ScanUsesFewConnectionsToANearOriginAndManyToAFarOne) {
   const uint64_t near_connections = mmapurl::process_stats().connections;
   // Four for readahead, and a fault on a page not requested yet may open one more. On a loaded
   // host a probe slower than 10 ms looks far and opens a few ahead before quicker answers apply
-  // the rule of four (15 without the rule).
+  // the rule of four (15 without the rule, and 15 in CI when a 2-10 ms probe lifted the rule
+  // before three answers had shown the origin far).
   EXPECT_LE(near_connections, 8u);
 
   mmapurl::netshaper::ShaperOptions far;

@@ -1,4 +1,5 @@
-// Tests of connections_to_open_ahead: how many connections readahead opens before its parts.
+// Tests of the readahead connection rules: when an origin is shown far, how many connections
+// readahead may keep busy, and how many it opens before its parts need them.
 #include <gtest/gtest.h>
 
 #include "control/open_ahead.hpp"
@@ -26,12 +27,27 @@ TEST(OpenAhead, NothingWhenEnoughAreOpen) {
 }
 
 TEST(OpenAhead, OnlyToAnOriginShownFar) {
-  EXPECT_FALSE(far_enough_to_open_ahead(0, UINT64_MAX));  // nothing known yet
-  EXPECT_TRUE(far_enough_to_open_ahead(1, 20000));        // the probe took a 20 ms round trip
-  EXPECT_FALSE(far_enough_to_open_ahead(1, 3000));        // loopback on a loaded host, maybe
-  EXPECT_FALSE(far_enough_to_open_ahead(2, 3000));
-  EXPECT_TRUE(far_enough_to_open_ahead(3, 3000));  // three answers, none within 2 ms
-  EXPECT_FALSE(far_enough_to_open_ahead(9, 150));  // near: the rule of four applies
+  EXPECT_FALSE(origin_shown_far(0, UINT64_MAX));  // nothing known yet
+  EXPECT_TRUE(origin_shown_far(1, 20000));        // the probe took a 20 ms round trip
+  EXPECT_FALSE(origin_shown_far(1, 3000));        // loopback on a loaded host, maybe
+  EXPECT_FALSE(origin_shown_far(2, 3000));
+  EXPECT_TRUE(origin_shown_far(3, 3000));  // three answers, none within 2 ms
+  EXPECT_FALSE(origin_shown_far(9, 150));  // near: the rule of four applies
+}
+
+TEST(ReadaheadConnectionLimit, EveryConnectionToAnOriginShownFar) {
+  EXPECT_EQ(readahead_connection_limit(16, false, 1, 20000), 16u);
+  EXPECT_EQ(readahead_connection_limit(16, true, 1, 20000), 15u);  // one kept for the next fault
+  EXPECT_EQ(readahead_connection_limit(2, true, 1, 20000), 2u);    // too few to keep one back
+}
+
+TEST(ReadaheadConnectionLimit, AFewUntilTheOriginIsShownFar) {
+  EXPECT_EQ(readahead_connection_limit(16, false, 0, UINT64_MAX), kNearPrefetchConnections);
+  // Only the probe's answer, 5 ms: loopback on a loaded host, maybe. This opened fifteen.
+  EXPECT_EQ(readahead_connection_limit(16, false, 1, 5000), kNearPrefetchConnections);
+  EXPECT_EQ(readahead_connection_limit(16, false, 3, 5000), 16u);  // three slow answers: far
+  EXPECT_EQ(readahead_connection_limit(16, false, 9, 150), kNearPrefetchConnections);  // near
+  EXPECT_EQ(readahead_connection_limit(3, false, 9, 150), 3u);
 }
 
 }  // namespace
