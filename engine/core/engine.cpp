@@ -475,6 +475,7 @@ int EngineImpl::unmap_now(uint64_t addr) {
       release_fetch(&m, fetch);
     }
   }
+  if (m.cache && m.cache_cursor < m.pages.size()) m.pool->keep_ready(0);  // its download ends
   if (m.length > 0) uffd.unregister(m.base, m.length);
   ::munmap(reinterpret_cast<void*>(m.base), std::max<uint64_t>(m.length, kPageSize));
   totals.resident_bytes.fetch_sub(m.counters.resident_bytes.load(), std::memory_order_relaxed);

@@ -523,6 +523,8 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
 void EngineImpl::pump_cache_prefetch(Mapping& m) {
   if (!config.cache_prefetch_whole || !m.cache || !m.cache->usable() || !m.broken.empty()) return;
   const uint32_t budget = control::background_fetch_budget(config.connections);
+  // The connections the download leaves to faults stay connected, ready for the first ones.
+  m.pool->keep_ready(m.cache_cursor < m.pages.size() ? config.connections - budget : 0);
   const uint64_t part_pages =
       std::max<uint64_t>(1, std::min(config.part_bytes, config.memory_limit / 16) / kPageSize);
   const uint64_t total = m.pages.size();

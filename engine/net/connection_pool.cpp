@@ -36,15 +36,29 @@ void ConnectionPool::open_ahead() {
   if (!control::origin_shown_far(answers_, fastest_header_us_)) return;
   const uint32_t more = control::connections_to_open_ahead(
       busy_, queued(), prefetch_limit(std::chrono::steady_clock::now()), slots_.size());
-  for (uint32_t i = 0; i < more && slots_.size() < max_connections_; ++i) {
-    slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
-    ++opening_;
-    slots_.back()->connect_ahead([this, alive = alive_](bool, uint64_t) {
-      if (!*alive) return;
-      --opening_;
-      dispatch();
-    });
+  for (uint32_t i = 0; i < more && slots_.size() < max_connections_; ++i) open_one_ahead();
+}
+
+void ConnectionPool::keep_ready(uint32_t count) {
+  ready_ = count;
+  open_ready();
+}
+
+// Idle and opening connections are the slots not running an exchange.
+void ConnectionPool::open_ready() {
+  while (slots_.size() < max_connections_ && slots_.size() < size_t{busy_} + ready_) {
+    open_one_ahead();
   }
+}
+
+void ConnectionPool::open_one_ahead() {
+  slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
+  ++opening_;
+  slots_.back()->connect_ahead([this, alive = alive_](bool, uint64_t) {
+    if (!*alive) return;
+    --opening_;
+    dispatch();
+  });
 }
 
 void ConnectionPool::promote(const std::shared_ptr<Exchange>& exchange) {
@@ -78,17 +92,31 @@ uint32_t ConnectionPool::prefetch_limit(std::chrono::steady_clock::time_point no
 }
 
 void ConnectionPool::dispatch() {
+  run_queued();
+  open_ready();
+}
+
+void ConnectionPool::run_queued() {
   auto now = std::chrono::steady_clock::now();
   while (!urgent_.empty() || (!normal_.empty() && busy_ < prefetch_limit(now))) {
     if (busy_ >= max_connections_) return;
     HttpConnection* idle = nullptr;
+    size_t idle_count = 0;
     for (auto& slot : slots_) {
-      if (!slot->busy()) {
-        idle = slot.get();
-        break;
-      }
+      if (slot->busy()) continue;
+      if (!idle) idle = slot.get();
+      ++idle_count;
     }
-    if (!idle) {
+    // The connections kept ready wait for faults: background work opens its own while there is
+    // room, and at the limit waits for one opened ahead rather than take one already connected.
+    if (idle && urgent_.empty() && idle_count <= ready_) {
+      if (slots_.size() < max_connections_) {
+        slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
+        idle = slots_.back().get();
+      } else if (opening_ > 0) {
+        return;
+      }
+    } else if (!idle) {
       // A connection being opened ahead is ready sooner than a new one would be.
       if (opening_ >= queued() || slots_.size() >= max_connections_) return;
       slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));

@@ -299,7 +299,8 @@ class DiskCacheFaults : public ::testing::Test {
     return o;
   }
   std::unique_ptr<itest::TempDir> dir_;
-  bool in_child() {
+  // Runs the current test again in a child with the variables below and `env`; true there.
+  bool in_child(std::initializer_list<std::pair<const char*, std::string>> env = {}) {
     if (itest::in_fresh_process()) return true;
     std::string error;
     dir_ = itest::TempDir::create("mmapurl-itest-cache", &error);
@@ -310,7 +311,9 @@ class DiskCacheFaults : public ::testing::Test {
     itest::set_env("MMAPURL_RETRY_TIMEOUT", "3");
     itest::set_env("MMAPURL_IO_TIMEOUT", "1.5");
     itest::set_env("MMAPURL_PART_SIZE", "1M");
+    for (const auto& [name, value] : env) itest::set_env(name, value);
     EXPECT_TRUE(itest::run_current_test_in_fresh_process());
+    for (const auto& [name, value] : env) itest::unset_env(name);
     for (const char* name : {"MMAPURL_CACHE_DIR", "MMAPURL_CACHE_PREFETCH", "MMAPURL_RETRY_TIMEOUT",
                              "MMAPURL_IO_TIMEOUT", "MMAPURL_PART_SIZE"}) {
       itest::unset_env(name);
@@ -352,6 +355,42 @@ TEST_F(DiskCacheFaults, AnObjectThatChangesDuringTheDownloadNeverReadsWrong) {
   EXPECT_TRUE(scan.wrong_pages.empty()) << scan.wrong_pages.size() << " wrong pages";
   EXPECT_FALSE(scan.sigbus_pages.empty()) << "pages past the download must fail";
   EXPECT_FALSE(scan.right_pages.empty()) << "the probe's pages at least are right";
+}
+
+// While the download holds its share of the connections (6 - 3 of MMAPURL_CONNECTIONS=6), the
+// other three stay connected and idle: faults find one ready instead of paying the handshakes
+// first (three round trips far away), and the pool never opens more than the limit.
+TEST_F(DiskCacheFaults, TheDownloadLeavesReadyConnectionsForFaults) {
+  if (!in_child({{"MMAPURL_CONNECTIONS", "6"}})) return;
+  auto options = server_options();
+  options.latency_ms = 5;
+  options.conn_mbps = 2;  // 3 connections at 2 MB/s: the 24 MiB download lasts about 4 s
+  mmapurl::testserver::EmbeddedServer server(options);
+  std::string err;
+  ASSERT_TRUE(server.start(&err)) << err;
+  Mapping m(server.url("/obj"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server.counters().connections_accepted < 6 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(server.counters().connections_accepted, 6u)
+      << "the probe's connection, three for the download, two more opened ready";
+  const size_t pages = (kSize + kPage - 1) / kPage;
+  std::vector<mmapurl::faulttest::PageScan> scans(3);
+  std::vector<std::thread> readers;
+  for (size_t t = 0; t < scans.size(); ++t) {  // pages near the end, far from the download
+    readers.emplace_back([&, t] {
+      scans[t] = mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, pages - 1 - 300 * t, 1);
+    });
+  }
+  for (auto& r : readers) r.join();
+  for (const auto& scan : scans) EXPECT_TRUE(scan.all_right());
+  EXPECT_EQ(server.counters().connections_accepted, 6u) << "the faults found connections ready";
+  ASSERT_TRUE(wait_for_prefetch(m, kSize, std::chrono::seconds(60)));
+  auto scan = mmapurl::faulttest::scan_pages(m.data(), m.size(), kSeed, 0, pages);
+  EXPECT_TRUE(scan.all_right()) << scan.sigbus_pages.size() << " SIGBUS, "
+                                << scan.wrong_pages.size() << " wrong pages";
+  EXPECT_EQ(server.counters().connections_accepted, 6u) << "never more than MMAPURL_CONNECTIONS";
 }
 
 }  // namespace
