@@ -7,9 +7,9 @@
 namespace mmapurl::core {
 
 // kTimeline: MMAPURL_LOG=debug lines written on every fault's path (each planned range, each
-// finished GET), and only to a MMAPURL_LOG_FILE. On stderr they could deadlock: a reader whose
-// write(2) to that pipe faults on the mapping holds the pipe's lock until the engine fills the
-// page, and an engine thread blocked writing its line to the same pipe never would.
+// finished GET), and only to a MMAPURL_LOG_FILE. Lines for stderr go through a bounded queue
+// to a writer thread (a reader whose write(2) to a stderr pipe faults on the mapping holds the
+// pipe until the engine fills the page); the timeline would overflow that queue.
 enum class LogLevel : int { kOff = 0, kError = 1, kInfo = 2, kDebug = 3, kTimeline = 4 };
 
 void log_init(const std::string& level, const std::string& file);

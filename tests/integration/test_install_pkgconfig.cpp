@@ -188,9 +188,17 @@ TEST_F(InstalledTree, PkgConfigNamesTheInstallPrefix) {
   ASSERT_EQ(r.exit_code, 0) << explain(r);
   // The .pc file is relocatable (prefix=${pcfiledir}/../..): the -I directory must be the
   // installed include directory, however it is spelled.
-  size_t at = r.out.find("-I");
-  ASSERT_NE(at, std::string::npos) << r.out;
-  std::string include_dir = r.out.substr(at + 2, r.out.find_first_of(" \n", at) - at - 2);
+  // Look at whole words only: the scratch directory's random suffix may itself begin with
+  // "I" (".../tmp-IqPY8E/..."), and a substring search found "-I" inside the prefix line.
+  std::string include_dir;
+  std::istringstream words(r.out);
+  for (std::string word; words >> word;) {
+    if (word.rfind("-I", 0) == 0) {
+      include_dir = word.substr(2);
+      break;
+    }
+  }
+  ASSERT_NE(include_dir, "") << r.out;
   char resolved[PATH_MAX];
   ASSERT_NE(realpath(include_dir.c_str(), resolved), nullptr) << include_dir;
   char expected[PATH_MAX];

@@ -340,6 +340,46 @@ TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
   EXPECT_EQ(r.err.find("GET pages"), std::string::npos) << "the timeline went to stderr";
 }
 
+std::vector<pid_t> engine_threads(const std::string& name);  // the engine's threads so named
+bool blocks_every_signal(pid_t tid);
+
+// The engine logs to stderr while a thread's write(2) to that stderr pipe faults on the mapping
+// and so holds the pipe: the GET for the faulting page is answered 503, and the engine logs
+// each retry (MMAPURL_LOG=info). It must queue those lines, not wait on the pipe for them.
+TEST(Lifecycle, LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr) {
+  const std::string role = child_role();
+  if (role == "log-while-fwrite") {
+    configure_engine_environment();
+    const uint64_t kSize = 4 << 20;
+    auto server = start_server({{"/w", kSize, 0x6}}, 0, /*latency_ms=*/30);
+    if (!server) std::_Exit(3);
+    Mapping m(server->url("/w"));
+    if (!m.ok()) std::_Exit(4);
+    server->set_fault(Fault::kStatus503, 3, "/w");
+    if (std::fwrite(m.data() + (1 << 20), 1, 256 << 10, stderr) != (256 << 10)) std::_Exit(5);
+    if (m.stats().retries == 0) std::_Exit(6);
+    auto writers = engine_threads("mmapurl-log");
+    if (writers.size() != 1) std::_Exit(7);
+    if (!blocks_every_signal(writers[0])) std::_Exit(8);
+    std::exit(0);  // not _Exit: the lines still queued are written at exit
+  }
+  auto dir = testing::TempDir::create("mmapurl-lifecycle-log-fwrite", nullptr);
+  ASSERT_TRUE(dir);
+  auto r = run_test_in_fresh_process(
+      "Lifecycle.LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr", "log-while-fwrite",
+      {{"MMAPURL_LOG", "info"}, {"MMAPURL_LOG_FILE", std::nullopt}}, dir->path(),
+      std::chrono::seconds(40));
+  EXPECT_FALSE(r.timed_out) << "deadlock: the engine waited on the stderr pipe a reader held";
+  EXPECT_EQ(r.exit_code, 0) << r.out
+                            << " (5: fwrite failed, 6: no retry, 7: no thread named mmapurl-log, "
+                               "8: it takes signals)";
+  EXPECT_NE(r.err.find(" info: retrying "), std::string::npos) << "the retries were not logged";
+  std::string expect(256 << 10, '\0');
+  testserver::fill_synthetic(0x6, 1 << 20, reinterpret_cast<uint8_t*>(expect.data()),
+                             expect.size());
+  EXPECT_NE(r.err.find(expect), std::string::npos) << "fwrite wrote other bytes";
+}
+
 // MMAPURL_LOG=debug with a log file: a line per planned range and per finished GET, with its
 // pages, kind and time (the timeline of a throughput question). Never on stderr: see log.hpp.
 TEST(Lifecycle, DebugLogFileHasTheTimelineOfPlansAndGets) {
@@ -408,17 +448,30 @@ TEST(Lifecycle, FaultInsideFwriteToFileWhileEngineBusy) {
 }
 
 // --- The engine thread takes no signals. ---
-std::vector<pid_t> engine_threads() {
+std::vector<pid_t> engine_threads(const std::string& name) {
   std::vector<pid_t> tids;
   DIR* d = opendir("/proc/self/task");
   if (!d) return tids;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     auto comm = testing::read_file(std::string("/proc/self/task/") + e->d_name + "/comm");
-    if (comm && comm->rfind("mmapurl-engine", 0) == 0) tids.push_back(std::atoi(e->d_name));
+    if (comm && comm->rfind(name, 0) == 0) tids.push_back(std::atoi(e->d_name));
   }
   closedir(d);
   return tids;
+}
+
+bool blocks_every_signal(pid_t tid) {
+  auto status = testing::read_file("/proc/self/task/" + std::to_string(tid) + "/status");
+  if (!status) return false;
+  auto at = status->find("SigBlk:");
+  if (at == std::string::npos) return false;
+  uint64_t blocked = std::stoull(status->substr(at + 7, 32), nullptr, 16);
+  for (int sig = 1; sig < 32; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;  // cannot be blocked
+    if (!(blocked & (uint64_t{1} << (sig - 1)))) return false;
+  }
+  return true;
 }
 
 std::atomic<pid_t> g_handler_tids[64];
@@ -435,19 +488,10 @@ TEST(Lifecycle, EngineThreadBlocksSignals) {
   ASSERT_TRUE(server);
   Mapping m(server->url("/s"));
   ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
-  auto tids = engine_threads();
+  auto tids = engine_threads("mmapurl-engine");
   ASSERT_FALSE(tids.empty()) << "no thread named mmapurl-engine";
   for (pid_t tid : tids) {
-    auto status = testing::read_file("/proc/self/task/" + std::to_string(tid) + "/status");
-    ASSERT_TRUE(status);
-    auto at = status->find("SigBlk:");
-    ASSERT_NE(at, std::string::npos);
-    uint64_t blocked = std::stoull(status->substr(at + 7, 32), nullptr, 16);
-    for (int sig = 1; sig < 32; ++sig) {
-      if (sig == SIGKILL || sig == SIGSTOP) continue;  // cannot be blocked
-      EXPECT_TRUE(blocked & (uint64_t{1} << (sig - 1)))
-          << "engine thread " << tid << " does not block " << strsignal(sig);
-    }
+    EXPECT_TRUE(blocks_every_signal(tid)) << "engine thread " << tid << " takes signals";
   }
   struct sigaction sa {
   }, old{};
@@ -498,7 +542,7 @@ TEST(Lifecycle, EngineThreadInheritsTheFirstCallersCpuAffinity) {
     int err = 0;
     const void* p = mmap_s3(url.c_str(), &sz, &err);
     if (p == MAP_FAILED) std::_Exit(20 + err);
-    auto tids = engine_threads();
+    auto tids = engine_threads("mmapurl-engine");
     if (tids.empty()) std::_Exit(11);
     for (pid_t tid : tids) {
       cpu_set_t engine;
