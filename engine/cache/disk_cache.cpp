@@ -4,13 +4,77 @@
 #include "cache/disk_cache.hpp"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include "cache/kept_cache_record.hpp"
+
 namespace mmapurl::cache {
+
+namespace {
+// File names from a digest of the object's name: URLs hold slashes, and may be long.
+std::string kept_file_stem(const std::string& dir, const std::string& name) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(name.data(), name.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string stem = dir + "/mmapurl-";
+  char hex[3];
+  for (unsigned int i = 0; i < 16; ++i) {  // 128 bits name a file well enough
+    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
+    stem += hex;
+  }
+  return stem;
+}
+
+std::string record_path(const std::string& path) { return path + ".held"; }
+
+// A rename or unlink is durable only once its directory is synced.
+bool sync_directory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// At most `limit` bytes of `path`; "" if it cannot be read.
+std::string read_small_file(const std::string& path, size_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out(limit, '\0');
+  size_t done = 0;
+  while (done < limit) {
+    ssize_t n = ::read(fd, out.data() + done, limit - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(done);
+  return out;
+}
+
+bool write_whole_file(const std::string& path, const std::string& bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == bytes.size() && ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+}  // namespace
 
 std::unique_ptr<DiskCache> DiskCache::create(const std::string& dir, uint64_t pages,
                                              std::string* error) {
@@ -26,6 +90,69 @@ std::unique_ptr<DiskCache> DiskCache::create(const std::string& dir, uint64_t pa
     return nullptr;
   }
   return std::unique_ptr<DiskCache>(new DiskCache(fd, pages));
+}
+
+std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const std::string& name,
+                                                const std::string& validator, uint64_t pages,
+                                                std::string* error) {
+  const std::string path = kept_file_stem(dir, name) + ".cache";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = "kept cache file " + path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  // One mapping at a time writes a kept file (another process's, or this one's second mapping
+  // of the object, gets an unnamed file of its own).
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *error =
+        "kept cache file " + path + ": " +
+        (errno == EWOULDBLOCK ? std::string("in use by another mapping") : std::strerror(errno));
+    ::close(fd);
+    return nullptr;
+  }
+  const uint64_t words = (pages + 63) / 64;
+  auto held = decode_kept_cache_record(
+      read_small_file(record_path(path), 4096 + validator.size() + words * sizeof(uint64_t)),
+      validator, pages);
+  // The record goes now, durably: until save() writes it again, the file's pages are not trusted.
+  if ((::unlink(record_path(path).c_str()) != 0 && errno != ENOENT) || !sync_directory(dir)) {
+    *error = "kept cache record " + record_path(path) + ": " + std::strerror(errno);
+    ::close(fd);
+    return nullptr;
+  }
+  // No record for this object: drop the old bytes (and their disk space), then size it sparse.
+  if ((!held && ::ftruncate(fd, 0) != 0) ||
+      ::ftruncate(fd, static_cast<off_t>(pages * kPageSize)) != 0) {
+    *error = "kept cache file " + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<DiskCache> cache(held ? new DiskCache(fd, std::move(*held))
+                                        : new DiskCache(fd, pages));
+  cache->dir_ = dir;
+  cache->path_ = path;
+  cache->validator_ = validator;
+  return cache;
+}
+
+bool DiskCache::save() {
+  if (!kept() || saved_) return true;
+  saved_ = true;
+  if (!usable_) {  // its bytes are not all known good: nothing to keep
+    ::unlink(path_.c_str());
+    return false;
+  }
+  const std::string record = record_path(path_);
+  const std::string temporary = record + ".tmp";
+  // The bytes first: a record on disk must never name pages the disk does not hold yet.
+  if (::fdatasync(fd_) != 0 ||
+      !write_whole_file(temporary, encode_kept_cache_record(validator_, held_)) ||
+      ::rename(temporary.c_str(), record.c_str()) != 0 || !sync_directory(dir_)) {
+    error_ = "saving kept cache record " + record + ": " + std::strerror(errno);
+    ::unlink(temporary.c_str());
+    return false;
+  }
+  return true;
 }
 
 DiskCache::~DiskCache() { ::close(fd_); }

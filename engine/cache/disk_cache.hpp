@@ -1,13 +1,16 @@
 // DiskCache: the bytes of one mapping's object kept in a file under MMAPURL_CACHE_DIR, so that a
 // page evicted from memory (or never filled) is read back from the local file instead of fetched
 // again, and so that a background download of the whole object costs page cache, not the
-// process's memory. The file is unnamed (O_TMPFILE): it lives as long as the mapping and no other
-// process can see stale bytes in it. Only the engine thread uses it.
+// process's memory. By default the file is unnamed (O_TMPFILE): it lives as long as the mapping
+// and no other process can see stale bytes in it. A kept cache (MMAPURL_CACHE_KEEP) is a named
+// file that outlives the mapping, with a record of the pages it holds (kept_cache_record.hpp).
+// Only the engine thread uses it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "control/page_bitmap.hpp"
 
@@ -20,6 +23,14 @@ class DiskCache {
   // A cache file for `pages` pages in `dir`; nullptr and `error` set when it cannot be made.
   static std::unique_ptr<DiskCache> create(const std::string& dir, uint64_t pages,
                                            std::string* error);
+  // The kept cache file of the object `name` (its origin and URL) in `dir`, locked for this
+  // mapping, holding the pages its record names if the record is for `validator` (size and strong
+  // ETag or version). The record is removed while the mapping lives, so a process that dies
+  // without save() leaves a file the next mapping does not trust. nullptr and `error` set when
+  // it cannot be had (another mapping holds it, the directory refuses).
+  static std::unique_ptr<DiskCache> open_kept(const std::string& dir, const std::string& name,
+                                              const std::string& validator, uint64_t pages,
+                                              std::string* error);
   ~DiskCache();
   DiskCache(const DiskCache&) = delete;
   DiskCache& operator=(const DiskCache&) = delete;
@@ -38,14 +49,24 @@ class DiskCache {
   bool load(uint64_t first_page, uint8_t* out, uint64_t count);
   bool usable() const { return usable_; }
   const std::string& error() const { return error_; }
+  bool kept() const { return !path_.empty(); }
+  // For a kept cache, at unmap and at exit: waits for the file's data to reach the disk, then
+  // writes the record, so the next mapping of the same object starts with these pages. A cache
+  // turned off is deleted instead. Once only; false with error() set if the record is not written.
+  bool save();
 
  private:
   DiskCache(int fd, uint64_t pages) : fd_(fd), held_(pages) {}
+  DiskCache(int fd, control::PageBitmap held) : fd_(fd), held_(std::move(held)) {}
   void disable(const std::string& why);
   template <typename Transfer>
   bool transfer_pages(Transfer transfer, const char* what, uint64_t first_page, uint64_t count);
   int fd_;
   bool usable_ = true;
+  std::string dir_;        // kept cache only: its directory,
+  std::string path_;       // its file (the bytes), and
+  std::string validator_;  // what its record says the bytes are of
+  bool saved_ = false;
   std::string error_;
   control::PageBitmap held_;
 };

@@ -99,6 +99,16 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
   if (c.cache_prefetch_whole && c.cache_dir.empty() && warnings) {
     *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";
   }
+  if (auto v = env("MMAPURL_CACHE_KEEP")) {
+    if (*v == "1" || *v == "0") {
+      c.cache_keep = *v == "1";
+    } else {
+      warn("MMAPURL_CACHE_KEEP");
+    }
+  }
+  if (c.cache_keep && c.cache_dir.empty() && warnings) {
+    *warnings += "MMAPURL_CACHE_KEEP=1 needs MMAPURL_CACHE_DIR; ";
+  }
   // Pages are fetched whole; keep every size a multiple of 4 KiB.
   auto round_pages = [](uint64_t& v) { v = (v + 4095) & ~uint64_t{4095}; };
   round_pages(c.part_bytes);

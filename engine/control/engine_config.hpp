@@ -33,6 +33,10 @@ struct EngineConfig {
   // MMAPURL_CACHE_PREFETCH=whole (with a cache directory): download the whole object into the
   // cache file in the background from mapping time on, on the connections faults leave free.
   bool cache_prefetch_whole = false;
+  // MMAPURL_CACHE_KEEP=1 (with a cache directory): the cache file is named by the object and
+  // kept after unmap and exit; the next mapping of the same object (same size and strong ETag or
+  // version) starts with the pages it holds.
+  bool cache_keep = false;
 };
 
 // How many background (cache prefetch) GETs may run at once: the connections minus those kept

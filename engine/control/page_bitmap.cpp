@@ -2,8 +2,16 @@
 #include "control/page_bitmap.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace mmapurl::control {
+
+PageBitmap::PageBitmap(uint64_t pages, std::vector<uint64_t> words)
+    : pages_(pages), words_(std::move(words)) {
+  words_.resize((pages + 63) / 64, 0);
+  if (pages % 64 != 0) words_.back() &= (uint64_t{1} << (pages % 64)) - 1;
+  for (uint64_t w : words_) set_ += static_cast<uint64_t>(__builtin_popcountll(w));
+}
 
 void PageBitmap::set_range(uint64_t first, uint64_t count) {
   const uint64_t end = std::min(pages_, first + std::min(count, pages_));

@@ -10,6 +10,8 @@ namespace mmapurl::control {
 class PageBitmap {
  public:
   explicit PageBitmap(uint64_t pages) : pages_(pages), words_((pages + 63) / 64, 0) {}
+  // From words as words() gave them (a kept cache's record); bits past `pages` are dropped.
+  PageBitmap(uint64_t pages, std::vector<uint64_t> words);
 
   uint64_t size() const { return pages_; }
   bool test(uint64_t page) const { return (words_[page / 64] >> (page % 64)) & 1; }
@@ -18,6 +20,7 @@ class PageBitmap {
   // Length of the run of pages whose bit equals `value`, starting at `first`, at most `max`.
   uint64_t run_length(uint64_t first, uint64_t max, bool value) const;
   uint64_t count() const { return set_; }
+  const std::vector<uint64_t>& words() const { return words_; }
 
  private:
   uint64_t pages_;

@@ -371,12 +371,7 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   m->size = id.size;
   m->source = std::move(job->source);
   m->pool = pool_for(m->source->origin());
-  if (!config.cache_dir.empty() && pages > 0) {
-    // Without its cache file the mapping still works, from the network alone.
-    std::string why;
-    m->cache = cache::DiskCache::create(config.cache_dir, pages, &why);
-    if (!m->cache) MMAPURL_LOG(LogLevel::kError, m->source->describe() + ": no disk cache: " + why);
-  }
+  if (!config.cache_dir.empty() && pages > 0) m->cache = open_cache(*m->source, id, pages);
   Mapping& ref = *m;
   by_address[base] = m->id;
   mappings[m->id] = std::move(m);
@@ -462,6 +457,53 @@ MapOutcome Engine::map(const std::string& url) {
   return future.get();
 }
 
+namespace {
+// What a kept cache file must match to be trusted: the size and a strong validator. A weak ETag
+// or a date alone may stand for other bytes; then the cache file is unnamed, as without keep.
+std::string kept_cache_validator(const source::ObjectIdentity& id) {
+  if (id.etag.find('\n') != std::string::npos || id.version_id.find('\n') != std::string::npos)
+    return "";
+  const std::string size = "size " + std::to_string(id.size);
+  if (!id.version_id.empty()) return size + " version " + id.version_id + " etag " + id.etag;
+  if (!id.etag.empty() && !id.etag_weak) return size + " etag " + id.etag;
+  return "";
+}
+}  // namespace
+
+// Without its cache file the mapping still works, from the network alone.
+std::unique_ptr<cache::DiskCache> EngineImpl::open_cache(const source::ObjectSource& source,
+                                                         const source::ObjectIdentity& id,
+                                                         uint64_t pages) {
+  std::string why;
+  if (config.cache_keep) {
+    const std::string validator = kept_cache_validator(id);
+    if (validator.empty()) {
+      MMAPURL_LOG(LogLevel::kInfo,
+                  source.describe() + ": cache not kept: no strong ETag or version");
+    } else if (auto kept = cache::DiskCache::open_kept(
+                   config.cache_dir, source.origin().key() + " " + source.describe(), validator,
+                   pages, &why)) {
+      MMAPURL_LOG(LogLevel::kInfo, source.describe() + ": kept cache holds " +
+                                       std::to_string(kept->held_pages()) + " of " +
+                                       std::to_string(pages) + " pages");
+      return kept;
+    } else {
+      MMAPURL_LOG(LogLevel::kInfo, source.describe() + ": cache not kept: " + why);
+    }
+  }
+  auto unnamed = cache::DiskCache::create(config.cache_dir, pages, &why);
+  if (!unnamed) MMAPURL_LOG(LogLevel::kError, source.describe() + ": no disk cache: " + why);
+  return unnamed;
+}
+
+void EngineImpl::save_kept_cache(Mapping& m) {
+  if (!m.cache || !m.cache->kept()) return;
+  if (!m.cache->save()) {
+    MMAPURL_LOG(LogLevel::kError,
+                m.source->describe() + ": kept cache dropped: " + m.cache->error());
+  }
+}
+
 int EngineImpl::unmap_now(uint64_t addr) {
   auto it = by_address.find(addr);
   if (it == by_address.end()) return -1;
@@ -476,6 +518,7 @@ int EngineImpl::unmap_now(uint64_t addr) {
     }
   }
   if (m.cache && m.cache_cursor < m.pages.size()) m.pool->keep_ready(0);  // its download ends
+  save_kept_cache(m);
   if (m.length > 0) uffd.unregister(m.base, m.length);
   ::munmap(reinterpret_cast<void*>(m.base), std::max<uint64_t>(m.length, kPageSize));
   totals.resident_bytes.fetch_sub(m.counters.resident_bytes.load(), std::memory_order_relaxed);
@@ -493,7 +536,13 @@ int Engine::unmap(const void* addr) {
   return future.get();
 }
 
-void Engine::post_freeze(std::function<void()> park) { asio::post(*impl_->io, std::move(park)); }
+// Kept caches are saved first: a program that exits without munmap keeps what it downloaded.
+void Engine::post_freeze(std::function<void()> park) {
+  asio::post(*impl_->io, [impl = impl_, park = std::move(park)] {
+    for (auto& [id, mapping] : impl->mappings) impl->save_kept_cache(*mapping);
+    park();
+  });
+}
 
 int Engine::advise(const void* addr, size_t len, int advice) {
   std::promise<int> done;

@@ -38,6 +38,9 @@ class EngineImpl {
   void ask_size(std::shared_ptr<OpenJob> job, net::RequestSpec request);
   int unmap_now(uint64_t addr);
   int advise_now(uint64_t addr, uint64_t len, int advice);
+  std::unique_ptr<cache::DiskCache> open_cache(const source::ObjectSource& source,
+                                               const source::ObjectIdentity& id, uint64_t pages);
+  void save_kept_cache(Mapping& m);
   Mapping* find_mapping(uint64_t addr);
   net::ConnectionPool* pool_for(const net::Origin& origin);
 

@@ -4,13 +4,19 @@
 // directory that cannot be used leaves the mapping working from the network. Each test runs in a
 // fresh process: the engine reads its configuration once.
 
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -127,6 +133,163 @@ TEST_F(DiskCache, WholeObjectPrefetchFillsTheFileNotMemoryThenRandomReadsNeedNoR
   // Each random read is one page (or two, where it crosses a page) of the cache file.
   EXPECT_GE(after.cache_filled_pages, after.faults) << "every fault was filled from the file";
   ASSERT_EQ(itest::first_mismatch(data, kSize, content), std::string::npos) << "every byte";
+}
+
+// The files of a kept cache directory: "<stem>.cache" and, while no mapping holds it, ".held".
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Maps `url` in a forked child, reads it whole, and leaves by exit (atexit handlers run) or by
+// _exit (as a crash would); the child's exit status, or -1.
+int read_whole_in_forked_child(const std::string& url, const std::string& content,
+                               bool clean_exit) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    // Registered before the engine's handler, so it runs after it: exit's atexit work is done,
+    // and this test process's own static objects (the shared nginx) are not torn down here.
+    std::atexit([] { std::_Exit(0); });
+    size_t size = 0;
+    int err = 0;
+    const void* p = mmap_s3(url.c_str(), &size, &err);
+    if (p == MAP_FAILED) std::_Exit(20 + err);
+    if (size != content.size()) std::_Exit(40);
+    if (itest::first_mismatch(static_cast<const uint8_t*>(p), size, content) != std::string::npos)
+      std::_Exit(42);
+    if (clean_exit) std::exit(0);  // without munmap_s3: the engine saves at exit
+    std::_Exit(0);
+  }
+  int status = 0;
+  for (int i = 0; i < 4000; ++i) {  // 40 s
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+// MMAPURL_CACHE_KEEP=1: a second mapping of the same object reads it from the file the first one
+// left: one request (the probe, which checks the object is still the one cached).
+TEST_F(DiskCache, AKeptCacheServesTheNextMappingOfTheObjectWithoutRefetching) {
+  constexpr size_t kSize = 12 * kMiB + 99;
+  const std::string content = itest::random_bytes(kSize, 91);
+  ASSERT_TRUE(origin_->put("kept.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
+  const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
+  {
+    Mapping m(origin_->url(true, "kept.bin"));
+    ASSERT_TRUE(m.ok()) << m.error_string();
+    ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+    auto files = files_in(dir);
+    ASSERT_EQ(files.size(), 1u) << "no record while a mapping holds the file";
+    EXPECT_TRUE(ends_with(files[0], ".cache")) << files[0];
+  }
+  auto files = files_in(dir);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(ends_with(files[0], ".cache") && ends_with(files[1], ".cache.held"))
+      << files[0] << " " << files[1];
+  Mapping again(origin_->url(true, "kept.bin"));
+  ASSERT_TRUE(again.ok()) << again.error_string();
+  EXPECT_EQ(again.stats().cached_bytes, (kSize + 4095) / 4096 * 4096) << "it starts full";
+  ASSERT_EQ(itest::first_mismatch(again.data(), kSize, content), std::string::npos);
+  ASSERT_EQ(wrong_random_bytes(again.data(), content, 1000, 7), 0u);
+  const Stats s = again.stats();
+  EXPECT_EQ(s.requests, 1u) << "the probe only";
+  EXPECT_LE(s.bytes_fetched, 1 * kMiB);
+  EXPECT_GT(s.cache_filled_pages, kSize / 4096 / 2);
+}
+
+// The object changed (same size, new ETag): the old file is dropped, never read.
+TEST_F(DiskCache, AKeptCacheOfAnObjectThatChangedIsDropped) {
+  constexpr size_t kSize = 6 * kMiB + 5;
+  const std::string before = itest::random_bytes(kSize, 92);
+  const std::string after = itest::random_bytes(kSize, 93);
+  ASSERT_TRUE(origin_->put("changes.bin", before));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
+  {
+    Mapping m(origin_->url(true, "changes.bin"));
+    ASSERT_TRUE(m.ok()) << m.error_string();
+    ASSERT_EQ(itest::first_mismatch(m.data(), kSize, before), std::string::npos);
+  }
+  // nginx's ETag is the file's mtime (seconds) and size: a new second gives a new ETag.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_TRUE(origin_->put("changes.bin", after));
+  Mapping m(origin_->url(true, "changes.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  EXPECT_LE(m.stats().cached_bytes, 1 * kMiB) << "only the new probe's pages";
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, after), std::string::npos) << "the new bytes";
+  EXPECT_GE(m.stats().bytes_fetched, kSize);
+}
+
+// A process that exits without munmap keeps its cache; one that dies leaves a file without a
+// record, which the next mapping does not trust.
+TEST_F(DiskCache, AKeptCacheSurvivesExitButNotACrash) {
+  constexpr size_t kSize = 5 * kMiB + 3;
+  const std::string content = itest::random_bytes(kSize, 94);
+  ASSERT_TRUE(origin_->put("exits.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
+  const std::string url = origin_->url(true, "exits.bin");
+  ASSERT_EQ(read_whole_in_forked_child(url, content, /*clean_exit=*/false), 0);
+  const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
+  EXPECT_EQ(files_in(dir).size(), 1u) << "the crashed child wrote no record";
+  ASSERT_EQ(read_whole_in_forked_child(url, content, /*clean_exit=*/true), 0);
+  EXPECT_EQ(files_in(dir).size(), 2u) << "the child that exited wrote its record";
+  Mapping m(url);
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+  EXPECT_EQ(m.stats().requests, 1u) << "every page came from the kept file";
+}
+
+// Two mappings of one object at once: the second gets an unnamed file; both read right bytes.
+TEST_F(DiskCache, TwoMappingsOfAKeptObjectAtOnceBothReadRight) {
+  constexpr size_t kSize = 3 * kMiB + 17;
+  const std::string content = itest::random_bytes(kSize, 95);
+  ASSERT_TRUE(origin_->put("twice.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
+  Mapping first(origin_->url(true, "twice.bin"));
+  Mapping second(origin_->url(true, "twice.bin"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_EQ(itest::first_mismatch(second.data(), kSize, content), std::string::npos);
+  ASSERT_EQ(itest::first_mismatch(first.data(), kSize, content), std::string::npos);
+  EXPECT_EQ(files_in(std::getenv("MMAPURL_CACHE_DIR")).size(), 1u) << "one kept file, no record";
+}
+
+// A record that is not whole (cut short, as a full disk might leave it) is no record.
+TEST_F(DiskCache, AKeptCacheWithADamagedRecordStartsEmpty) {
+  constexpr size_t kSize = 4 * kMiB + 1;
+  const std::string content = itest::random_bytes(kSize, 96);
+  ASSERT_TRUE(origin_->put("damaged.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
+  const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
+  {
+    Mapping m(origin_->url(true, "damaged.bin"));
+    ASSERT_TRUE(m.ok()) << m.error_string();
+    ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+  }
+  auto files = files_in(dir);
+  ASSERT_EQ(files.size(), 2u);
+  const std::string record = dir + "/" + files[1];
+  ASSERT_EQ(::truncate(record.c_str(), 40), 0);
+  Mapping m(origin_->url(true, "damaged.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  EXPECT_LE(m.stats().cached_bytes, 1 * kMiB);
+  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
+  EXPECT_GE(m.stats().bytes_fetched, kSize);
 }
 
 // At a memory limit the reader has filled, the download goes on (it evicts the oldest fills for

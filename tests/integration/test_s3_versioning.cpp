@@ -201,6 +201,52 @@ TEST_F(S3Versioning, ReplacedObjectKeepsReadingTheMappedVersion) {
   }
 }
 
+// MMAPURL_CACHE_KEEP=1 over S3: the next mapping of the same version reads the kept file (the
+// probe is its only GET); a new version of the same size starts it empty and reads the new bytes.
+TEST_F(S3Versioning, AKeptCacheServesTheSameVersionAndDropsForANewOne) {
+  const std::string before = random_bytes(kObjectSize, 4);
+  if (!mmapurl::itest::in_fresh_process()) {  // the engine reads its configuration once
+    std::string error;
+    auto cache = TempDir::create("mmapurl-s3-kept-cache", &error);
+    ASSERT_NE(cache, nullptr) << error;
+    set_env("MMAPURL_CACHE_DIR", cache->path());
+    set_env("MMAPURL_CACHE_KEEP", "1");
+    EXPECT_TRUE(mmapurl::itest::run_current_test_in_fresh_process());
+    unset_env("MMAPURL_CACHE_DIR");
+    unset_env("MMAPURL_CACHE_KEEP");
+    return;
+  }
+  // In the child, with its own s3rver.
+  ASSERT_FALSE(put_version("kept.bin", before).empty());
+  size_t size = 0;
+  int err = -1;
+  const void* p = mmap_s3(url("kept.bin").c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
+  ASSERT_EQ(mmapurl::itest::first_mismatch(static_cast<const uint8_t*>(p), size, before),
+            std::string::npos);
+  EXPECT_EQ(munmap_s3(p), 0);
+
+  size_t log_start = server_->request_log().size();
+  p = mmap_s3(url("kept.bin").c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
+  ASSERT_EQ(mmapurl::itest::first_mismatch(static_cast<const uint8_t*>(p), size, before),
+            std::string::npos);
+  EXPECT_EQ(munmap_s3(p), 0);
+  auto gets = gets_of("kept.bin", log_start);
+  EXPECT_EQ(gets.size(), 1u) << "the probe only:\n" << describe(gets);
+
+  const std::string after = random_bytes(kObjectSize, 5);
+  ASSERT_FALSE(put_version("kept.bin", after).empty());
+  log_start = server_->request_log().size();
+  p = mmap_s3(url("kept.bin").c_str(), &size, &err);
+  ASSERT_NE(p, MAP_FAILED) << describe_failure(err);
+  ASSERT_EQ(mmapurl::itest::first_mismatch(static_cast<const uint8_t*>(p), size, after),
+            std::string::npos)
+      << "the new version's bytes";
+  EXPECT_EQ(munmap_s3(p), 0);
+  EXPECT_GT(gets_of("kept.bin", log_start).size(), 1u) << "fetched anew";
+}
+
 // The mapped version deleted after the object was replaced: pages fetched before still read the
 // old bytes, pages not fetched yet raise SIGBUS (404 NoSuchVersion), and no page ever shows the
 // new object's bytes.

@@ -101,6 +101,17 @@ TEST(EngineConfig, DiskCacheAndItsWholeObjectPrefetch) {
   warnings.clear();
   load({{"MMAPURL_CACHE_PREFETCH", "whole"}}, &warnings);
   EXPECT_NE(warnings.find("needs MMAPURL_CACHE_DIR"), std::string::npos);
+  warnings.clear();
+  EXPECT_FALSE(off.cache_keep);
+  EXPECT_TRUE(
+      load({{"MMAPURL_CACHE_DIR", "/c"}, {"MMAPURL_CACHE_KEEP", "1"}}, &warnings).cache_keep);
+  EXPECT_EQ(warnings, "");
+  EXPECT_FALSE(
+      load({{"MMAPURL_CACHE_DIR", "/c"}, {"MMAPURL_CACHE_KEEP", "yes"}}, &warnings).cache_keep);
+  EXPECT_NE(warnings.find("MMAPURL_CACHE_KEEP"), std::string::npos);
+  warnings.clear();
+  load({{"MMAPURL_CACHE_KEEP", "1"}}, &warnings);
+  EXPECT_NE(warnings.find("MMAPURL_CACHE_KEEP=1 needs MMAPURL_CACHE_DIR"), std::string::npos);
 }
 
 TEST(EngineConfig, BackgroundFetchesLeaveConnectionsToFaults) {
