@@ -14,11 +14,7 @@ size_mb=1024
 mkdir -p "$work"
 source "$here/serve_random_object.sh"
 source "$here/warm_up.sh"
-"$A/tools/mmapurl-shaper" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rtt-ms 20 \
-  --conn-mbps 50 --handshake-rtt --splice >"$work/shaper.out" 2>"$work/shaper.err" &
-shaper_pid=$!
-sleep 0.5
-shaper_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out")
+source "$here/start_s3like_shaper.sh" "$A"
 summary='import json,sys
 d=json.load(sys.stdin); l=d.get("latency_us",{})
 print(d.get("seconds"), l.get("p50"), l.get("p99"), l.get("max"), d.get("verified"),

@@ -30,11 +30,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 source bench/serve_random_object.sh
 source bench/warm_up.sh
 url="https://127.0.0.1:$port/obj"
-"$build/tools/mmapurl-shaper" --listen 127.0.0.1:0 --target "127.0.0.1:$port" --rtt-ms 20 --conn-mbps 50 \
-  --handshake-rtt --splice > "$work/shaper.out" 2>/dev/null &
-sleep 0.5
-sport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/shaper.out")
-[[ -n $sport ]] || { echo "mmapurl-shaper did not start: $(cat "$work/shaper.out")" >&2; exit 1; }
+source bench/start_s3like_shaper.sh "$build"
+sport=$shaper_port
 surl="https://127.0.0.1:$sport/obj"
 
 pin=()  # a command prefix for the client (ROWS=placement: taskset)

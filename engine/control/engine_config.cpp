@@ -81,33 +81,24 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
   if (auto v = env("MMAPURL_LOG")) c.log = *v;
   if (auto v = env("MMAPURL_LOG_FILE")) c.log_file = *v;
   if (auto v = env("MMAPURL_DISABLE_POISON")) c.disable_poison = (*v == "1" || *v == "true");
-  if (auto v = env("MMAPURL_TLS_RECORDS")) {
-    if (*v == "engine" || *v == "openssl") {
-      c.engine_reads_tls_records = *v == "engine";
-    } else {
-      warn("MMAPURL_TLS_RECORDS");
+  // A variable that takes one of two words: `field` is whether it is `on`.
+  auto two_word_var = [&](const char* name, const char* on, const char* off, bool& field) {
+    if (auto v = env(name)) {
+      if (*v == on || *v == off) {
+        field = *v == on;
+      } else {
+        warn(name);
+      }
     }
-  }
+  };
+  two_word_var("MMAPURL_TLS_RECORDS", "engine", "openssl", c.engine_reads_tls_records);
   if (auto v = env("MMAPURL_CACHE_DIR")) c.cache_dir = *v;
-  if (auto v = env("MMAPURL_CACHE_PREFETCH")) {
-    if (*v == "whole" || *v == "off") {
-      c.cache_prefetch_whole = *v == "whole";
-    } else {
-      warn("MMAPURL_CACHE_PREFETCH");
-    }
-  }
-  if (c.cache_prefetch_whole && c.cache_dir.empty() && warnings) {
-    *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";
-  }
-  if (auto v = env("MMAPURL_CACHE_KEEP")) {
-    if (*v == "1" || *v == "0") {
-      c.cache_keep = *v == "1";
-    } else {
-      warn("MMAPURL_CACHE_KEEP");
-    }
-  }
-  if (c.cache_keep && c.cache_dir.empty() && warnings) {
-    *warnings += "MMAPURL_CACHE_KEEP=1 needs MMAPURL_CACHE_DIR; ";
+  two_word_var("MMAPURL_CACHE_PREFETCH", "whole", "off", c.cache_prefetch_whole);
+  two_word_var("MMAPURL_CACHE_KEEP", "1", "0", c.cache_keep);
+  if (c.cache_dir.empty() && warnings) {
+    if (c.cache_prefetch_whole)
+      *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";
+    if (c.cache_keep) *warnings += "MMAPURL_CACHE_KEEP=1 needs MMAPURL_CACHE_DIR; ";
   }
   // Pages are fetched whole; keep every size a multiple of 4 KiB.
   auto round_pages = [](uint64_t& v) { v = (v + 4095) & ~uint64_t{4095}; };
