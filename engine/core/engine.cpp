@@ -42,13 +42,20 @@ constexpr int kMaxOpenAttempts = 4;
 void freeze_engine_at_exit() {
   Engine* engine = g_engine;
   if (!engine) return;  // a forked child's engine has no thread
+  auto started = std::make_shared<std::promise<void>>();
   auto parked = std::make_shared<std::promise<void>>();
+  auto running = started->get_future();
   auto ready = parked->get_future();
-  engine->post_freeze([parked] {
-    parked->set_value();
-    for (;;) pause();
-  });
-  ready.wait_for(std::chrono::seconds(2));
+  engine->post_freeze([started] { started->set_value(); },
+                      [parked] {
+                        parked->set_value();
+                        for (;;) pause();
+                      });
+  // A stuck engine does not hold up exit for long; one saving its kept caches (an fdatasync of
+  // what they wrote) is waited for longer, or the next run would find nothing kept.
+  if (running.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
+    ready.wait_for(std::chrono::seconds(60));
+  }
 }
 
 void atfork_prepare() { g_engine_mutex.lock(); }
@@ -537,8 +544,9 @@ int Engine::unmap(const void* addr) {
 }
 
 // Kept caches are saved first: a program that exits without munmap keeps what it downloaded.
-void Engine::post_freeze(std::function<void()> park) {
-  asio::post(*impl_->io, [impl = impl_, park = std::move(park)] {
+void Engine::post_freeze(std::function<void()> started, std::function<void()> park) {
+  asio::post(*impl_->io, [impl = impl_, started = std::move(started), park = std::move(park)] {
+    started();
     for (auto& [id, mapping] : impl->mappings) impl->save_kept_cache(*mapping);
     park();
   });

@@ -29,8 +29,9 @@ class Engine {
   int unmap(const void* addr);
   int advise(const void* addr, size_t len, int advice);
   bool stats(const void* addr, Stats* out);
-  // Runs `park` on the engine thread; it never returns (process exit).
-  void post_freeze(std::function<void()> park);
+  // On the engine thread: `started`, then saves the kept caches, then `park`, which never returns
+  // (process exit).
+  void post_freeze(std::function<void()> started, std::function<void()> park);
 
  private:
   explicit Engine(EngineImpl* impl) : impl_(impl) {}
