@@ -524,7 +524,7 @@ int EngineImpl::unmap_now(uint64_t addr) {
       release_fetch(&m, fetch);
     }
   }
-  if (m.cache && m.cache_cursor < m.pages.size()) m.pool->keep_ready(0);  // its download ends
+  hold_ready_connections(m, false);  // its download ends
   save_kept_cache(m);
   if (m.length > 0) uffd.unregister(m.base, m.length);
   ::munmap(reinterpret_cast<void*>(m.base), std::max<uint64_t>(m.length, kPageSize));

@@ -41,6 +41,7 @@ class EngineImpl {
   std::unique_ptr<cache::DiskCache> open_cache(const source::ObjectSource& source,
                                                const source::ObjectIdentity& id, uint64_t pages);
   void save_kept_cache(Mapping& m);
+  void hold_ready_connections(Mapping& m, bool hold);
   Mapping* find_mapping(uint64_t addr);
   net::ConnectionPool* pool_for(const net::Origin& origin);
 

@@ -521,10 +521,11 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
 // budget gives it; the pool runs faults first and keeps a connection free for them. Pages a
 // request of the reader already brings are skipped: they are kept in the cache when filled.
 void EngineImpl::pump_cache_prefetch(Mapping& m) {
-  if (!config.cache_prefetch_whole || !m.cache || !m.cache->usable() || !m.broken.empty()) return;
+  const bool downloading = config.cache_prefetch_whole && m.cache && m.cache->usable() &&
+                           m.broken.empty() && m.cache_cursor < m.pages.size();
+  hold_ready_connections(m, downloading);
+  if (!downloading) return;
   const uint32_t budget = control::background_fetch_budget(config.connections);
-  // The connections the download leaves to faults stay connected, ready for the first ones.
-  m.pool->keep_ready(m.cache_cursor < m.pages.size() ? config.connections - budget : 0);
   const uint64_t part_pages =
       std::max<uint64_t>(1, std::min(config.part_bytes, config.memory_limit / 16) / kPageSize);
   const uint64_t total = m.pages.size();
@@ -551,6 +552,18 @@ void EngineImpl::pump_cache_prefetch(Mapping& m) {
     m.cache_cursor = p + run;
     ++m.background_fetches;
     start_fetch(m, std::move(f));
+  }
+  hold_ready_connections(m, m.cache_cursor < total);
+}
+
+// The connections the download leaves to faults stay connected, ready for the first ones.
+void EngineImpl::hold_ready_connections(Mapping& m, bool hold) {
+  if (hold == m.holds_ready_connections) return;
+  m.holds_ready_connections = hold;
+  if (hold) {
+    m.pool->hold_ready(config.connections - control::background_fetch_budget(config.connections));
+  } else {
+    m.pool->release_ready();
   }
 }
 

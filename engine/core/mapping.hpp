@@ -53,6 +53,7 @@ struct Mapping {
   std::unique_ptr<cache::DiskCache> cache;
   // MMAPURL_CACHE_PREFETCH=whole: the background download's next page and its GETs under way.
   uint64_t cache_cursor = 0;
+  bool holds_ready_connections = false;  // its download holds the pool's ready connections
   uint32_t background_fetches = 0;
 
   Mapping(uint64_t pages_count, control::PlannerConfig planner_config)

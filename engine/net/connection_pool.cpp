@@ -39,9 +39,15 @@ void ConnectionPool::open_ahead() {
   for (uint32_t i = 0; i < more && slots_.size() < max_connections_; ++i) open_one_ahead();
 }
 
-void ConnectionPool::keep_ready(uint32_t count) {
+void ConnectionPool::hold_ready(uint32_t count) {
+  ++ready_holders_;
   ready_ = count;
   open_ready();
+}
+
+void ConnectionPool::release_ready() {
+  if (ready_holders_ > 0 && --ready_holders_ == 0) ready_ = 0;
+  dispatch();  // background work may have waited for a connection it may now take
 }
 
 // Idle and opening connections are the slots not running an exchange.

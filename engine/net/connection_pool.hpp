@@ -26,12 +26,14 @@ class ConnectionPool {
   void promote(const std::shared_ptr<Exchange>& exchange);
   // Drops an exchange that has not started; false if it is running or unknown.
   bool withdraw(const std::shared_ptr<Exchange>& exchange);
-  // Until told otherwise, keeps `count` connections connected and idle beside those running
-  // exchanges (as many as the limit leaves room for); background exchanges do not take them. While
-  // a background download holds most connections, a thread's fault then finds one ready instead of
-  // paying the TCP and TLS handshakes first: three round trips far away (two S3-like faults took 75
-  // and 122 ms instead of 21).
-  void keep_ready(uint32_t count);
+  // While someone holds it (hold_ready, until release_ready), keeps `count` connections connected
+  // and idle beside those running exchanges (as many as the limit leaves room for); background
+  // exchanges do not take them. While a background download holds most connections, a thread's
+  // fault then finds one ready instead of paying the TCP and TLS handshakes first: three round
+  // trips far away (two S3-like faults took 75 and 122 ms instead of 21). Each downloading
+  // mapping of the origin holds it once: the first to finish does not release it for the others.
+  void hold_ready(uint32_t count);
+  void release_ready();
 
   const Origin& origin() const { return origin_; }
   uint32_t busy() const { return busy_; }
@@ -53,6 +55,7 @@ class ConnectionPool {
   uint32_t busy_ = 0;                        // connections running an exchange
   uint32_t opening_ = 0;                     // connections opened ahead, not yet ready
   uint32_t ready_ = 0;                       // idle connections to keep beside the busy ones
+  uint32_t ready_holders_ = 0;               // while 0, ready_ is 0
   uint64_t fastest_header_us_ = UINT64_MAX;  // the quickest answer yet: about one round trip
   uint64_t answers_ = 0;                     // answers with a header so far
   std::chrono::steady_clock::time_point last_urgent_{};
