@@ -183,6 +183,16 @@ int read_whole_in_forked_child(const std::string& url, const std::string& conten
   return -1;
 }
 
+// Maps `url`, reads it whole against `content`, unmaps: what leaves a kept cache behind.
+::testing::AssertionResult maps_and_reads_right(const std::string& url,
+                                                const std::string& content) {
+  Mapping m(url);
+  if (!m.ok()) return ::testing::AssertionFailure() << m.error_string();
+  const size_t at = itest::first_mismatch(m.data(), content.size(), content);
+  if (at != std::string::npos) return ::testing::AssertionFailure() << "wrong byte at " << at;
+  return ::testing::AssertionSuccess();
+}
+
 // MMAPURL_CACHE_KEEP=1: a second mapping of the same object reads it from the file the first one
 // left: one request (the probe, which checks the object is still the one cached).
 TEST_F(DiskCache, AKeptCacheServesTheNextMappingOfTheObjectWithoutRefetching) {
@@ -221,11 +231,7 @@ TEST_F(DiskCache, AKeptCacheOfAnObjectThatChangedIsDropped) {
   const std::string after = itest::random_bytes(kSize, 93);
   ASSERT_TRUE(origin_->put("changes.bin", before));
   if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
-  {
-    Mapping m(origin_->url(true, "changes.bin"));
-    ASSERT_TRUE(m.ok()) << m.error_string();
-    ASSERT_EQ(itest::first_mismatch(m.data(), kSize, before), std::string::npos);
-  }
+  ASSERT_TRUE(maps_and_reads_right(origin_->url(true, "changes.bin"), before));
   // nginx's ETag is the file's mtime (seconds) and size: a new second gives a new ETag.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   ASSERT_TRUE(origin_->put("changes.bin", after));
@@ -276,11 +282,7 @@ TEST_F(DiskCache, AKeptCacheWithADamagedRecordStartsEmpty) {
   ASSERT_TRUE(origin_->put("damaged.bin", content));
   if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
   const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
-  {
-    Mapping m(origin_->url(true, "damaged.bin"));
-    ASSERT_TRUE(m.ok()) << m.error_string();
-    ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
-  }
+  ASSERT_TRUE(maps_and_reads_right(origin_->url(true, "damaged.bin"), content));
   auto files = files_in(dir);
   ASSERT_EQ(files.size(), 2u);
   const std::string record = dir + "/" + files[1];
