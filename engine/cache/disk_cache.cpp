@@ -4,32 +4,39 @@
 #include "cache/disk_cache.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "cache/kept_cache_record.hpp"
+#include "source/s3/sha256_hmac.hpp"  // a pure digest helper; SigV4 is its first user
 
 namespace mmapurl::cache {
 
 namespace {
-// File names from a digest of the object's name: URLs hold slashes, and may be long.
-std::string kept_file_stem(const std::string& dir, const std::string& name) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(name.data(), name.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string stem = dir + "/mmapurl-";
-  char hex[3];
-  for (unsigned int i = 0; i < 16; ++i) {  // 128 bits name a file well enough
-    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
-    stem += hex;
+// Calls `step(done, left)` (a read or write of at most `left` bytes at offset `done`) until
+// `bytes` have moved, resuming after EINTR and short transfers. Sets `*done`; returns the last
+// step's result: above 0 when all moved, 0 for no progress (end of file), below 0 with errno set.
+template <typename Step>
+ssize_t transfer_fully(Step step, uint64_t bytes, uint64_t* done) {
+  *done = 0;
+  ssize_t n = 1;
+  while (*done < bytes) {
+    n = step(*done, bytes - *done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    *done += static_cast<uint64_t>(n);
   }
-  return stem;
+  return n;
+}
+
+// File names from a digest of the object's name: URLs hold slashes, and may be long. 128 bits
+// of it name a file well enough.
+std::string kept_file_stem(const std::string& dir, const std::string& name) {
+  return dir + "/mmapurl-" + s3::sha256_hex(name).substr(0, 32);
 }
 
 std::string record_path(const std::string& path) { return path + ".held"; }
@@ -48,13 +55,9 @@ std::string read_small_file(const std::string& path, size_t limit) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   std::string out(limit, '\0');
-  size_t done = 0;
-  while (done < limit) {
-    ssize_t n = ::read(fd, out.data() + done, limit - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
+  uint64_t done = 0;
+  transfer_fully([&](uint64_t at, uint64_t n) { return ::read(fd, out.data() + at, n); }, limit,
+                 &done);
   ::close(fd);
   out.resize(done);
   return out;
@@ -63,13 +66,9 @@ std::string read_small_file(const std::string& path, size_t limit) {
 bool write_whole_file(const std::string& path, const std::string& bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
+  uint64_t done = 0;
+  transfer_fully([&](uint64_t at, uint64_t n) { return ::write(fd, bytes.data() + at, n); },
+                 bytes.size(), &done);
   const bool ok = done == bytes.size() && ::fsync(fd) == 0;
   ::close(fd);
   return ok;
@@ -97,18 +96,18 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
                                                 std::string* error) {
   const std::string path = kept_file_stem(dir, name) + ".cache";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = "kept cache file " + path + ": " + std::strerror(errno);
+  // Every way to fail: what failed and errno's word for it (before close may change errno).
+  auto fail = [&](const std::string& what, std::string why) -> std::unique_ptr<DiskCache> {
+    *error = what + ": " + why;
+    if (fd >= 0) ::close(fd);
     return nullptr;
-  }
+  };
+  if (fd < 0) return fail("kept cache file " + path, std::strerror(errno));
   // One mapping at a time writes a kept file (another process's, or this one's second mapping
   // of the object, gets an unnamed file of its own).
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    *error =
-        "kept cache file " + path + ": " +
-        (errno == EWOULDBLOCK ? std::string("in use by another mapping") : std::strerror(errno));
-    ::close(fd);
-    return nullptr;
+    return fail("kept cache file " + path,
+                errno == EWOULDBLOCK ? "in use by another mapping" : std::strerror(errno));
   }
   const uint64_t words = (pages + 63) / 64;
   auto held = decode_kept_cache_record(
@@ -116,16 +115,12 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
       validator, pages);
   // The record goes now, durably: until save() writes it again, the file's pages are not trusted.
   if ((::unlink(record_path(path).c_str()) != 0 && errno != ENOENT) || !sync_directory(dir)) {
-    *error = "kept cache record " + record_path(path) + ": " + std::strerror(errno);
-    ::close(fd);
-    return nullptr;
+    return fail("kept cache record " + record_path(path), std::strerror(errno));
   }
   // No record for this object: drop the old bytes (and their disk space), then size it sparse.
   if ((!held && ::ftruncate(fd, 0) != 0) ||
       ::ftruncate(fd, static_cast<off_t>(pages * kPageSize)) != 0) {
-    *error = "kept cache file " + path + ": " + std::strerror(errno);
-    ::close(fd);
-    return nullptr;
+    return fail("kept cache file " + path, std::strerror(errno));
   }
   std::unique_ptr<DiskCache> cache(held ? new DiskCache(fd, std::move(*held))
                                         : new DiskCache(fd, pages));
@@ -172,21 +167,21 @@ void DiskCache::disable(const std::string& why) {
 }
 
 // Moves whole pages between `buffer` and the file with `transfer` (pread or pwrite), resuming
-// after EINTR and short transfers; a failure turns the cache off, naming `what` failed.
+// after EINTR and short transfers (transfer_fully); a failure turns the cache off, naming `what`.
 template <typename Transfer>
 bool DiskCache::transfer_pages(Transfer transfer, const char* what, uint64_t first_page,
                                uint64_t count) {
   if (!usable_) return false;
   const uint64_t bytes = count * kPageSize;
-  for (uint64_t done = 0; done < bytes;) {
-    ssize_t n = transfer(done, bytes - done, static_cast<off_t>(first_page * kPageSize + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      disable(std::string(what) + " the cache file: " +
-              (n < 0 ? std::strerror(errno) : "no progress"));
-      return false;
-    }
-    done += static_cast<uint64_t>(n);
+  const off_t start = static_cast<off_t>(first_page * kPageSize);
+  uint64_t done = 0;
+  const ssize_t last = transfer_fully(
+      [&](uint64_t at, uint64_t n) { return transfer(at, n, start + static_cast<off_t>(at)); },
+      bytes, &done);
+  if (done < bytes) {
+    disable(std::string(what) +
+            " the cache file: " + (last < 0 ? std::strerror(errno) : "no progress"));
+    return false;
   }
   return true;
 }

@@ -193,6 +193,16 @@ int read_whole_in_forked_child(const std::string& url, const std::string& conten
   return ::testing::AssertionSuccess();
 }
 
+// Maps `url` with a kept cache that must start empty: it holds only the probe's pages, every
+// byte is `content`'s, and all of them came from the network.
+void expect_mapping_from_the_network(const std::string& url, const std::string& content) {
+  Mapping m(url);
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  EXPECT_LE(m.stats().cached_bytes, 1 * kMiB) << "only the probe's pages";
+  ASSERT_EQ(itest::first_mismatch(m.data(), content.size(), content), std::string::npos);
+  EXPECT_GE(m.stats().bytes_fetched, content.size());
+}
+
 // MMAPURL_CACHE_KEEP=1: a second mapping of the same object reads it from the file the first one
 // left: one request (the probe, which checks the object is still the one cached).
 TEST_F(DiskCache, AKeptCacheServesTheNextMappingOfTheObjectWithoutRefetching) {
@@ -235,11 +245,7 @@ TEST_F(DiskCache, AKeptCacheOfAnObjectThatChangedIsDropped) {
   // nginx's ETag is the file's mtime (seconds) and size: a new second gives a new ETag.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   ASSERT_TRUE(origin_->put("changes.bin", after));
-  Mapping m(origin_->url(true, "changes.bin"));
-  ASSERT_TRUE(m.ok()) << m.error_string();
-  EXPECT_LE(m.stats().cached_bytes, 1 * kMiB) << "only the new probe's pages";
-  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, after), std::string::npos) << "the new bytes";
-  EXPECT_GE(m.stats().bytes_fetched, kSize);
+  expect_mapping_from_the_network(origin_->url(true, "changes.bin"), after);
 }
 
 // A process that exits without munmap keeps its cache; one that dies leaves a file without a
@@ -287,11 +293,7 @@ TEST_F(DiskCache, AKeptCacheWithADamagedRecordStartsEmpty) {
   ASSERT_EQ(files.size(), 2u);
   const std::string record = dir + "/" + files[1];
   ASSERT_EQ(::truncate(record.c_str(), 40), 0);
-  Mapping m(origin_->url(true, "damaged.bin"));
-  ASSERT_TRUE(m.ok()) << m.error_string();
-  EXPECT_LE(m.stats().cached_bytes, 1 * kMiB);
-  ASSERT_EQ(itest::first_mismatch(m.data(), kSize, content), std::string::npos);
-  EXPECT_GE(m.stats().bytes_fetched, kSize);
+  expect_mapping_from_the_network(origin_->url(true, "damaged.bin"), content);
 }
 
 // At a memory limit the reader has filled, the download goes on (it evicts the oldest fills for

@@ -303,6 +303,13 @@ TEST(Lifecycle, ForkedChildMapsItsOwnObject) {
   EXPECT_TRUE(scan_pages(parent.data(), parent.size(), 0x9, 0, pages_of(kSize)).all_right());
 }
 
+// `length` bytes of the synthetic object of `seed` from `offset`: what a child wrote of it.
+std::string synthetic_bytes(uint64_t seed, uint64_t offset, size_t length) {
+  std::string bytes(length, '\0');
+  testserver::fill_synthetic(seed, offset, reinterpret_cast<uint8_t*>(bytes.data()), length);
+  return bytes;
+}
+
 // --- A thread faulting inside fwrite() holds the FILE lock: the engine must not need it. ---
 TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
   const std::string role = child_role();
@@ -333,10 +340,8 @@ TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
   // The bytes went through: 768 KiB of the object, plus the engine's log lines.
   EXPECT_GE(r.err.size(), size_t{768} << 10);
   EXPECT_NE(r.err.find("mmapurl "), std::string::npos) << "the engine logged nothing";
-  std::string expect1(256 << 10, '\0');
-  testserver::fill_synthetic(0x3, 1 << 20, reinterpret_cast<uint8_t*>(expect1.data()),
-                             expect1.size());
-  EXPECT_NE(r.err.find(expect1), std::string::npos) << "fwrite wrote other bytes";
+  EXPECT_NE(r.err.find(synthetic_bytes(0x3, 1 << 20, 256 << 10)), std::string::npos)
+      << "fwrite wrote other bytes";
   EXPECT_EQ(r.err.find("GET pages"), std::string::npos) << "the timeline went to stderr";
 }
 
@@ -374,10 +379,8 @@ TEST(Lifecycle, LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr) {
                             << " (5: fwrite failed, 6: no retry, 7: no thread named mmapurl-log, "
                                "8: it takes signals)";
   EXPECT_NE(r.err.find(" info: retrying "), std::string::npos) << "the retries were not logged";
-  std::string expect(256 << 10, '\0');
-  testserver::fill_synthetic(0x6, 1 << 20, reinterpret_cast<uint8_t*>(expect.data()),
-                             expect.size());
-  EXPECT_NE(r.err.find(expect), std::string::npos) << "fwrite wrote other bytes";
+  EXPECT_NE(r.err.find(synthetic_bytes(0x6, 1 << 20, 256 << 10)), std::string::npos)
+      << "fwrite wrote other bytes";
 }
 
 // MMAPURL_LOG=debug with a log file: a line per planned range and per finished GET, with its
