@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "control/open_ahead.hpp"
+#include "core/log.hpp"
 
 namespace mmapurl::net {
 
@@ -137,8 +138,16 @@ void ConnectionPool::run_queued() {
       if (!*alive) return;
       // Every answer tells how near the origin is.
       if (header_us != 0) {
+        const bool was_far = control::origin_shown_far(answers_, fastest_header_us_);
         fastest_header_us_ = std::min(fastest_header_us_, header_us);
         ++answers_;
+        if (!was_far && control::origin_shown_far(answers_, fastest_header_us_)) {
+          MMAPURL_LOG(core::LogLevel::kDebug,
+                      origin_.key() + " is far: the quickest of " + std::to_string(answers_) +
+                          " answers took " + std::to_string(fastest_header_us_) +
+                          " us, readahead may use " + std::to_string(max_connections_) +
+                          " connections");
+        }
       }
       --busy_;
       dispatch();
