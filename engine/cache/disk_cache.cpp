@@ -5,14 +5,16 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
+#include "cache/kept_cache_paths.hpp"
 #include "cache/kept_cache_record.hpp"
-#include "source/s3/sha256_hmac.hpp"  // a pure digest helper; SigV4 is its first user
 
 namespace mmapurl::cache {
 
@@ -31,23 +33,6 @@ ssize_t transfer_fully(Step step, uint64_t bytes, uint64_t* done) {
     *done += static_cast<uint64_t>(n);
   }
   return n;
-}
-
-// File names from a digest of the object's name: URLs hold slashes, and may be long. 128 bits
-// of it name a file well enough.
-std::string kept_file_stem(const std::string& dir, const std::string& name) {
-  return dir + "/mmapurl-" + s3::sha256_hex(name).substr(0, 32);
-}
-
-std::string record_path(const std::string& path) { return path + ".held"; }
-
-// A rename or unlink is durable only once its directory is synced.
-bool sync_directory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 // At most `limit` bytes of `path`; "" if it cannot be read.
@@ -94,28 +79,56 @@ std::unique_ptr<DiskCache> DiskCache::create(const std::string& dir, uint64_t pa
 std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const std::string& name,
                                                 const std::string& validator, uint64_t pages,
                                                 std::string* error) {
-  const std::string path = kept_file_stem(dir, name) + ".cache";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const std::string path = kept_cache_path(dir, name);
+  const std::string record = kept_cache_record_path(path);
+  int fd = -1;
   // Every way to fail: what failed and errno's word for it (before close may change errno).
   auto fail = [&](const std::string& what, std::string why) -> std::unique_ptr<DiskCache> {
     *error = what + ": " + why;
     if (fd >= 0) ::close(fd);
     return nullptr;
   };
-  if (fd < 0) return fail("kept cache file " + path, std::strerror(errno));
-  // One mapping at a time writes a kept file (another process's, or this one's second mapping
-  // of the object, gets an unnamed file of its own).
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    return fail("kept cache file " + path,
-                errno == EWOULDBLOCK ? "in use by another mapping" : std::strerror(errno));
+  // A file made here holds nothing, whatever a record left beside it says (its bytes were
+  // deleted by hand, or pruned by a process that died before the record went too).
+  bool created = false;
+  // Pruning (kept_cache_pruning.hpp) unlinks a file only while it holds the file's lock: a lock
+  // won on a file no longer at `path` is on a deleted file, and the open starts again.
+  for (int attempt = 0;; ++attempt) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    created = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return fail("kept cache file " + path, std::strerror(errno));
+    // One mapping at a time writes a kept file (another process's, or this one's second mapping
+    // of the object, gets an unnamed file of its own).
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      return fail("kept cache file " + path,
+                  errno == EWOULDBLOCK ? "in use by another mapping" : std::strerror(errno));
+    }
+    struct stat held_file {
+    }, named{};
+    if (::fstat(fd, &held_file) != 0) return fail("kept cache file " + path, std::strerror(errno));
+    if (::stat(path.c_str(), &named) == 0 && named.st_ino == held_file.st_ino &&
+        named.st_dev == held_file.st_dev) {
+      // A file cut short (truncated by hand) would read as zeros where the record says bytes.
+      if (static_cast<uint64_t>(held_file.st_size) != pages * kPageSize) created = true;
+      break;
+    }
+    if (attempt == 3) return fail("kept cache file " + path, "deleted under this mapping");
+    ::close(fd);
+    fd = -1;
   }
+  // Its time of last use, which pruning goes by (reads alone would leave it unchanged).
+  ::futimens(fd, nullptr);
   const uint64_t words = (pages + 63) / 64;
-  auto held = decode_kept_cache_record(
-      read_small_file(record_path(path), 4096 + validator.size() + words * sizeof(uint64_t)),
-      validator, pages);
+  std::optional<control::PageBitmap> held;
+  if (!created) {
+    held = decode_kept_cache_record(
+        read_small_file(record, 4096 + validator.size() + words * sizeof(uint64_t)), validator,
+        pages);
+  }
   // The record goes now, durably: until save() writes it again, the file's pages are not trusted.
-  if ((::unlink(record_path(path).c_str()) != 0 && errno != ENOENT) || !sync_directory(dir)) {
-    return fail("kept cache record " + record_path(path), std::strerror(errno));
+  if ((::unlink(record.c_str()) != 0 && errno != ENOENT) || !sync_directory(dir)) {
+    return fail("kept cache record " + record, std::strerror(errno));
   }
   // No record for this object: drop the old bytes (and their disk space), then size it sparse.
   if ((!held && ::ftruncate(fd, 0) != 0) ||
@@ -130,14 +143,38 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
   return cache;
 }
 
+uint64_t DiskCache::disk_bytes() const {
+  struct stat st {};
+  return ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+}
+
+// A file deleted by hand while mapped may have a successor at its name, from another mapping:
+// neither its record nor an unlink may then touch that one.
+bool DiskCache::still_at_its_path() const {
+  struct stat held_file {
+  }, named{};
+  return ::fstat(fd_, &held_file) == 0 && ::stat(path_.c_str(), &named) == 0 &&
+         named.st_ino == held_file.st_ino && named.st_dev == held_file.st_dev;
+}
+
+void DiskCache::discard() {
+  if (!kept() || saved_) return;
+  saved_ = true;
+  if (still_at_its_path()) ::unlink(path_.c_str());  // its record went when it was opened
+}
+
 bool DiskCache::save() {
   if (!kept() || saved_) return true;
   saved_ = true;
+  if (!still_at_its_path()) {
+    error_ = "kept cache file " + path_ + " was deleted while mapped";
+    return false;
+  }
   if (!usable_) {  // its bytes are not all known good: nothing to keep
     ::unlink(path_.c_str());
     return false;
   }
-  const std::string record = record_path(path_);
+  const std::string record = kept_cache_record_path(path_);
   const std::string temporary = record + ".tmp";
   // The bytes first: a record on disk must never name pages the disk does not hold yet.
   if (::fdatasync(fd_) != 0 ||

@@ -54,11 +54,16 @@ class DiskCache {
   // writes the record, so the next mapping of the same object starts with these pages. A cache
   // turned off is deleted instead. Once only; false with error() set if the record is not written.
   bool save();
+  // The disk space the file takes (its allocated blocks: it is sparse).
+  uint64_t disk_bytes() const;
+  // For a kept cache instead of save(): deletes the file (too large to keep).
+  void discard();
 
  private:
   DiskCache(int fd, uint64_t pages) : fd_(fd), held_(pages) {}
   DiskCache(int fd, control::PageBitmap held) : fd_(fd), held_(std::move(held)) {}
   void disable(const std::string& why);
+  bool still_at_its_path() const;
   template <typename Transfer>
   bool transfer_pages(Transfer transfer, const char* what, uint64_t first_page, uint64_t count);
   int fd_;

@@ -37,6 +37,9 @@ struct EngineConfig {
   // kept after unmap and exit; the next mapping of the same object (same size and strong ETag or
   // version) starts with the pages it holds.
   bool cache_keep = false;
+  // MMAPURL_CACHE_KEEP_LIMIT: the disk space kept cache files in the directory may take (0: no
+  // limit); the least recently used go first, and also while the filesystem has less than 5% free.
+  uint64_t cache_keep_limit = 0;
 };
 
 // How many background (cache prefetch) GETs may run at once: the connections minus those kept

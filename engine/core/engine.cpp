@@ -17,11 +17,12 @@
 #include <mutex>
 
 #include "cache/disk_cache.hpp"
+#include "cache/kept_cache_pruning.hpp"
 #include "control/part_sizing.hpp"
 #include "core/engine_impl.hpp"
 #include "core/log.hpp"
-#include "net/tls_stream.hpp"
 #include "mmapurl.h"
+#include "net/tls_stream.hpp"
 #include "source/http/http_object_source.hpp"
 #include "source/http/http_url.hpp"
 #include "source/source_factory.hpp"
@@ -503,11 +504,33 @@ std::unique_ptr<cache::DiskCache> EngineImpl::open_cache(const source::ObjectSou
   return unnamed;
 }
 
-void EngineImpl::save_kept_cache(Mapping& m) {
-  if (!m.cache || !m.cache->kept()) return;
-  if (!m.cache->save()) {
+// A cache larger than MMAPURL_CACHE_KEEP_LIMIT on its own is not kept: the bound holds between
+// runs whatever was mapped.
+bool EngineImpl::save_kept_cache(Mapping& m) {
+  if (!m.cache || !m.cache->kept()) return false;
+  const uint64_t limit = config.cache_keep_limit;
+  if (const uint64_t bytes = m.cache->disk_bytes(); limit > 0 && bytes > limit) {
+    m.cache->discard();
+    MMAPURL_LOG(LogLevel::kInfo, m.source->describe() + ": kept cache dropped: its " +
+                                     std::to_string(bytes) +
+                                     " bytes exceed MMAPURL_CACHE_KEEP_LIMIT");
+  } else if (!m.cache->save()) {
     MMAPURL_LOG(LogLevel::kError,
                 m.source->describe() + ": kept cache dropped: " + m.cache->error());
+  }
+  return true;
+}
+
+// After a save: the least recently used kept files go until the bounds hold (the one just saved,
+// still locked by its mapping, stays).
+void EngineImpl::prune_kept_caches() {
+  const auto pruned = cache::prune_kept_caches(config.cache_dir, config.cache_keep_limit);
+  if (!pruned.error.empty()) {
+    MMAPURL_LOG(LogLevel::kError, "pruning kept caches: " + pruned.error);
+  } else if (pruned.files_deleted > 0) {
+    MMAPURL_LOG(LogLevel::kInfo, "pruning kept caches: deleted " +
+                                     std::to_string(pruned.files_deleted) + " files, " +
+                                     std::to_string(pruned.bytes_freed) + " bytes");
   }
 }
 
@@ -525,7 +548,7 @@ int EngineImpl::unmap_now(uint64_t addr) {
     }
   }
   hold_ready_connections(m, false);  // its download ends
-  save_kept_cache(m);
+  if (save_kept_cache(m)) prune_kept_caches();
   if (m.length > 0) uffd.unregister(m.base, m.length);
   ::munmap(reinterpret_cast<void*>(m.base), std::max<uint64_t>(m.length, kPageSize));
   totals.resident_bytes.fetch_sub(m.counters.resident_bytes.load(), std::memory_order_relaxed);
@@ -547,7 +570,9 @@ int Engine::unmap(const void* addr) {
 void Engine::post_freeze(std::function<void()> started, std::function<void()> park) {
   asio::post(*impl_->io, [impl = impl_, started = std::move(started), park = std::move(park)] {
     started();
-    for (auto& [id, mapping] : impl->mappings) impl->save_kept_cache(*mapping);
+    bool saved = false;
+    for (auto& [id, mapping] : impl->mappings) saved = impl->save_kept_cache(*mapping) || saved;
+    if (saved) impl->prune_kept_caches();
     park();
   });
 }

@@ -40,7 +40,9 @@ class EngineImpl {
   int advise_now(uint64_t addr, uint64_t len, int advice);
   std::unique_ptr<cache::DiskCache> open_cache(const source::ObjectSource& source,
                                                const source::ObjectIdentity& id, uint64_t pages);
-  void save_kept_cache(Mapping& m);
+  // Saves (or, too large, discards) a kept cache; false when the mapping has none.
+  bool save_kept_cache(Mapping& m);
+  void prune_kept_caches();
   void hold_ready_connections(Mapping& m, bool hold);
   Mapping* find_mapping(uint64_t addr);
   net::ConnectionPool* pool_for(const net::Origin& origin);

@@ -296,6 +296,109 @@ TEST_F(DiskCache, AKeptCacheWithADamagedRecordStartsEmpty) {
   expect_mapping_from_the_network(origin_->url(true, "damaged.bin"), content);
 }
 
+// The bytes' file deleted, or cut short, by hand with its record left beside it: the next mapping
+// starts empty (it read zeros where the record named pages) and every byte is right.
+TEST_F(DiskCache, AKeptCacheWhoseFileWasDeletedOrCutShortStartsEmpty) {
+  constexpr size_t kSize = 4 * kMiB + 9;
+  const std::string content = itest::random_bytes(kSize, 97);
+  ASSERT_TRUE(origin_->put("by-hand.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}})) return;
+  const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
+  const std::string url = origin_->url(true, "by-hand.bin");
+  ASSERT_TRUE(maps_and_reads_right(url, content));
+  auto files = files_in(dir);
+  ASSERT_EQ(files.size(), 2u);
+  ASSERT_EQ(::unlink((dir + "/" + files[0]).c_str()), 0);
+  expect_mapping_from_the_network(url, content);
+  ASSERT_EQ(files_in(dir), files) << "kept again, with a record";
+  ASSERT_EQ(::truncate((dir + "/" + files[0]).c_str(), 0), 0);
+  expect_mapping_from_the_network(url, content);
+}
+
+// Whether a mapping of `url` starts with all `size` bytes in its kept cache (then reads them
+// right); false for one that starts empty.
+::testing::AssertionResult starts_full(const std::string& url, const std::string& content) {
+  Mapping m(url);
+  if (!m.ok()) return ::testing::AssertionFailure() << m.error_string();
+  const uint64_t held = m.stats().cached_bytes;
+  if (itest::first_mismatch(m.data(), content.size(), content) != std::string::npos)
+    return ::testing::AssertionFailure() << "a wrong byte";
+  if (held != (content.size() + kPage - 1) / kPage * kPage)
+    return ::testing::AssertionFailure() << "it started with " << held << " bytes";
+  return ::testing::AssertionSuccess();
+}
+
+// MMAPURL_CACHE_KEEP_LIMIT=20M with objects of 8 MiB: a third kept file deletes the least
+// recently used one, and mapping an object again counts as using it.
+TEST_F(DiskCache, KeptCachesBeyondTheLimitGoLeastRecentlyUsedFirst) {
+  constexpr size_t kSize = 8 * kMiB;
+  std::vector<std::string> contents;
+  for (const char* name : {"lru-a", "lru-b", "lru-c", "lru-d"}) {
+    contents.push_back(itest::random_bytes(kSize, 100 + contents.size()));
+    ASSERT_TRUE(origin_->put(name, contents.back()));
+  }
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}, {"MMAPURL_CACHE_KEEP_LIMIT", "20M"}}))
+    return;
+  const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
+  auto url = [&](char which) { return origin_->url(true, std::string("lru-") + which); };
+  ASSERT_TRUE(maps_and_reads_right(url('a'), contents[0]));
+  ASSERT_TRUE(maps_and_reads_right(url('b'), contents[1]));
+  EXPECT_EQ(files_in(dir).size(), 4u) << "16 MiB kept, within the limit";
+  ASSERT_TRUE(maps_and_reads_right(url('c'), contents[2]));
+  EXPECT_EQ(files_in(dir).size(), 4u) << "a third file deleted the oldest, a's";
+  EXPECT_TRUE(starts_full(url('b'), contents[1]));  // b is now used after c
+  ASSERT_TRUE(maps_and_reads_right(url('d'), contents[3]));
+  EXPECT_EQ(files_in(dir).size(), 4u);
+  EXPECT_TRUE(starts_full(url('b'), contents[1])) << "b was used after c";
+  EXPECT_TRUE(starts_full(url('d'), contents[3]));
+  expect_mapping_from_the_network(url('c'), contents[2]);
+}
+
+// A cache larger than the limit on its own is not kept at all.
+TEST_F(DiskCache, AKeptCacheLargerThanTheLimitIsNotKept) {
+  constexpr size_t kSize = 6 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 98);
+  ASSERT_TRUE(origin_->put("too-large.bin", content));
+  if (!in_child_with_cache({{"MMAPURL_CACHE_KEEP", "1"}, {"MMAPURL_CACHE_KEEP_LIMIT", "4M"}}))
+    return;
+  ASSERT_TRUE(maps_and_reads_right(origin_->url(true, "too-large.bin"), content));
+  EXPECT_TRUE(files_in(std::getenv("MMAPURL_CACHE_DIR")).empty());
+}
+
+// Without a limit, kept files still leave 5% of their filesystem free: on a 100 MiB tmpfs, a
+// third object of 32 MiB leaves 4 MiB free, and the oldest kept file goes.
+TEST_F(DiskCache, KeptCachesLeaveFivePercentOfTheirFilesystemFree) {
+  constexpr size_t kSize = 32 * kMiB;
+  std::vector<std::string> contents;
+  for (const char* name : {"floor-a", "floor-b", "floor-c"}) {
+    contents.push_back(itest::random_bytes(kSize, 110 + contents.size()));
+    ASSERT_TRUE(origin_->put(name, contents.back()));
+  }
+  std::unique_ptr<itest::TempDir> small;
+  if (!itest::in_fresh_process()) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+    std::string error;
+    small = itest::TempDir::create("mmapurl-itest-kept-floor", &error);
+    ASSERT_TRUE(small) << error;
+    ASSERT_EQ(::mount("tmpfs", small->path().c_str(), "tmpfs", 0, "size=100m"), 0)
+        << std::strerror(errno);
+  }
+  const bool child = in_child_with_cache(
+      {{"MMAPURL_CACHE_DIR", small ? small->path() : ""}, {"MMAPURL_CACHE_KEEP", "1"}});
+  if (!child) {
+    ::umount2(small->path().c_str(), MNT_DETACH);
+    return;
+  }
+  const std::string dir = std::getenv("MMAPURL_CACHE_DIR");
+  auto url = [&](char which) { return origin_->url(true, std::string("floor-") + which); };
+  ASSERT_TRUE(maps_and_reads_right(url('a'), contents[0]));
+  ASSERT_TRUE(maps_and_reads_right(url('b'), contents[1]));
+  EXPECT_EQ(files_in(dir).size(), 4u) << "36 MiB free of 100";
+  ASSERT_TRUE(maps_and_reads_right(url('c'), contents[2]));
+  EXPECT_EQ(files_in(dir).size(), 4u) << "4 MiB free: a's file went";
+  EXPECT_TRUE(starts_full(url('c'), contents[2]));
+}
+
 // At a memory limit the reader has filled, the download goes on (it evicts the oldest fills for
 // its staging, as readahead does) instead of stopping for good.
 TEST_F(DiskCache, WholeObjectPrefetchFinishesWhenTheReaderFilledTheMemoryLimit) {

@@ -112,6 +112,11 @@ TEST(EngineConfig, DiskCacheAndItsWholeObjectPrefetch) {
   warnings.clear();
   load({{"MMAPURL_CACHE_KEEP", "1"}}, &warnings);
   EXPECT_NE(warnings.find("MMAPURL_CACHE_KEEP=1 needs MMAPURL_CACHE_DIR"), std::string::npos);
+  warnings.clear();
+  EXPECT_EQ(off.cache_keep_limit, 0u);  // no limit: only the 5% free floor
+  EXPECT_EQ(load({{"MMAPURL_CACHE_KEEP_LIMIT", "20G"}}, &warnings).cache_keep_limit, 20ull << 30);
+  EXPECT_EQ(load({{"MMAPURL_CACHE_KEEP_LIMIT", "lots"}}, &warnings).cache_keep_limit, 0u);
+  EXPECT_NE(warnings.find("MMAPURL_CACHE_KEEP_LIMIT"), std::string::npos);
 }
 
 TEST(EngineConfig, BackgroundFetchesLeaveConnectionsToFaults) {

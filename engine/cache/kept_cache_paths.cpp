@@ -1,0 +1,42 @@
+// See kept_cache_paths.hpp.
+#include "cache/kept_cache_paths.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "source/s3/sha256_hmac.hpp"  // a pure digest helper; SigV4 is its first user
+
+namespace mmapurl::cache {
+
+namespace {
+constexpr std::string_view kPrefix = "mmapurl-";
+constexpr std::string_view kSuffix = ".cache";
+constexpr size_t kDigits = 32;
+}  // namespace
+
+std::string kept_cache_path(const std::string& dir, const std::string& name) {
+  return dir + "/" + std::string(kPrefix) + s3::sha256_hex(name).substr(0, kDigits) +
+         std::string(kSuffix);
+}
+
+std::string kept_cache_record_path(const std::string& cache_path) { return cache_path + ".held"; }
+
+bool is_kept_cache_file_name(std::string_view file_name) {
+  if (file_name.size() != kPrefix.size() + kDigits + kSuffix.size()) return false;
+  if (file_name.substr(0, kPrefix.size()) != kPrefix) return false;
+  if (file_name.substr(kPrefix.size() + kDigits) != kSuffix) return false;
+  for (char c : file_name.substr(kPrefix.size(), kDigits)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool sync_directory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace mmapurl::cache

@@ -1,0 +1,21 @@
+// Where a kept cache (MMAPURL_CACHE_KEEP) lives: `<dir>/mmapurl-<32 hex digits>.cache` holds the
+// bytes, `<that>.held` the record of the pages it holds (kept_cache_record.hpp), and
+// `<that>.held.tmp` the record while it is written. Shared by DiskCache and the pruning of old
+// files, so that both agree on the names.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mmapurl::cache {
+
+// The bytes' file of the object `name` (its origin and URL): a digest names it, as URLs hold
+// slashes and may be long; 128 bits of it name a file well enough.
+std::string kept_cache_path(const std::string& dir, const std::string& name);
+std::string kept_cache_record_path(const std::string& cache_path);
+// Whether a directory entry is a kept cache's bytes file.
+bool is_kept_cache_file_name(std::string_view file_name);
+// A rename or unlink is durable only once its directory is synced.
+bool sync_directory(const std::string& dir);
+
+}  // namespace mmapurl::cache
