@@ -104,11 +104,9 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
       return fail("kept cache file " + path,
                   errno == EWOULDBLOCK ? "in use by another mapping" : std::strerror(errno));
     }
-    struct stat held_file {
-    }, named{};
+    struct stat held_file {};
     if (::fstat(fd, &held_file) != 0) return fail("kept cache file " + path, std::strerror(errno));
-    if (::stat(path.c_str(), &named) == 0 && named.st_ino == held_file.st_ino &&
-        named.st_dev == held_file.st_dev) {
+    if (path_names_file(path, held_file)) {
       // A file cut short (truncated by hand) would read as zeros where the record says bytes.
       if (static_cast<uint64_t>(held_file.st_size) != pages * kPageSize) created = true;
       break;
@@ -145,16 +143,14 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
 
 uint64_t DiskCache::disk_bytes() const {
   struct stat st {};
-  return ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+  return ::fstat(fd_, &st) == 0 ? allocated_bytes(st) : 0;
 }
 
 // A file deleted by hand while mapped may have a successor at its name, from another mapping:
 // neither its record nor an unlink may then touch that one.
 bool DiskCache::still_at_its_path() const {
-  struct stat held_file {
-  }, named{};
-  return ::fstat(fd_, &held_file) == 0 && ::stat(path_.c_str(), &named) == 0 &&
-         named.st_ino == held_file.st_ino && named.st_dev == held_file.st_dev;
+  struct stat held_file {};
+  return ::fstat(fd_, &held_file) == 0 && path_names_file(path_, held_file);
 }
 
 void DiskCache::discard() {

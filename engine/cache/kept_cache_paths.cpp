@@ -39,4 +39,10 @@ bool sync_directory(const std::string& dir) {
   return ok;
 }
 
+bool path_names_file(const std::string& path, const struct stat& file) {
+  struct stat named {};
+  return ::stat(path.c_str(), &named) == 0 && named.st_ino == file.st_ino &&
+         named.st_dev == file.st_dev;
+}
+
 }  // namespace mmapurl::cache

@@ -4,6 +4,9 @@
 // files, so that both agree on the names.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,5 +20,12 @@ std::string kept_cache_record_path(const std::string& cache_path);
 bool is_kept_cache_file_name(std::string_view file_name);
 // A rename or unlink is durable only once its directory is synced.
 bool sync_directory(const std::string& dir);
+// Whether `path` still names the file `file` was read from (fstat of a descriptor): a file
+// deleted by hand or by pruning may have a successor at its name.
+bool path_names_file(const std::string& path, const struct stat& file);
+// The disk space a file takes: its allocated blocks (kept files are sparse).
+inline uint64_t allocated_bytes(const struct stat& file) {
+  return static_cast<uint64_t>(file.st_blocks) * 512;
+}
 
 }  // namespace mmapurl::cache

@@ -21,10 +21,6 @@
 namespace mmapurl::cache {
 
 namespace {
-uint64_t allocated_bytes(const struct stat& st) {
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
 struct Candidate {
   std::string path;
   int locked_fd = -1;  // held while deciding; -1 for a file in use
@@ -77,11 +73,7 @@ KeptCachePruning prune_kept_caches(const std::string& dir, uint64_t limit, doubl
   }
   for (size_t i : kept_caches_to_delete(files, bounds)) {
     const Candidate& c = candidates[i];
-    struct stat named {};
-    if (::stat(c.path.c_str(), &named) != 0 || named.st_ino != c.st.st_ino ||
-        named.st_dev != c.st.st_dev) {
-      continue;  // replaced since it was listed: not the file judged
-    }
+    if (!path_names_file(c.path, c.st)) continue;  // replaced since listed: not the file judged
     const std::string record = kept_cache_record_path(c.path);
     ::unlink(record.c_str());
     ::unlink((record + ".tmp").c_str());
