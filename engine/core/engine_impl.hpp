@@ -61,8 +61,10 @@ class EngineImpl {
   void fill_pages(Mapping& m, Fetch& f, uint64_t upto);
   void zero_past_object_end(const Mapping& m, Fetch& f, uint64_t upto);
   void release_waiters(Mapping& m, uint64_t first, uint64_t end, Clock::time_point now);
-  void fill_run(Mapping& m, uint64_t page, const uint8_t* src, uint64_t count,
-                uint64_t keep_newest_pages);
+  uint64_t fill_run(Mapping& m, uint64_t page, const uint8_t* src, uint64_t count,
+                    uint64_t keep_newest_pages);
+  bool yield_memory_to_kernel(uint64_t keep_newest_pages);
+  void fail_unfilled(Mapping& m, uint64_t first, uint64_t count);
   // fill_pages, or for a background GET, store_in_cache.
   void deliver_pages(Mapping& m, Fetch& f, uint64_t upto);
   void store_in_cache(Mapping& m, Fetch& f, uint64_t upto);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <cstring>
 #include <random>
 
@@ -37,6 +38,8 @@ constexpr uint64_t kMinDemandPages = 4;
 constexpr uint64_t kAdoptDistancePages = 256;
 // Smallest GET a readahead window is cut into to use several connections at once.
 constexpr uint64_t kMinParallelPartBytes = 1ull << 20;
+// The memory limit never drops below this when the kernel refuses pages (a small cgroup).
+constexpr uint64_t kMemoryLimitFloor = 4ull << 20;
 
 void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
   uint64_t cur = a.load(std::memory_order_relaxed);
@@ -420,9 +423,7 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
       uint64_t page = f.first_page + q;
       keep_in_cache(m, page, f.staging_page(q), 1);
       if (m.waiters.count(page)) {
-        uffd.copy(m.base + page * kPageSize, f.staging_page(q), kPageSize);
-        m.pages.set(page, PageState::kResident);
-        note_resident(m, page, 1);
+        fill_run(m, page, f.staging_page(q), 1, /*keep_newest_pages=*/q - f.copied_pages);
       } else {
         auto held = std::make_unique<uint8_t[]>(kPageSize);
         std::memcpy(held.get(), f.staging_page(q), kPageSize);
@@ -438,15 +439,67 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
 }
 
 // Evicts what the limit needs (never the newest `keep_newest_pages` fills), copies `count` pages
-// from `src` into the mapping at `page` and counts them resident.
-void EngineImpl::fill_run(Mapping& m, uint64_t page, const uint8_t* src, uint64_t count,
-                          uint64_t keep_newest_pages) {
+// from `src` into the mapping at `page` and counts them resident; returns how many it filled.
+// Pages the kernel will not take are never counted resident: a thread waiting on one would fault,
+// be woken as if it were filled, and fault again, for ever.
+uint64_t EngineImpl::fill_run(Mapping& m, uint64_t page, const uint8_t* src, uint64_t count,
+                              uint64_t keep_newest_pages) {
   make_room_for_fill(count, keep_newest_pages);
-  if (int e = uffd.copy(m.base + page * kPageSize, src, count * kPageSize)) {
-    MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_COPY: ") + std::strerror(e));
+  uint64_t filled = 0;
+  for (;;) {
+    uint64_t copied = 0;
+    const int e = uffd.copy(m.base + (page + filled) * kPageSize, src + filled * kPageSize,
+                            (count - filled) * kPageSize, /*wake=*/true, &copied);
+    // The range is gone (the program unmapped it itself): nobody can wait on these pages.
+    const uint64_t done = e == ENOENT || e == ESRCH ? count - filled : copied / kPageSize;
+    if (done > 0) {
+      m.pages.set_range(page + filled, done, PageState::kResident);
+      note_resident(m, page + filled, done);
+      filled += done;
+    }
+    if (filled == count) return count;
+    if (e == ENOMEM && yield_memory_to_kernel(keep_newest_pages + filled)) continue;
+    MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": pages " +
+                                      std::to_string(page + filled) + "+" +
+                                      std::to_string(count - filled) +
+                                      " not filled: UFFDIO_COPY: " + std::strerror(e));
+    fail_unfilled(m, page + filled, count - filled);
+    return filled;
   }
-  m.pages.set_range(page, count, PageState::kResident);
-  note_resident(m, page, count);
+}
+
+// UFFDIO_COPY met ENOMEM: the kernel gives this process less memory than MMAPURL_MEMORY_LIMIT
+// (a memory cgroup's limit, a host short of memory). The limit drops to 7/8 of what the engine
+// holds, never below kMemoryLimitFloor, and what is over it is freed, so later fills and
+// readahead stay under what the kernel grants. False when nothing could be freed.
+bool EngineImpl::yield_memory_to_kernel(uint64_t keep_newest_pages) {
+  const uint64_t used = memory_in_use();
+  const uint64_t lowered = std::max(kMemoryLimitFloor, used - used / 8);
+  if (lowered < config.memory_limit) {
+    MMAPURL_LOG(LogLevel::kError, "the kernel refused memory with " + std::to_string(used >> 20) +
+                                      " MiB in use: memory limit lowered from " +
+                                      std::to_string(config.memory_limit >> 20) + " to " +
+                                      std::to_string(lowered >> 20) + " MiB");
+    config.memory_limit = lowered;
+  }
+  if (used <= config.memory_limit) return false;
+  trim_spare_buffers(used - config.memory_limit);
+  if (memory_in_use() > config.memory_limit) {
+    evict_for(memory_in_use() - config.memory_limit, keep_newest_pages);
+  }
+  return memory_in_use() < used;
+}
+
+// Pages a fill could not place: a waiting thread gets SIGBUS for its page, as for a failed
+// request; pages nobody waits on are forgotten, and fetched again if touched.
+void EngineImpl::fail_unfilled(Mapping& m, uint64_t first, uint64_t count) {
+  for (uint64_t p = first; p < first + count; ++p) {
+    if (m.waiters.count(p)) {
+      poison_pages(m, p, 1);
+    } else {
+      m.pages.set(p, PageState::kAbsent);
+    }
+  }
 }
 
 void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
@@ -507,9 +560,10 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
       MMAPURL_LOG(LogLevel::kError, m.source->describe() + ": disk cache off: " + m.cache->error());
       break;
     }
-    fill_run(m, first + done, buffer, n, /*keep_newest_pages=*/done);
-    m.counters.cache_filled_pages.fetch_add(n, std::memory_order_relaxed);
-    totals.cache_filled_pages.fetch_add(n, std::memory_order_relaxed);
+    // Pages the kernel refused are failed or forgotten by fill_run: done with them too.
+    const uint64_t filled = fill_run(m, first + done, buffer, n, /*keep_newest_pages=*/done);
+    m.counters.cache_filled_pages.fetch_add(filled, std::memory_order_relaxed);
+    totals.cache_filled_pages.fetch_add(filled, std::memory_order_relaxed);
     done += n;
   }
   give_buffer(buffer, kStagingRingBytes);
@@ -810,6 +864,12 @@ uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
+  // Its pages are charged here, where a refusal is an error the engine answers (ENOMEM: yield
+  // memory, try again), not at the first write into it: in a memory cgroup at its limit that write
+  // waits for memory, and only this thread would free any. Before 5.14: EINVAL, pages on write.
+  while (::madvise(p, size, MADV_POPULATE_WRITE) != 0 && errno == ENOMEM &&
+         yield_memory_to_kernel(/*keep_newest_pages=*/0)) {
+  }
   totals.staging_buffers_mapped.fetch_add(1, std::memory_order_relaxed);
   return static_cast<uint8_t*>(p);
 }

@@ -105,7 +105,7 @@ int Userfaultfd::unregister(uint64_t addr, uint64_t len) {
   return ::ioctl(fd_, UFFDIO_UNREGISTER, &range) == 0 ? 0 : errno;
 }
 
-int Userfaultfd::copy(uint64_t dst, const void* src, uint64_t len, bool wake) {
+int Userfaultfd::copy(uint64_t dst, const void* src, uint64_t len, bool wake, uint64_t* copied) {
   uint64_t done = 0;
   while (done < len) {
     uffdio_copy c{};
@@ -127,8 +127,10 @@ int Userfaultfd::copy(uint64_t dst, const void* src, uint64_t len, bool wake) {
       done = page + kPage - dst;
       continue;
     }
+    if (copied) *copied = done;
     return e;
   }
+  if (copied) *copied = len;
   return 0;
 }
 

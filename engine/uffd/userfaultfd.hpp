@@ -34,8 +34,11 @@ class Userfaultfd {
   int register_missing(uint64_t addr, uint64_t len);  // 0 or errno
   int unregister(uint64_t addr, uint64_t len);
   // Fills [dst, dst+len) from src; pages already present are skipped. 0 or errno (ENOENT or
-  // ESRCH when the range is gone: the mapping was unmapped).
-  int copy(uint64_t dst, const void* src, uint64_t len, bool wake = true);
+  // ESRCH when the range is gone: the mapping was unmapped; ENOMEM when the kernel refused the
+  // pages, as a memory cgroup at its limit does). `copied`, if given, gets the bytes from dst
+  // on that are filled (all of len on success): they are woken, the rest are not.
+  int copy(uint64_t dst, const void* src, uint64_t len, bool wake = true,
+           uint64_t* copied = nullptr);
   int poison(uint64_t dst, uint64_t len);  // 0 or errno; pages already present are skipped
   int wake(uint64_t dst, uint64_t len);
 

@@ -1,6 +1,7 @@
 // MMAPURL_MEMORY_LIMIT and the madvise-like hints against a real nginx: a scan of an object
 // several times the limit keeps the mapping's resident pages within it and reads every byte
-// right, also after eviction and re-fault; WILLNEED fetches without faults, DONTNEED drops.
+// right, also after eviction and re-fault; a memory cgroup that grants less than the limit lowers
+// it; WILLNEED fetches without faults, DONTNEED drops.
 #include <sys/mman.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "integration/mapping_test_support.hpp"
+#include "integration/memory_cgroup.hpp"
 #include "mmapurl.h"
 #include "mmapurl.hpp"
 #include "mmapurl_ext.h"
@@ -99,6 +101,105 @@ TEST_F(MemoryLimit, ScanStreamsLargePartsThroughSmallStagingRings) {
   EXPECT_GT(peak_in_flight, 0u);
   EXPECT_LE(peak_in_flight, s.max_requests_in_flight * kRing)
       << "staging of at most one ring per request in flight";
+}
+
+// A container granting less memory than MMAPURL_MEMORY_LIMIT (1 GiB by default): a memory cgroup
+// of 24 MiB with its OOM killer off, so the kernel refuses UFFDIO_COPY's pages with ENOMEM. The
+// engine lowers its limit under what the kernel grants and evicts, and the scans read every byte
+// right. Before, the refused pages were counted filled: the reader faulted, was woken, and
+// faulted again, for ever (the fresh process timed out).
+TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
+  constexpr uint64_t kCgroupLimit = 24 * kMiB;
+  constexpr size_t kSize = 64 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 74);
+  ASSERT_TRUE(origin_->put("cgroup.bin", content));
+  constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
+  if (!itest::in_fresh_process()) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // A sanitizer's runtime faults in shadow and quarantine memory from every thread, the
+    // engine's too; at the group's limit such a fault waits for memory only the engine frees.
+    GTEST_SKIP() << "runs in the plain build only: sanitizer runtimes allocate on every thread";
+#endif
+    std::string why;
+    auto group =
+        itest::MemoryCgroup::create("mmapurl-itest-" + std::to_string(::getpid()), kCgroupLimit,
+                                    itest::MemoryCgroup::OomKiller::kOff, &why);
+    if (!group) GTEST_SKIP() << why;
+    itest::set_env(kGroupVariable, group->dir());
+    const auto passed = itest::run_current_test_in_fresh_process(std::chrono::seconds(90));
+    itest::unset_env(kGroupVariable);
+    EXPECT_GT(group->failcnt().value_or(0), 0u)
+        << "the premise: the kernel refused pages past the group's limit";
+    EXPECT_LE(group->max_usage().value_or(UINT64_MAX), kCgroupLimit);
+    ASSERT_TRUE(passed);
+    return;
+  }
+  Mapping m(origin_->url(true, "cgroup.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  // Connections and staging buffers are made outside the group, as a long-running service's
+  // would be: the group's 24 MiB are for the pages.
+  ASSERT_EQ(std::memcmp(data, content.data(), 4 * kMiB), 0);
+  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
+  const char* dir = std::getenv(kGroupVariable);
+  ASSERT_NE(dir, nullptr);
+  ASSERT_TRUE(itest::MemoryCgroup::open(dir)->join()) << dir;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t off = 0; off < kSize; off += kMiB) {
+      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
+          << "pass " << pass << ", MiB at " << off;
+    }
+  }
+  Stats s = m.stats();
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_EQ(s.failed_pages, 0u) << "pages were only ever refused while others could be evicted";
+  EXPECT_LE(s.resident_bytes, kCgroupLimit);
+}
+
+// A program started inside a container of 64 MiB (a memory cgroup with its OOM killer on) and no
+// MMAPURL_MEMORY_LIMIT: the engine takes half of what the group grants as its limit, so scanning
+// an object larger than the group never reaches the group's limit. Before, the default 1 GiB
+// filled pages until the OOM killer ended the process.
+TEST_F(MemoryLimit, InsideACgroupTheDefaultLimitStaysUnderWhatItGrants) {
+  constexpr uint64_t kCgroupLimit = 64 * kMiB;
+  constexpr size_t kSize = 96 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 75);
+  ASSERT_TRUE(origin_->put("cgroup-default.bin", content));
+  constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
+  if (!itest::in_fresh_process()) {
+    std::string why;
+    auto group =
+        itest::MemoryCgroup::create("mmapurl-itest-" + std::to_string(::getpid()), kCgroupLimit,
+                                    itest::MemoryCgroup::OomKiller::kOn, &why);
+    if (!group) GTEST_SKIP() << why;
+    itest::set_env(kGroupVariable, group->dir());
+    const auto passed = itest::run_current_test_in_fresh_process(std::chrono::seconds(90));
+    itest::unset_env(kGroupVariable);
+    ASSERT_TRUE(passed);
+    EXPECT_EQ(group->failcnt().value_or(1), 0u) << "the group's limit was never reached";
+    return;
+  }
+  ASSERT_EQ(std::getenv("MMAPURL_MEMORY_LIMIT"), nullptr) << "the premise: no limit is set";
+  const char* dir = std::getenv(kGroupVariable);
+  ASSERT_NE(dir, nullptr);
+  // Joined before the first mapping starts the engine, as a program in a container is.
+  ASSERT_TRUE(itest::MemoryCgroup::open(dir)->join()) << dir;
+  Mapping m(origin_->url(true, "cgroup-default.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  uint64_t peak_counted = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t off = 0; off < kSize; off += kMiB) {
+      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
+          << "pass " << pass << ", MiB at " << off;
+      Stats s = mmapurl::process_stats();
+      peak_counted = std::max(peak_counted, s.resident_bytes + s.in_flight_bytes);
+    }
+  }
+  EXPECT_GT(m.stats().evictions, 0u);
+  constexpr uint64_t kDemandAllowance = 64 * 1024;
+  EXPECT_LE(peak_counted, kCgroupLimit / 2 + kDemandAllowance)
+      << "resident + in-flight bytes stay within half of what the group grants";
 }
 
 TEST_F(MemoryLimit, WillNeedFetchesWithoutFaultsAndDontNeedDropsPages) {

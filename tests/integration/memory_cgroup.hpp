@@ -1,0 +1,119 @@
+// MemoryCgroup: a cgroup v1 memory controller group of the test's own, below the one this process
+// is in, with a limit: a container that grants less than MMAPURL_MEMORY_LIMIT. With its OOM
+// killer off, the kernel refuses pages past the limit (UFFDIO_COPY gets ENOMEM).
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace mmapurl::itest {
+
+class MemoryCgroup {
+ public:
+  enum class OomKiller { kOn, kOff };
+  // Makes the group `name` with `limit_bytes`; nullptr and `why` set where this machine has no
+  // writable cgroup v1 memory controller. With the OOM killer off, a charge past the limit fails
+  // (ENOMEM from a system call; a page fault waits for memory); on, it kills the process.
+  static std::unique_ptr<MemoryCgroup> create(const std::string& name, uint64_t limit_bytes,
+                                              OomKiller oom_killer, std::string* why) {
+    const std::string parent = own_memory_group(why);
+    if (parent.empty()) return nullptr;
+    auto group = std::unique_ptr<MemoryCgroup>(new MemoryCgroup(parent + "/" + name));
+    ::rmdir(group->dir_.c_str());  // left by an earlier run that was killed
+    if (::mkdir(group->dir_.c_str(), 0755) != 0) {
+      *why = "cannot make " + group->dir_ + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    group->made_ = true;
+    if (!write_file(group->dir_ + "/memory.limit_in_bytes", std::to_string(limit_bytes)) ||
+        !write_file(group->dir_ + "/memory.oom_control",
+                    oom_killer == OomKiller::kOff ? "1" : "0")) {
+      *why = "cannot set the limit of " + group->dir_;
+      return nullptr;
+    }
+    return group;
+  }
+  // Opens the group a parent process made (for the process that joins it).
+  static std::unique_ptr<MemoryCgroup> open(const std::string& dir) {
+    return std::unique_ptr<MemoryCgroup>(new MemoryCgroup(dir));
+  }
+  ~MemoryCgroup() {
+    if (!made_) return;
+    // The last task may take a moment to leave after it was killed.
+    for (int i = 0; i < 50 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  MemoryCgroup(const MemoryCgroup&) = delete;
+  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  // Moves this whole process (every thread) into the group: its pages are charged there from now.
+  bool join() const { return write_file(dir_ + "/cgroup.procs", std::to_string(::getpid())); }
+  // How many times the kernel refused a charge past the limit.
+  std::optional<uint64_t> failcnt() const { return read_number(dir_ + "/memory.failcnt"); }
+  std::optional<uint64_t> max_usage() const {
+    return read_number(dir_ + "/memory.max_usage_in_bytes");
+  }
+
+ private:
+  explicit MemoryCgroup(std::string dir) : dir_(std::move(dir)) {}
+
+  // The directory of this process's memory group, from /proc/self/cgroup and the mount of the
+  // v1 memory controller; empty with `why` set when there is none.
+  static std::string own_memory_group(std::string* why) {
+    std::ifstream cgroups("/proc/self/cgroup");
+    std::string line, path;
+    while (std::getline(cgroups, line)) {
+      const auto first = line.find(':'), second = line.find(':', first + 1);
+      if (first == std::string::npos || second == std::string::npos) continue;
+      std::stringstream controllers(line.substr(first + 1, second - first - 1));
+      for (std::string c; std::getline(controllers, c, ',');) {
+        if (c == "memory") path = line.substr(second + 1);
+      }
+    }
+    std::ifstream mounts("/proc/self/mounts");
+    std::string root;
+    while (std::getline(mounts, line)) {
+      std::stringstream fields(line);
+      std::string device, where, type, options;
+      fields >> device >> where >> type >> options;
+      if (type == "cgroup" && ("," + options + ",").find(",memory,") != std::string::npos) {
+        root = where;
+      }
+    }
+    if (root.empty() || path.empty()) {
+      *why = "no cgroup v1 memory controller on this machine";
+      return "";
+    }
+    return path == "/" ? root : root + path;
+  }
+  static bool write_file(const std::string& path, const std::string& value) {
+    std::ofstream out(path);
+    out << value;
+    out.flush();
+    return static_cast<bool>(out);
+  }
+  static std::optional<uint64_t> read_number(const std::string& path) {
+    std::ifstream in(path);
+    uint64_t value = 0;
+    if (!(in >> value)) return std::nullopt;
+    return value;
+  }
+
+  std::string dir_;
+  bool made_ = false;
+};
+
+}  // namespace mmapurl::itest
