@@ -22,13 +22,14 @@ namespace mmapurl::itest {
 class MemoryCgroup {
  public:
   enum class OomKiller { kOn, kOff };
-  // Makes the group `name` with `limit_bytes`; nullptr and `why` set where this machine has no
-  // writable cgroup v1 memory controller. With the OOM killer off, a charge past the limit fails
-  // (ENOMEM from a system call; a page fault waits for memory); on, it kills the process.
-  static std::unique_ptr<MemoryCgroup> create(const std::string& name, uint64_t limit_bytes,
-                                              OomKiller oom_killer, std::string* why) {
+  // Makes the group "mmapurl-itest-<pid>" with `limit_bytes`; nullptr and `why` set where this
+  // machine has no writable cgroup v1 memory controller. With the OOM killer off, a charge past
+  // the limit fails (ENOMEM from a system call; a page fault waits for memory); on, it kills.
+  static std::unique_ptr<MemoryCgroup> create(uint64_t limit_bytes, OomKiller oom_killer,
+                                              std::string* why) {
     const std::string parent = own_memory_group(why);
     if (parent.empty()) return nullptr;
+    const std::string name = "mmapurl-itest-" + std::to_string(::getpid());
     auto group = std::unique_ptr<MemoryCgroup>(new MemoryCgroup(parent + "/" + name));
     ::rmdir(group->dir_.c_str());  // left by an earlier run that was killed
     if (::mkdir(group->dir_.c_str(), 0755) != 0) {

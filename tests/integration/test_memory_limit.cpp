@@ -103,6 +103,26 @@ TEST_F(MemoryLimit, ScanStreamsLargePartsThroughSmallStagingRings) {
       << "staging of at most one ring per request in flight";
 }
 
+constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
+
+// Runs the current test again in a fresh process, told the directory of `group` to join.
+::testing::AssertionResult run_fresh_for(const itest::MemoryCgroup& group) {
+  itest::set_env(kGroupVariable, group.dir());
+  auto passed = itest::run_current_test_in_fresh_process(std::chrono::seconds(90));
+  itest::unset_env(kGroupVariable);
+  return passed;
+}
+
+// In that fresh process: moves it into the group its parent made.
+::testing::AssertionResult join_parents_group() {
+  const char* dir = std::getenv(kGroupVariable);
+  if (!dir) return ::testing::AssertionFailure() << kGroupVariable << " is not set";
+  if (!itest::MemoryCgroup::open(dir)->join()) {
+    return ::testing::AssertionFailure() << "cannot join " << dir;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // A container granting less memory than MMAPURL_MEMORY_LIMIT (1 GiB by default): a memory cgroup
 // of 24 MiB with its OOM killer off, so the kernel refuses UFFDIO_COPY's pages with ENOMEM. The
 // engine lowers its limit under what the kernel grants and evicts, and the scans read every byte
@@ -113,7 +133,6 @@ TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
   constexpr size_t kSize = 64 * kMiB;
   const std::string content = itest::random_bytes(kSize, 74);
   ASSERT_TRUE(origin_->put("cgroup.bin", content));
-  constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
   if (!itest::in_fresh_process()) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     // A sanitizer's runtime faults in shadow and quarantine memory from every thread, the
@@ -122,12 +141,9 @@ TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
 #endif
     std::string why;
     auto group =
-        itest::MemoryCgroup::create("mmapurl-itest-" + std::to_string(::getpid()), kCgroupLimit,
-                                    itest::MemoryCgroup::OomKiller::kOff, &why);
+        itest::MemoryCgroup::create(kCgroupLimit, itest::MemoryCgroup::OomKiller::kOff, &why);
     if (!group) GTEST_SKIP() << why;
-    itest::set_env(kGroupVariable, group->dir());
-    const auto passed = itest::run_current_test_in_fresh_process(std::chrono::seconds(90));
-    itest::unset_env(kGroupVariable);
+    const auto passed = run_fresh_for(*group);
     EXPECT_GT(group->failcnt().value_or(0), 0u)
         << "the premise: the kernel refused pages past the group's limit";
     EXPECT_LE(group->max_usage().value_or(UINT64_MAX), kCgroupLimit);
@@ -141,9 +157,7 @@ TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
   // would be: the group's 24 MiB are for the pages.
   ASSERT_EQ(std::memcmp(data, content.data(), 4 * kMiB), 0);
   ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
-  const char* dir = std::getenv(kGroupVariable);
-  ASSERT_NE(dir, nullptr);
-  ASSERT_TRUE(itest::MemoryCgroup::open(dir)->join()) << dir;
+  ASSERT_TRUE(join_parents_group());
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t off = 0; off < kSize; off += kMiB) {
       ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
@@ -165,25 +179,18 @@ TEST_F(MemoryLimit, InsideACgroupTheDefaultLimitStaysUnderWhatItGrants) {
   constexpr size_t kSize = 96 * kMiB;
   const std::string content = itest::random_bytes(kSize, 75);
   ASSERT_TRUE(origin_->put("cgroup-default.bin", content));
-  constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
   if (!itest::in_fresh_process()) {
     std::string why;
     auto group =
-        itest::MemoryCgroup::create("mmapurl-itest-" + std::to_string(::getpid()), kCgroupLimit,
-                                    itest::MemoryCgroup::OomKiller::kOn, &why);
+        itest::MemoryCgroup::create(kCgroupLimit, itest::MemoryCgroup::OomKiller::kOn, &why);
     if (!group) GTEST_SKIP() << why;
-    itest::set_env(kGroupVariable, group->dir());
-    const auto passed = itest::run_current_test_in_fresh_process(std::chrono::seconds(90));
-    itest::unset_env(kGroupVariable);
-    ASSERT_TRUE(passed);
+    ASSERT_TRUE(run_fresh_for(*group));
     EXPECT_EQ(group->failcnt().value_or(1), 0u) << "the group's limit was never reached";
     return;
   }
   ASSERT_EQ(std::getenv("MMAPURL_MEMORY_LIMIT"), nullptr) << "the premise: no limit is set";
-  const char* dir = std::getenv(kGroupVariable);
-  ASSERT_NE(dir, nullptr);
   // Joined before the first mapping starts the engine, as a program in a container is.
-  ASSERT_TRUE(itest::MemoryCgroup::open(dir)->join()) << dir;
+  ASSERT_TRUE(join_parents_group());
   Mapping m(origin_->url(true, "cgroup-default.bin"));
   ASSERT_TRUE(m.ok()) << m.error_string();
   const auto* data = static_cast<const uint8_t*>(m.data());
