@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "control/cgroup_memory.hpp"
+
 namespace mmapurl::control {
 
 std::optional<uint64_t> parse_byte_size(std::string_view text) {
@@ -44,8 +46,11 @@ static std::optional<double> parse_seconds(std::string_view text) {
   return v;
 }
 
-EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings) {
+EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings,
+                                std::optional<uint64_t> cgroup_granted) {
   EngineConfig c;
+  // A container's default: past what its cgroup grants, the OOM killer ends the process.
+  c.memory_limit = memory_limit_under_cgroup(c.memory_limit, cgroup_granted);
   auto warn = [&](const char* name) {
     if (warnings) *warnings += std::string("ignoring malformed ") + name + "; ";
   };
@@ -115,14 +120,15 @@ uint32_t background_fetch_budget(uint32_t connections) {
   return std::max<uint32_t>(1, connections - for_faults);
 }
 
-EngineConfig load_engine_config_from_environment(std::string* warnings) {
+EngineConfig load_engine_config_from_environment(std::string* warnings,
+                                                 std::optional<uint64_t> cgroup_granted) {
   return load_engine_config(
       [](const char* name) -> std::optional<std::string> {
         const char* v = std::getenv(name);
         if (!v) return std::nullopt;
         return std::string(v);
       },
-      warnings);
+      warnings, cgroup_granted);
 }
 
 }  // namespace mmapurl::control

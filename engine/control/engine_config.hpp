@@ -52,7 +52,11 @@ using EnvLookup = std::function<std::optional<std::string>(const char*)>;
 std::optional<uint64_t> parse_byte_size(std::string_view text);
 
 // Reads the configuration; a malformed value keeps the default and is reported in `warnings`.
-EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings);
-EngineConfig load_engine_config_from_environment(std::string* warnings);
+// `cgroup_granted`: what the process's memory cgroup grants (control/cgroup_memory.hpp), which
+// lowers the default memory limit, not one MMAPURL_MEMORY_LIMIT sets.
+EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings,
+                                std::optional<uint64_t> cgroup_granted = std::nullopt);
+EngineConfig load_engine_config_from_environment(std::string* warnings,
+                                                 std::optional<uint64_t> cgroup_granted);
 
 }  // namespace mmapurl::control

@@ -18,7 +18,6 @@
 
 #include "cache/disk_cache.hpp"
 #include "cache/kept_cache_pruning.hpp"
-#include "control/cgroup_memory.hpp"
 #include "control/part_sizing.hpp"
 #include "core/cgroup_memory_reader.hpp"
 #include "core/engine_impl.hpp"
@@ -141,13 +140,7 @@ bool EngineImpl::start(MapOutcome* failure) {
   // OpenSSL must not tear itself down at exit while the engine thread may still use it.
   OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr);
   std::string warnings;
-  config = control::load_engine_config_from_environment(&warnings);
-  // Unless the user set it, the limit stays under what the process's cgroup grants (a container):
-  // past that, the kernel's OOM killer ends the process on the next fill.
-  if (!std::getenv("MMAPURL_MEMORY_LIMIT")) {
-    config.memory_limit =
-        control::memory_limit_under_cgroup(config.memory_limit, read_cgroup_memory_limit());
-  }
+  config = control::load_engine_config_from_environment(&warnings, read_cgroup_memory_limit());
   log_init(config.log, config.log_file);
   if (!warnings.empty()) MMAPURL_LOG(LogLevel::kError, warnings);
   int err = 0;

@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "control/cgroup_memory.hpp"
+
 namespace mmapurl::itest {
 
 class MemoryCgroup {
@@ -71,34 +73,25 @@ class MemoryCgroup {
  private:
   explicit MemoryCgroup(std::string dir) : dir_(std::move(dir)) {}
 
-  // The directory of this process's memory group, from /proc/self/cgroup and the mount of the
-  // v1 memory controller; empty with `why` set when there is none.
+  // The directory of this process's v1 memory group: where the engine's own reading of
+  // /proc/self/cgroup and /proc/self/mounts finds its memory.limit_in_bytes; empty with `why` set
+  // when there is none.
   static std::string own_memory_group(std::string* why) {
-    std::ifstream cgroups("/proc/self/cgroup");
-    std::string line, path;
-    while (std::getline(cgroups, line)) {
-      const auto first = line.find(':'), second = line.find(':', first + 1);
-      if (first == std::string::npos || second == std::string::npos) continue;
-      std::stringstream controllers(line.substr(first + 1, second - first - 1));
-      for (std::string c; std::getline(controllers, c, ',');) {
-        if (c == "memory") path = line.substr(second + 1);
+    constexpr std::string_view kV1Limit = "/memory.limit_in_bytes";
+    for (const std::string& file : control::cgroup_memory_limit_files(
+             read_text("/proc/self/cgroup"), read_text("/proc/self/mounts"))) {
+      if (file.size() > kV1Limit.size() && file.ends_with(kV1Limit)) {
+        return file.substr(0, file.size() - kV1Limit.size());  // the group's own comes first
       }
     }
-    std::ifstream mounts("/proc/self/mounts");
-    std::string root;
-    while (std::getline(mounts, line)) {
-      std::stringstream fields(line);
-      std::string device, where, type, options;
-      fields >> device >> where >> type >> options;
-      if (type == "cgroup" && ("," + options + ",").find(",memory,") != std::string::npos) {
-        root = where;
-      }
-    }
-    if (root.empty() || path.empty()) {
-      *why = "no cgroup v1 memory controller on this machine";
-      return "";
-    }
-    return path == "/" ? root : root + path;
+    *why = "no cgroup v1 memory controller on this machine";
+    return "";
+  }
+  static std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
   }
   static bool write_file(const std::string& path, const std::string& value) {
     std::ofstream out(path);

@@ -58,6 +58,22 @@ TEST(EngineConfig, ReadsVariablesAndKeepsDefaultsOnGarbage) {
   EXPECT_EQ(c.random_fetch_bytes, 8192u);  // rounded up to whole pages
 }
 
+TEST(EngineConfig, ACgroupLowersTheDefaultMemoryLimitNotOneTheUserSets) {
+  auto load = [](std::optional<std::string> limit, std::optional<uint64_t> granted) {
+    return load_engine_config(
+        [&](const char* n) -> std::optional<std::string> {
+          if (std::string(n) == "MMAPURL_MEMORY_LIMIT") return limit;
+          return std::nullopt;
+        },
+        nullptr, granted);
+  };
+  EXPECT_EQ(load(std::nullopt, std::nullopt).memory_limit, EngineConfig{}.memory_limit);
+  EXPECT_EQ(load(std::nullopt, 512ull << 20).memory_limit, 256ull << 20);
+  EXPECT_EQ(load("2G", 512ull << 20).memory_limit, 2ull << 30) << "the user's word stands";
+  EXPECT_EQ(load("banana", 512ull << 20).memory_limit, 256ull << 20)
+      << "a malformed value keeps the default, which is the cgroup's";
+}
+
 TEST(EngineConfig, TlsRecordsAreTheEnginesUnlessOpenSslIsAskedFor) {
   auto load = [](std::optional<std::string> value, std::string* warnings) {
     return load_engine_config(
