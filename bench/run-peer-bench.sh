@@ -74,8 +74,12 @@ http_port=$(free_port)
 s3_port=$(free_port)
 # ssl_protocols: Debian 12's nginx 1.22 offers at most TLS 1.2 unless told; nginx 1.23.4 and
 # later offer TLS 1.3 by default, as do S3 and most servers. curl and mmapurl alike get TLS 1.3.
+# worker_processes auto (one per CPU) is Debian's packaged default. Until 2026-12-05 this ran one
+# worker, whose event loop kept a small GET waiting behind the whole-object download's writes: an
+# 8 KiB GET through the shaper during a `-cache` scan took p90 88-111 ms there against 25-61 ms
+# with auto (bench/run-loaded-latency.sh; bench/RESULTS.md).
 cat > "$work/nginx.conf" <<CONF
-user root; worker_processes 1; daemon off; master_process on; error_log $work/logs/error.log; pid $work/logs/pid;
+user root; worker_processes auto; daemon off; master_process on; error_log $work/logs/error.log; pid $work/logs/pid;
 events { worker_connections 1024; }
 http { access_log off; sendfile on; keepalive_requests 1000000; autoindex on;
   client_body_temp_path $work/logs; proxy_temp_path $work/logs; fastcgi_temp_path $work/logs;
@@ -291,7 +295,7 @@ verify_curl() {  # $1 contender, $2 profile
 # --- 4. all runs, contenders alternated (the order rotates every run) -------------------------
 selected=()
 for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
-printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page digests","nginx_protocols":"TLSv1.2 TLSv1.3","warm_memory_mb":%d,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
+printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page digests","nginx_protocols":"TLSv1.2 TLSv1.3","nginx_workers":"auto","warm_memory_mb":%d,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
   "$(warm_memory_mb)" "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
   "$(nproc)" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$size_bytes" "$runs" "$random_reads" \
   "$threads" "${command_line//\"/\\\"}" "$(s3fs --version 2>&1 | head -1 | awk '{print $7}')" \

@@ -60,9 +60,14 @@ class Cell:
 def nginx_tls_text(meta):
     """Runs before nginx was given `ssl_protocols` spoke TLS 1.2 (no "nginx_protocols" in meta)."""
     if "TLSv1.3" in meta.get("nginx_protocols", ""):
-        return (" (TLS 1.3, which nginx 1.23.4 and later offer by default; Debian 12's nginx 1.22 "
-                "is told to with `ssl_protocols`).")
-    return " (TLS 1.2: Debian 12's nginx 1.22 offers no more by default)."
+        text = (" (TLS 1.3, which nginx 1.23.4 and later offer by default; Debian 12's nginx 1.22 "
+                "is told to with `ssl_protocols`)")
+    else:
+        text = " (TLS 1.2: Debian 12's nginx 1.22 offers no more by default)"
+    # Runs before 2026-12-05 had one nginx worker (no "nginx_workers" in meta).
+    if meta.get("nginx_workers") == "auto":
+        return text + ", with one nginx worker per CPU (`worker_processes auto`, Debian's default)."
+    return text + ", with one nginx worker."
 
 
 def network_text(meta):

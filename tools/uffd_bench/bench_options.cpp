@@ -26,7 +26,9 @@ static const char* kHelp =
     "                            1) to PATH and exit: an object a server can serve and this tool\n"
     "                            verify without a reference copy in memory\n"
     "  --verify-file PATH        verify against a local copy of the object\n"
-    "  --json                    one JSON object per scenario on stdout\n";
+    "  --json                    one JSON object per scenario on stdout\n"
+    "  --latencies-file PATH     append every timed read's latency to PATH, a line each:\n"
+    "                            scenario and microseconds, in the order of the reads\n";
 
 static std::optional<uint64_t> parse_size(const std::string& s) {
   char* end = nullptr;
@@ -102,6 +104,10 @@ bool parse_bench_options(int argc, char** argv, BenchOptions* out, std::string* 
       auto v = value();
       ok = v.has_value();
       if (ok) out->write_synthetic = *v;
+    } else if (a == "--latencies-file") {
+      auto v = value();
+      ok = v.has_value();
+      if (ok) out->latencies_file = *v;
     } else if (a == "--verify-file") {
       auto v = value();
       ok = v.has_value();

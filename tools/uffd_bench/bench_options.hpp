@@ -25,6 +25,7 @@ struct BenchOptions {
   std::string verify_file;          // a local copy to verify against
   uint64_t rng_seed = 42;
   std::string write_synthetic;      // write --size bytes of synthetic object --seed here, exit
+  std::string latencies_file;       // append each timed read's latency here (scenario, µs)
 };
 
 // Parses argv; returns false with a message (or the help text) in *error.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +30,17 @@ using namespace mmapurl::bench;
 namespace {
 
 std::atomic<uint64_t> checksum_sink{0};
+
+// For a tail beyond p99 (which reads were slow, and when): the JSON keeps only percentiles.
+bool append_latencies(const std::string& path, const ScenarioResult& r) {
+  FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) {
+    std::fprintf(stderr, "uffd-bench: cannot open %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  for (double us : r.latencies_us) std::fprintf(f, "%s %.1f\n", r.name.c_str(), us);
+  return std::fclose(f) == 0;
+}
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -201,6 +213,7 @@ int main(int argc, char** argv) {
     if (opts.sync) m.advise(0, m.size(), Advice::kRandom);
     ScenarioResult r = name == "unmap" ? run_unmap_scenario(url, opts)
                                        : run_scenario(name, m.data(), m.size(), opts, verify);
+    if (!opts.latencies_file.empty() && !append_latencies(opts.latencies_file, r)) status = 1;
     Stats s = m.stats();
     Stats total = process_stats();
     double mbps = r.seconds > 0 ? static_cast<double>(r.bytes_touched) / 1e6 / r.seconds : 0;
