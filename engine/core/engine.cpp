@@ -141,6 +141,7 @@ bool EngineImpl::start(MapOutcome* failure) {
   OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr);
   std::string warnings;
   config = control::load_engine_config_from_environment(&warnings, read_cgroup_memory_limit());
+  memory_limit = control::MemoryLimitGovernor(config.memory_limit);
   log_init(config.log, config.log_file);
   if (!warnings.empty()) MMAPURL_LOG(LogLevel::kError, warnings);
   int err = 0;
@@ -365,8 +366,11 @@ void EngineImpl::create_mapping(std::shared_ptr<OpenJob> job) {
   }
   control::PlannerConfig pc;
   pc.random_fetch_pages = config.random_fetch_bytes / kPageSize;
+  // From the configured limit, not a lowered one: a lowered limit rises again
+  // (MemoryLimitGovernor), and until it has, schedule_range's cap holds readahead under it for
+  // every mapping alike.
   pc.max_window_pages =
-      control::readahead_window_cap_bytes(config.memory_limit, config.max_readahead_bytes) /
+      control::readahead_window_cap_bytes(memory_limit.configured(), config.max_readahead_bytes) /
       kPageSize;
   pc.initial_window_pages =
       std::min<uint64_t>(pc.max_window_pages, std::max<uint64_t>(64, pc.random_fetch_pages));

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "control/engine_config.hpp"
+#include "control/memory_limit_governor.hpp"
 #include "core/engine.hpp"
 #include "core/mapping.hpp"
 #include "uffd/userfaultfd.hpp"
@@ -64,6 +65,8 @@ class EngineImpl {
   uint64_t fill_run(Mapping& m, uint64_t page, const uint8_t* src, uint64_t count,
                     uint64_t keep_newest_pages);
   bool yield_memory_to_kernel(uint64_t keep_newest_pages);
+  // Gives back part of a limit the kernel made the engine lower (see MemoryLimitGovernor).
+  void recover_memory_limit();
   void fail_unfilled(Mapping& m, uint64_t first, uint64_t count);
   // fill_pages, or for a background GET, store_in_cache.
   void deliver_pages(Mapping& m, Fetch& f, uint64_t upto);
@@ -98,6 +101,8 @@ class EngineImpl {
   Clock::duration backoff(int attempt) const;
 
   control::EngineConfig config;
+  // The limit in force: config.memory_limit unless the kernel refused memory (ENOMEM).
+  control::MemoryLimitGovernor memory_limit;
   uffd::Userfaultfd uffd;
   std::unique_ptr<boost::asio::io_context> io;
   std::unique_ptr<boost::asio::ssl::context> tls;

@@ -38,8 +38,6 @@ constexpr uint64_t kMinDemandPages = 4;
 constexpr uint64_t kAdoptDistancePages = 256;
 // Smallest GET a readahead window is cut into to use several connections at once.
 constexpr uint64_t kMinParallelPartBytes = 1ull << 20;
-// The memory limit never drops below this when the kernel refuses pages (a small cgroup).
-constexpr uint64_t kMemoryLimitFloor = 4ull << 20;
 
 void bump_max(std::atomic<uint64_t>& a, uint64_t v) {
   uint64_t cur = a.load(std::memory_order_relaxed);
@@ -204,11 +202,12 @@ void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, F
 }
 
 void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
+  recover_memory_limit();
   uint64_t end = std::min<uint64_t>(range.first_page + range.page_count, m.pages.size());
   // Parts shrink with a small memory limit, so one request never holds much of it; readahead
   // windows are spread over the connections (control/part_sizing.hpp says why).
   control::PartSizing sizing;
-  sizing.max_part_pages = std::min(config.part_bytes, config.memory_limit / 16) / kPageSize;
+  sizing.max_part_pages = std::min(config.part_bytes, memory_limit.limit() / 16) / kPageSize;
   sizing.min_part_pages = kMinParallelPartBytes / kPageSize;
   sizing.connections = config.connections;
   const uint64_t part_pages =
@@ -265,7 +264,7 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
     const uint64_t bytes = staging_bytes(run);
     // Readahead stops an eighth short of the limit: the rest is for the blocks threads wait on.
     const uint64_t cap =
-        range.demand ? config.memory_limit : config.memory_limit - config.memory_limit / 8;
+        range.demand ? memory_limit.limit() : memory_limit.limit() - memory_limit.limit() / 8;
     // A pooled buffer of this class becomes the request's staging buffer: it is counted already,
     // so it must not count twice.
     const uint64_t reused = has_spare_buffer(bytes) ? bytes : 0;
@@ -470,24 +469,29 @@ uint64_t EngineImpl::fill_run(Mapping& m, uint64_t page, const uint8_t* src, uin
 
 // UFFDIO_COPY met ENOMEM: the kernel gives this process less memory than MMAPURL_MEMORY_LIMIT
 // (a memory cgroup's limit, a host short of memory). The limit drops to 7/8 of what the engine
-// holds, never below kMemoryLimitFloor, and what is over it is freed, so later fills and
-// readahead stay under what the kernel grants. False when nothing could be freed.
+// holds, never below 4 MiB, and what is over it is freed, so later fills and readahead stay
+// under what the kernel grants; recover_memory_limit gives it back a second later, an eighth at a
+// time. False when nothing could be freed.
 bool EngineImpl::yield_memory_to_kernel(uint64_t keep_newest_pages) {
   const uint64_t used = memory_in_use();
-  const uint64_t lowered = std::max(kMemoryLimitFloor, used - used / 8);
-  if (lowered < config.memory_limit) {
+  const uint64_t before = memory_limit.limit();
+  if (memory_limit.refused(used, Clock::now())) {
     MMAPURL_LOG(LogLevel::kError, "the kernel refused memory with " + std::to_string(used >> 20) +
                                       " MiB in use: memory limit lowered from " +
-                                      std::to_string(config.memory_limit >> 20) + " to " +
-                                      std::to_string(lowered >> 20) + " MiB");
-    config.memory_limit = lowered;
+                                      std::to_string(before >> 20) + " to " +
+                                      std::to_string(memory_limit.limit() >> 20) + " MiB");
   }
-  if (used <= config.memory_limit) return false;
-  trim_spare_buffers(used - config.memory_limit);
-  if (memory_in_use() > config.memory_limit) {
-    evict_for(memory_in_use() - config.memory_limit, keep_newest_pages);
-  }
+  const uint64_t limit = memory_limit.limit();
+  if (used <= limit) return false;
+  trim_spare_buffers(used - limit);
+  if (memory_in_use() > limit) evict_for(memory_in_use() - limit, keep_newest_pages);
   return memory_in_use() < used;
+}
+
+void EngineImpl::recover_memory_limit() {
+  if (!memory_limit.lowered() || !memory_limit.recover(Clock::now())) return;
+  MMAPURL_LOG(LogLevel::kInfo, "no memory refused for a while: memory limit raised to " +
+                                   std::to_string(memory_limit.limit() >> 20) + " MiB");
 }
 
 // Pages a fill could not place: a waiting thread gets SIGBUS for its page, as for a failed
@@ -575,13 +579,14 @@ uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count)
 // budget gives it; the pool runs faults first and keeps a connection free for them. Pages a
 // request of the reader already brings are skipped: they are kept in the cache when filled.
 void EngineImpl::pump_cache_prefetch(Mapping& m) {
+  recover_memory_limit();
   const bool downloading = config.cache_prefetch_whole && m.cache && m.cache->usable() &&
                            m.broken.empty() && m.cache_cursor < m.pages.size();
   hold_ready_connections(m, downloading);
   if (!downloading) return;
   const uint32_t budget = control::background_fetch_budget(config.connections);
   const uint64_t part_pages =
-      std::max<uint64_t>(1, std::min(config.part_bytes, config.memory_limit / 16) / kPageSize);
+      std::max<uint64_t>(1, std::min(config.part_bytes, memory_limit.limit() / 16) / kPageSize);
   const uint64_t total = m.pages.size();
   while (m.background_fetches < budget && m.cache_cursor < total) {
     uint64_t p = m.cache_cursor;
@@ -593,7 +598,7 @@ void EngineImpl::pump_cache_prefetch(Mapping& m) {
     // Background staging stays inside the readahead share of the memory limit, evicting the
     // oldest fills as readahead does (a mapping larger than the limit sits at it); if nothing can
     // go, the next fetch to complete pumps again.
-    const uint64_t cap = config.memory_limit - config.memory_limit / 8;
+    const uint64_t cap = memory_limit.limit() - memory_limit.limit() / 8;
     const uint64_t bytes = staging_bytes(run);
     if (memory_in_use() + bytes > cap) evict_for(memory_in_use() + bytes - cap);
     if (memory_in_use() + bytes > cap) break;
@@ -633,15 +638,16 @@ void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
   // A filled page is counted while its staging buffer still is: stay within the limit now, not
   // at the next request, but never by dropping what was just filled for a waiting thread.
   uint64_t used = memory_in_use();
-  if (used > config.memory_limit)
-    evict_for(used - config.memory_limit, /*keep_newest_pages=*/count);
+  if (used > memory_limit.limit())
+    evict_for(used - memory_limit.limit(), /*keep_newest_pages=*/count);
 }
 
 // Evicts before UFFDIO_COPY rather than after: the kernel counts the new pages at once, and at
 // the limit a fill must not push the process past it even for a moment.
 void EngineImpl::make_room_for_fill(uint64_t pages, uint64_t keep_newest_pages) {
+  recover_memory_limit();
   const uint64_t used = memory_in_use() + pages * kPageSize;
-  if (used > config.memory_limit) evict_for(used - config.memory_limit, keep_newest_pages);
+  if (used > memory_limit.limit()) evict_for(used - memory_limit.limit(), keep_newest_pages);
 }
 
 void EngineImpl::evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages) {
@@ -902,7 +908,7 @@ void EngineImpl::trim_spare_buffers(uint64_t bytes, uint64_t except_class,
 void EngineImpl::give_buffer(uint8_t* p, uint64_t bytes) {
   if (!p) return;
   const uint64_t size = buffer_class(bytes);
-  if (spare_bytes + size <= std::min(kSpareBufferLimit, config.memory_limit / 4)) {
+  if (spare_bytes + size <= std::min(kSpareBufferLimit, memory_limit.limit() / 4)) {
     spare_buffers[size].push_back(p);
     spare_bytes += size;
     return;

@@ -64,6 +64,10 @@ class MemoryCgroup {
   const std::string& dir() const { return dir_; }
   // Moves this whole process (every thread) into the group: its pages are charged there from now.
   bool join() const { return write_file(dir_ + "/cgroup.procs", std::to_string(::getpid())); }
+  // Grants `bytes` from now (a container resized).
+  bool set_limit(uint64_t bytes) const {
+    return write_file(dir_ + "/memory.limit_in_bytes", std::to_string(bytes));
+  }
   // How many times the kernel refused a charge past the limit.
   std::optional<uint64_t> failcnt() const { return read_number(dir_ + "/memory.failcnt"); }
   std::optional<uint64_t> max_usage() const {

@@ -170,6 +170,54 @@ TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
   EXPECT_LE(s.resident_bytes, kCgroupLimit);
 }
 
+// A group that grants more again (resized, or memory the program freed) gets the engine's limit
+// back: the 24 MiB group with its OOM killer off lowers it during a first scan, then grows to
+// 512 MiB, and a second later the scans keep the whole 64 MiB object. Before, a limit lowered once
+// stayed so for the life of the process: every later scan evicted and fetched the object again.
+TEST_F(MemoryLimit, ALimitTheKernelLoweredRisesAgainWhenTheGroupGrantsMore) {
+  constexpr uint64_t kCgroupLimit = 24 * kMiB;
+  constexpr size_t kSize = 64 * kMiB;
+  const std::string content = itest::random_bytes(kSize, 76);
+  ASSERT_TRUE(origin_->put("cgroup-grows.bin", content));
+  if (!itest::in_fresh_process()) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "runs in the plain build only: sanitizer runtimes allocate on every thread";
+#endif
+    std::string why;
+    auto group =
+        itest::MemoryCgroup::create(kCgroupLimit, itest::MemoryCgroup::OomKiller::kOff, &why);
+    if (!group) GTEST_SKIP() << why;
+    ASSERT_TRUE(run_fresh_for(*group));
+    EXPECT_GT(group->failcnt().value_or(0), 0u) << "the premise: the kernel refused pages";
+    return;
+  }
+  Mapping m(origin_->url(true, "cgroup-grows.bin"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  ASSERT_EQ(std::memcmp(data, content.data(), 4 * kMiB), 0);
+  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
+  ASSERT_TRUE(join_parents_group());
+  auto scan = [&](int pass) {
+    for (size_t off = 0; off < kSize; off += kMiB) {
+      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
+          << "pass " << pass << ", MiB at " << off;
+    }
+  };
+  scan(0);
+  ASSERT_LE(m.stats().resident_bytes, kCgroupLimit) << "the premise: the limit was lowered";
+  ASSERT_TRUE(itest::MemoryCgroup::open(std::getenv(kGroupVariable))->set_limit(512 * kMiB));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the governor's interval: 1 s
+  scan(1);
+  const Stats after_growth = m.stats();
+  EXPECT_EQ(after_growth.resident_bytes, kSize)
+      << "the whole object stays once the group grants it";
+  scan(2);
+  const Stats s = m.stats();
+  EXPECT_EQ(s.evictions, after_growth.evictions) << "nothing evicted with the limit back";
+  EXPECT_EQ(s.faults, after_growth.faults) << "every page of the third scan was resident";
+  EXPECT_EQ(s.failed_pages, 0u);
+}
+
 // A program started inside a container of 64 MiB (a memory cgroup with its OOM killer on) and no
 // MMAPURL_MEMORY_LIMIT: the engine takes half of what the group grants as its limit, so scanning
 // an object larger than the group never reaches the group's limit. Before, the default 1 GiB
