@@ -185,11 +185,12 @@ fuse_run() {
 }
 
 # Contenders: name -> settings (what the table names) and how it runs.
-contenders=(curl-https curl-s3 mmapurl-https mmapurl-s3 mmapurl-https-cache mmapurl-s3-cache s3fs
+contenders=(curl-https curl-s3 curl-https-x16 mmapurl-https mmapurl-s3 mmapurl-https-cache mmapurl-s3-cache s3fs
             s3fs-tuned rclone-off rclone-full rclone-full-tuned httpdirfs httpdirfs-cache)
 declare -A settings=(
   [curl-https]="curl -o /dev/null https://nginx/obj (download first; defaults)"
   [curl-s3]="curl -o /dev/null http://s3rver/bench/obj (download first; defaults)"
+  [curl-https-x16]="16 curls at once, each -r one 16th of https://nginx/obj -o /dev/null (download first on 16 connections)"
   [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 16 connections, 128M max readahead)"
   [mmapurl-s3]="uffd-bench s3://bench/obj (defaults)"
   [mmapurl-https-cache]="uffd-bench https://nginx/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
@@ -202,7 +203,7 @@ declare -A settings=(
   [httpdirfs]="httpdirfs --no-range-check --insecure-tls https://nginx/ (defaults, no cache)"
   [httpdirfs-cache]="httpdirfs ... --cache (its disk cache, 8 MB download segments)"
 )
-target_port() { case $1 in curl-https | mmapurl-https* | httpdirfs*) echo "$https_port" ;; *) echo "$s3_port" ;; esac; }
+target_port() { case $1 in curl-https* | mmapurl-https* | httpdirfs*) echo "$https_port" ;; *) echo "$s3_port" ;; esac; }
 
 measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
   local c=$1 profile=$2 scenario=$3 run=$4 mnt=$work/mnt-$1 cache=$work/cache-$1 rc=0
@@ -233,6 +234,34 @@ measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
     # the byte check below shows the ranges it reads are right.
     local httpdirfs_cmd=(httpdirfs -f --no-range-check --cacert "$work/cert.pem" --insecure-tls)
     case $c in
+      curl-https-x16)
+        # Download first as parallel download tools do: 16 connections (mmapurl's and
+        # s3fs-tuned's count), each moving one 16th of the object to /dev/null. Over a far origin
+        # one curl is bound by one connection's 50 MB/s; this is the download-first baseline a
+        # user who knows that would pick.
+        local part=$(((size_bytes + 15) / 16)) i from to t0 t1 got pids=()
+        rm -f "$work"/x16.*
+        t0=$(date +%s.%N)
+        for ((i = 0; i < 16; i++)); do
+          from=$((i * part))
+          to=$((from + part - 1 < size_bytes - 1 ? from + part - 1 : size_bytes - 1))
+          timeout -k 10 "$timeout_s" /usr/bin/time -f %M -o "$work/x16.$i.rss" curl -s \
+            --cacert "$work/cert.pem" -r "$from-$to" -o /dev/null -w '%{size_download} %{http_code}\n' \
+            "$https_url" > "$work/x16.$i.out" &
+          pids+=($!)
+        done
+        for i in "${!pids[@]}"; do wait "${pids[$i]}" || rc=$?; done
+        t1=$(date +%s.%N)
+        got=$(cat "$work"/x16.*.out | awk '$2 != 206 {bad = 1} {s += $1} END {print bad ? -1 : s}')
+        curl_rss=$(($(cat "$work"/x16.*.rss | awk '{s += $1} END {print s + 0}') * 1024))
+        if ((rc != 0)) || [[ $got != "$size_bytes" ]]; then
+          fail="curl x16: exit $rc, ${got:-0} of $size_bytes bytes (or not all 206)"
+        else
+          local secs
+          secs=$($py -c "print(round($t1 - $t0, 6))")
+          result="{\"scenario\":\"seq\",\"ok\":true,\"seconds\":$secs,\"mb_per_s\":$($py -c "print(round($size_bytes/1e6/$secs,1))"),\"bytes_touched\":$got,\"peak_rss_bytes\":$curl_rss}"
+        fi
+        ;;
       curl-*)
         local url=$https_url
         [[ $c == curl-s3 ]] && url="$s3_endpoint/bench/obj"
@@ -288,7 +317,16 @@ measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
 verify_curl() {  # $1 contender, $2 profile
   local url="https://127.0.0.1:$https_port/obj" ok=false
   [[ $1 == curl-s3 ]] && url="http://127.0.0.1:$s3_port/bench/obj"
-  curl -s --cacert "$work/cert.pem" "$url" | cmp -s - "$ref" && ok=true
+  if [[ $1 == curl-https-x16 ]]; then  # its 16 ranges, one after another, end to end
+    local part=$(((size_bytes + 15) / 16)) i from to
+    for ((i = 0; i < 16; i++)); do
+      from=$((i * part))
+      to=$((from + part - 1 < size_bytes - 1 ? from + part - 1 : size_bytes - 1))
+      curl -s --cacert "$work/cert.pem" -r "$from-$to" "$url"
+    done | cmp -s - "$ref" && ok=true
+  else
+    curl -s --cacert "$work/cert.pem" "$url" | cmp -s - "$ref" && ok=true
+  fi
   printf '{"contender":"%s","profile":"%s","workload":"verify","verified":%s}\n' "$1" "$2" "$ok" >> "$out"
 }
 

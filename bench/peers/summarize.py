@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 
 MIB = 1 << 20
-ORDER = ["curl-https", "curl-s3", "mmapurl-https", "mmapurl-s3", "mmapurl-https-cache",
+ORDER = ["curl-https", "curl-s3", "curl-https-x16", "mmapurl-https", "mmapurl-s3", "mmapurl-https-cache",
          "mmapurl-s3-cache", "s3fs", "s3fs-tuned",
          "rclone-off", "rclone-full", "rclone-full-tuned", "httpdirfs", "httpdirfs-cache"]
 FUSE = {"s3fs", "s3fs-tuned", "rclone-off", "rclone-full", "rclone-full-tuned", "httpdirfs",
