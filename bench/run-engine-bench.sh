@@ -16,17 +16,7 @@
 # profiles placement-unpinned, -client-on-0 (nginx free), -split (nginx on vCPU 1), -all-on-0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build}
-# A new build directory is configured Release; an existing one is only brought up to date (a
-# binary left from an older checkout must not stand in for this one).
-[[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper fault-round-trip-bench > /dev/null
-size_mb=${SIZE_MB:-1024}
-runs=${RUNS:-3}
-out=${OUT:-bench/results/engine-$(date +%Y%m%d-%H%M%S).jsonl}
-mkdir -p "$(dirname "$out")"
-work=$(mktemp -d /tmp/mmapurl-bench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+source bench/bench_setup.sh "${1:-build}" engine 3 uffd-bench mmapurl-shaper fault-round-trip-bench
 source bench/serve_random_object.sh
 source bench/warm_up.sh
 url="https://127.0.0.1:$port/obj"

@@ -10,15 +10,7 @@
 #   bench/run-loaded-latency.sh [BUILD_DIR]    env: SIZE_MB (1024), RUNS (3), OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build-perf}
-[[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper > /dev/null
-size_mb=${SIZE_MB:-1024}
-runs=${RUNS:-3}
-out=${OUT:-bench/results/loaded-latency-$(date +%Y%m%d-%H%M%S).jsonl}
-mkdir -p "$(dirname "$out")"
-work=$(mktemp -d /tmp/mmapurl-loaded-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+source bench/bench_setup.sh "${1:-build-perf}" loaded-latency 3 uffd-bench mmapurl-shaper
 source bench/serve_random_object.sh
 source bench/warm_up.sh
 source bench/start_s3like_shaper.sh "$build"

@@ -6,15 +6,7 @@
 #   bench/run-shaper-ab.sh [BUILD_DIR]     env: SIZE_MB (1024), RUNS (5), OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build}
-[[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper > /dev/null
-size_mb=${SIZE_MB:-1024}
-runs=${RUNS:-5}
-out=${OUT:-bench/results/shaper-ab-$(date +%Y%m%d-%H%M%S).jsonl}
-mkdir -p "$(dirname "$out")"
-work=$(mktemp -d /tmp/mmapurl-shaper-ab-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+source bench/bench_setup.sh "${1:-build}" shaper-ab 5 uffd-bench mmapurl-shaper
 source bench/serve_random_object.sh
 source bench/warm_up.sh
 declare -A shaper_port shaper_pid
