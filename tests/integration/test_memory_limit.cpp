@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,6 +124,46 @@ constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
   return ::testing::AssertionSuccess();
 }
 
+// The parent's side of a test at a group's limit: a group of `limit` bytes with its OOM killer
+// off, so the kernel refuses pages past it (ENOMEM); null with `why` where there is none.
+std::unique_ptr<itest::MemoryCgroup> group_refusing_past(uint64_t limit, std::string* why) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's runtime faults in shadow and quarantine memory from every thread, the
+  // engine's too; at the group's limit such a fault waits for memory only the engine frees.
+  (void)limit;
+  *why = "runs in the plain build only: sanitizer runtimes allocate on every thread";
+  return nullptr;
+#else
+  return itest::MemoryCgroup::create(limit, itest::MemoryCgroup::OomKiller::kOff, why);
+#endif
+}
+
+// In the fresh process: reads the first pages outside the group and drops them, then joins it.
+// Connections and staging buffers are so made outside the group, as a long-running service's
+// would be: the group's memory is for the pages.
+::testing::AssertionResult warm_up_then_join(Mapping& m, const std::string& content) {
+  if (!m.ok()) return ::testing::AssertionFailure() << m.error_string();
+  if (std::memcmp(m.data(), content.data(), 4 * kMiB) != 0) {
+    return ::testing::AssertionFailure() << "wrong bytes in the first 4 MiB";
+  }
+  if (m.advise(0, content.size(), Advice::kDontNeed) != 0) {
+    return ::testing::AssertionFailure() << "DONTNEED failed";
+  }
+  return join_parents_group();
+}
+
+// Reads the whole mapping a MiB at a time, checking every byte.
+::testing::AssertionResult scan_checks_every_byte(const Mapping& m, const std::string& content,
+                                                  int pass) {
+  const auto* data = static_cast<const uint8_t*>(m.data());
+  for (size_t off = 0; off < content.size(); off += kMiB) {
+    if (std::memcmp(data + off, content.data() + off, kMiB) != 0) {
+      return ::testing::AssertionFailure() << "pass " << pass << ", MiB at " << off;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // A container granting less memory than MMAPURL_MEMORY_LIMIT (1 GiB by default): a memory cgroup
 // of 24 MiB with its OOM killer off, so the kernel refuses UFFDIO_COPY's pages with ENOMEM. The
 // engine lowers its limit under what the kernel grants and evicts, and the scans read every byte
@@ -134,14 +175,8 @@ TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
   const std::string content = itest::random_bytes(kSize, 74);
   ASSERT_TRUE(origin_->put("cgroup.bin", content));
   if (!itest::in_fresh_process()) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    // A sanitizer's runtime faults in shadow and quarantine memory from every thread, the
-    // engine's too; at the group's limit such a fault waits for memory only the engine frees.
-    GTEST_SKIP() << "runs in the plain build only: sanitizer runtimes allocate on every thread";
-#endif
     std::string why;
-    auto group =
-        itest::MemoryCgroup::create(kCgroupLimit, itest::MemoryCgroup::OomKiller::kOff, &why);
+    auto group = group_refusing_past(kCgroupLimit, &why);
     if (!group) GTEST_SKIP() << why;
     const auto passed = run_fresh_for(*group);
     EXPECT_GT(group->failcnt().value_or(0), 0u)
@@ -151,19 +186,9 @@ TEST_F(MemoryLimit, ACgroupGrantingLessThanTheLimitLowersItAndScansRight) {
     return;
   }
   Mapping m(origin_->url(true, "cgroup.bin"));
-  ASSERT_TRUE(m.ok()) << m.error_string();
-  const auto* data = static_cast<const uint8_t*>(m.data());
-  // Connections and staging buffers are made outside the group, as a long-running service's
-  // would be: the group's 24 MiB are for the pages.
-  ASSERT_EQ(std::memcmp(data, content.data(), 4 * kMiB), 0);
-  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
-  ASSERT_TRUE(join_parents_group());
-  for (int pass = 0; pass < 2; ++pass) {
-    for (size_t off = 0; off < kSize; off += kMiB) {
-      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
-          << "pass " << pass << ", MiB at " << off;
-    }
-  }
+  ASSERT_TRUE(warm_up_then_join(m, content));
+  ASSERT_TRUE(scan_checks_every_byte(m, content, 0));
+  ASSERT_TRUE(scan_checks_every_byte(m, content, 1));
   Stats s = m.stats();
   EXPECT_GT(s.evictions, 0u);
   EXPECT_EQ(s.failed_pages, 0u) << "pages were only ever refused while others could be evicted";
@@ -180,38 +205,24 @@ TEST_F(MemoryLimit, ALimitTheKernelLoweredRisesAgainWhenTheGroupGrantsMore) {
   const std::string content = itest::random_bytes(kSize, 76);
   ASSERT_TRUE(origin_->put("cgroup-grows.bin", content));
   if (!itest::in_fresh_process()) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    GTEST_SKIP() << "runs in the plain build only: sanitizer runtimes allocate on every thread";
-#endif
     std::string why;
-    auto group =
-        itest::MemoryCgroup::create(kCgroupLimit, itest::MemoryCgroup::OomKiller::kOff, &why);
+    auto group = group_refusing_past(kCgroupLimit, &why);
     if (!group) GTEST_SKIP() << why;
     ASSERT_TRUE(run_fresh_for(*group));
     EXPECT_GT(group->failcnt().value_or(0), 0u) << "the premise: the kernel refused pages";
     return;
   }
   Mapping m(origin_->url(true, "cgroup-grows.bin"));
-  ASSERT_TRUE(m.ok()) << m.error_string();
-  const auto* data = static_cast<const uint8_t*>(m.data());
-  ASSERT_EQ(std::memcmp(data, content.data(), 4 * kMiB), 0);
-  ASSERT_EQ(m.advise(0, kSize, Advice::kDontNeed), 0);
-  ASSERT_TRUE(join_parents_group());
-  auto scan = [&](int pass) {
-    for (size_t off = 0; off < kSize; off += kMiB) {
-      ASSERT_EQ(std::memcmp(data + off, content.data() + off, kMiB), 0)
-          << "pass " << pass << ", MiB at " << off;
-    }
-  };
-  scan(0);
+  ASSERT_TRUE(warm_up_then_join(m, content));
+  ASSERT_TRUE(scan_checks_every_byte(m, content, 0));
   ASSERT_LE(m.stats().resident_bytes, kCgroupLimit) << "the premise: the limit was lowered";
   ASSERT_TRUE(itest::MemoryCgroup::open(std::getenv(kGroupVariable))->set_limit(512 * kMiB));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the governor's interval: 1 s
-  scan(1);
+  ASSERT_TRUE(scan_checks_every_byte(m, content, 1));
   const Stats after_growth = m.stats();
   EXPECT_EQ(after_growth.resident_bytes, kSize)
       << "the whole object stays once the group grants it";
-  scan(2);
+  ASSERT_TRUE(scan_checks_every_byte(m, content, 2));
   const Stats s = m.stats();
   EXPECT_EQ(s.evictions, after_growth.evictions) << "nothing evicted with the limit back";
   EXPECT_EQ(s.faults, after_growth.faults) << "every page of the third scan was resident";
