@@ -467,7 +467,10 @@ def chart(cells, path):
         ax.set_ylabel("latency per 4 KiB page, µs (log; lower is better)")
         ax.set_title(f"{PROFILE_TITLE.get(p, p)}\nrandom 4 KiB pages, one thread "
                      "(labels: total time)", fontsize=10)
-        ax.legend(fontsize=8)
+        # Headroom above the tallest bar (log scale): the legend sat on its total-time label.
+        tallest = max([v for v in p50 + p99 if v] or [1])
+        ax.set_ylim(top=tallest * 30)
+        ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("mmapurl (red) vs download-first curl (grey) and FUSE mounts (blue), "
                  "same object, same server, same shaping; medians", fontsize=12)
     fig.tight_layout()
