@@ -39,9 +39,8 @@ class MemoryCgroup {
       return nullptr;
     }
     group->made_ = true;
-    if (!write_file(group->dir_ + "/memory.limit_in_bytes", std::to_string(limit_bytes)) ||
-        !write_file(group->dir_ + "/memory.oom_control",
-                    oom_killer == OomKiller::kOff ? "1" : "0")) {
+    if (!group->set_limit(limit_bytes) || !write_file(group->dir_ + "/memory.oom_control",
+                                                      oom_killer == OomKiller::kOff ? "1" : "0")) {
       *why = "cannot set the limit of " + group->dir_;
       return nullptr;
     }

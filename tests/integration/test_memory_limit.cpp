@@ -114,13 +114,17 @@ constexpr const char* kGroupVariable = "MMAPURL_ITEST_MEMORY_CGROUP";
   return passed;
 }
 
+// In that fresh process: the group its parent made; null when not told of one.
+std::unique_ptr<itest::MemoryCgroup> parents_group() {
+  const char* dir = std::getenv(kGroupVariable);
+  return dir ? itest::MemoryCgroup::open(dir) : nullptr;
+}
+
 // In that fresh process: moves it into the group its parent made.
 ::testing::AssertionResult join_parents_group() {
-  const char* dir = std::getenv(kGroupVariable);
-  if (!dir) return ::testing::AssertionFailure() << kGroupVariable << " is not set";
-  if (!itest::MemoryCgroup::open(dir)->join()) {
-    return ::testing::AssertionFailure() << "cannot join " << dir;
-  }
+  auto group = parents_group();
+  if (!group) return ::testing::AssertionFailure() << kGroupVariable << " is not set";
+  if (!group->join()) return ::testing::AssertionFailure() << "cannot join " << group->dir();
   return ::testing::AssertionSuccess();
 }
 
@@ -216,7 +220,8 @@ TEST_F(MemoryLimit, ALimitTheKernelLoweredRisesAgainWhenTheGroupGrantsMore) {
   ASSERT_TRUE(warm_up_then_join(m, content));
   ASSERT_TRUE(scan_checks_every_byte(m, content, 0));
   ASSERT_LE(m.stats().resident_bytes, kCgroupLimit) << "the premise: the limit was lowered";
-  ASSERT_TRUE(itest::MemoryCgroup::open(std::getenv(kGroupVariable))->set_limit(512 * kMiB));
+  auto group = parents_group();
+  ASSERT_TRUE(group && group->set_limit(512 * kMiB));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the governor's interval: 1 s
   ASSERT_TRUE(scan_checks_every_byte(m, content, 1));
   const Stats after_growth = m.stats();
