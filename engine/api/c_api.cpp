@@ -114,4 +114,24 @@ MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
   }
 }
 
+MMAPURL_EXPORT ssize_t mmapurl_read(const void* addr, void* buf, size_t len) {
+  try {
+    mmapurl::core::MapOutcome failure;
+    auto* engine = mmapurl::core::Engine::get(&failure);
+    if (!engine) {
+      errno = failure.sys_errno ? failure.sys_errno : EINVAL;
+      return -1;
+    }
+    int err = 0;
+    const long n = engine->read(addr, buf, len, &err);
+    if (n < 0) errno = err;
+    return n;
+  } catch (const std::bad_alloc&) {
+    errno = ENOMEM;
+  } catch (...) {
+    errno = EIO;
+  }
+  return -1;
+}
+
 MMAPURL_EXPORT const char* mmapurl_last_error_message(void) { return g_last_error.c_str(); }

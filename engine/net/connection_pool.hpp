@@ -39,6 +39,8 @@ class ConnectionPool {
   uint32_t busy() const { return busy_; }
   size_t queued() const { return urgent_.size() + normal_.size(); }
   size_t connections() const { return slots_.size(); }
+  // Nothing running, queued, being opened or held ready: the pool may be dropped.
+  bool idle() const { return busy_ == 0 && queued() == 0 && opening_ == 0 && ready_holders_ == 0; }
 
  private:
   void dispatch();  // runs what is queued, then keeps the ready connections
