@@ -334,6 +334,9 @@ class CacheTrust : public ::testing::Test {
 // root can plant (standing in for anyone who could write there once): then the engine itself
 // must judge what it finds at the names.
 enum class Layout { kShared, kOwn };
+void PrintTo(Layout layout, std::ostream* out) {
+  *out << (layout == Layout::kShared ? "shared" : "the user's own");
+}
 
 class CacheTrustPlanted : public CacheTrust, public ::testing::WithParamInterface<Layout> {
  protected:
@@ -421,6 +424,7 @@ struct UntrustedDirectory {
   const char* label;
   const char* reason;
 };
+void PrintTo(const UntrustedDirectory& dir, std::ostream* out) { *out << dir.label; }
 
 class CacheTrustRefusedDirectory : public CacheTrust,
                                    public ::testing::WithParamInterface<UntrustedDirectory> {
