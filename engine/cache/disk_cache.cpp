@@ -77,8 +77,8 @@ bool names_something_else(int open_errno) {
 // The kept file `name` in `dir`, opened for reading and writing and made if absent (`*created`).
 // An entry there that is not a private regular file of this user's (cache_trust.hpp) is never
 // used: only this user and root can make entries in a checked directory, so it was put there by
-// hand (or by a version that trusted it); it is removed and the file made anew, empty. -1 with
-// `*why` set when no such file can be had.
+// hand; it is removed and the file made anew, empty. -1 with `*why` set when no such file can be
+// had.
 int open_private_file(int dir, const std::string& name, bool* created, std::string* why) {
   for (int attempt = 0; attempt < 4; ++attempt) {
     int fd = ::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_EXCL | kCacheFileOpenFlags, 0600);
@@ -89,21 +89,13 @@ int open_private_file(int dir, const std::string& name, bool* created, std::stri
       return -1;
     }
     fd = ::openat(dir, name.c_str(), O_RDWR | kCacheFileOpenFlags);
-    if (fd < 0 && errno == ENOENT) continue;  // removed between the two opens
-    if (fd < 0 && !names_something_else(errno)) {
-      *why = std::strerror(errno);
-      return -1;
-    }
     if (fd < 0) {
+      if (errno == ENOENT) continue;  // removed between the two opens
       *why = std::strerror(errno);
+      if (!names_something_else(errno)) return -1;
     } else {
       struct stat st {};
-      if (::fstat(fd, &st) != 0) {
-        *why = std::strerror(errno);
-        ::close(fd);
-        return -1;
-      }
-      *why = cache_file_refusal(st, ::geteuid());
+      *why = ::fstat(fd, &st) == 0 ? cache_file_refusal(st, ::geteuid()) : std::strerror(errno);
       if (why->empty()) return fd;
       ::close(fd);
     }
