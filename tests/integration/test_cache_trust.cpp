@@ -194,7 +194,7 @@ std::string map_and_read(const std::string& url) {
 // byte and unmaps (which saves the kept cache). A process still running after kRunTimeout is
 // killed.
 MappingRun map_as(const TestUser& user, const std::string& url, const std::string& cache_dir,
-                  const std::string& log) {
+                  const std::string& log, const std::string& keep_limit = "") {
   int result[2];
   MappingRun run;
   if (::pipe2(result, O_CLOEXEC) != 0) {
@@ -219,6 +219,7 @@ MappingRun map_as(const TestUser& user, const std::string& url, const std::strin
       ::setenv("MMAPURL_LOG", "info", 1);
       ::setenv("MMAPURL_LOG_FILE", log.c_str(), 1);
       ::setenv("MMAPURL_RETRY_TIMEOUT", "5", 1);
+      if (!keep_limit.empty()) ::setenv("MMAPURL_CACHE_KEEP_LIMIT", keep_limit.c_str(), 1);
       said = map_and_read(url);
     }
     if (::write(result[1], said.data(), said.size()) < 0) ::_exit(2);
@@ -296,8 +297,8 @@ class CacheTrust : public ::testing::Test {
   std::string victim_home() const { return root_ + "/victim"; }
   std::string attacker_home() const { return root_ + "/attacker"; }
   std::string victim_log() const { return victim_home() + "/log"; }
-  MappingRun map_as_victim(const std::string& cache_dir) {
-    return map_as(*victim_, server_.url(), cache_dir, victim_log());
+  MappingRun map_as_victim(const std::string& cache_dir, const std::string& keep_limit = "") {
+    return map_as(*victim_, server_.url(), cache_dir, victim_log(), keep_limit);
   }
   // A file of the attacker's at `path`, mode 0666 and `size` bytes (zeros); its descriptor,
   // which the attacker keeps to read and rewrite whatever lands in it.
@@ -417,6 +418,37 @@ INSTANTIATE_TEST_SUITE_P(Layouts, CacheTrustPlanted,
                            return info.param == Layout::kShared ? "SharedDirectory"
                                                                 : "UsersOwnDirectory";
                          });
+
+// Pruning (MMAPURL_CACHE_KEEP_LIMIT) in the user's own directory judges and deletes only the
+// user's private kept files: a file of another's, or a second link to a file of the user's, named
+// like a kept file stays, however old and large.
+TEST_F(CacheTrust, PruningDeletesOnlyTheUsersPrivateKeptFiles) {
+  const std::string dir = root_ + "/cache";
+  ASSERT_NO_FATAL_FAILURE(make_dir(dir, 0700, victim_->uid(), victim_->gid()));
+  const timespec long_ago[2] = {{1, 0}, {1, 0}};  // least recently used of all
+  const std::string others = dir + "/mmapurl-00000000000000000000000000000000.cache";
+  const int fd = plant_file(others, 0);
+  ASSERT_GE(fd, 0);
+  const std::string four_mib(4 << 20, 'A');  // written, so it takes disk space
+  ASSERT_EQ(::pwrite(fd, four_mib.data(), four_mib.size(), 0), static_cast<ssize_t>(4 << 20));
+  ASSERT_EQ(::futimens(fd, long_ago), 0);
+  ::close(fd);
+  const std::string precious = victim_home() + "/precious";
+  { std::ofstream(precious) << "the victim's own bytes\n"; }
+  ASSERT_EQ(::chown(precious.c_str(), victim_->uid(), victim_->gid()), 0);
+  ASSERT_EQ(::chmod(precious.c_str(), 0600), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, precious.c_str(), long_ago, 0), 0);
+  const std::string second_link = dir + "/mmapurl-11111111111111111111111111111111.cache";
+  ASSERT_EQ(::link(precious.c_str(), second_link.c_str()), 0) << std::strerror(errno);
+  // 4 MiB of the attacker's and the object's 3 MiB exceed the limit: pruning runs after the save.
+  const MappingRun run = map_as_victim(dir, "4M");
+  EXPECT_EQ(run.message, "");
+  struct stat st {};
+  EXPECT_EQ(::lstat(others.c_str(), &st), 0) << "pruning deleted another user's file";
+  EXPECT_EQ(st.st_size, 4 << 20);
+  EXPECT_EQ(::lstat(second_link.c_str(), &st), 0) << "pruning deleted a second link";
+  EXPECT_EQ(read_path(precious), "the victim's own bytes\n");
+}
 
 // A cache directory whose entries someone else could replace: how it is made, and the words the
 // log's reason must hold.
