@@ -97,7 +97,9 @@ int open_private_file(int dir, const std::string& name, bool* created, std::stri
       struct stat st {};
       *why = ::fstat(fd, &st) == 0 ? cache_file_refusal(st, ::geteuid()) : std::strerror(errno);
       if (why->empty()) return fd;
+      const bool still_there = name_is_file(dir, name, st);
       ::close(fd);
+      if (!still_there) continue;  // replaced since it was opened: the successor is judged
     }
     if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
       *why = "not a private file of this user (" + *why +
