@@ -48,8 +48,12 @@ struct ConnectAttempt : std::enable_shared_from_this<ConnectAttempt> {
       }
       socket.async_connect(
           endpoint, [self = shared_from_this(), endpoint](const boost::system::error_code& ec) {
-            // Cancelled (the socket closed by a timeout or a close()): no further endpoint.
             if (!ec || ec == asio::error::operation_aborted) return self->handler(ec, endpoint);
+            // Closed after the attempt failed (a timeout, a close()): cancelled too, and no
+            // reason to open another socket.
+            if (!self->socket.is_open()) {
+              return self->handler(asio::error::operation_aborted, endpoint);
+            }
             self->last = ec;
             self->try_next();
           });
