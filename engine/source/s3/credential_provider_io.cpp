@@ -77,6 +77,7 @@ int connect_with_deadline(const std::string& host, uint16_t port, Clock::time_po
   }
   int fd = -1;
   for (addrinfo* ai = list; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;  // never checked
     int s = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0) continue;
     if (::connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
