@@ -5,7 +5,6 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -19,6 +18,7 @@
 
 #include "core/log.hpp"
 #include "net/buffered_socket.hpp"
+#include "net/cloexec_connect.hpp"
 #include "net/tls_stream.hpp"
 
 namespace mmapurl::net {
@@ -188,7 +188,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       plain = std::make_unique<BufferedSocket>(io.get_executor());
     }
     arm_timer();
-    asio::async_connect(
+    async_connect_cloexec(
         lowest(), endpoints,
         [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
           if (ec) {
