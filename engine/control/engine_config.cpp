@@ -101,6 +101,7 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings,
   two_word_var("MMAPURL_CACHE_PREFETCH", "whole", "off", c.cache_prefetch_whole);
   two_word_var("MMAPURL_CACHE_KEEP", "1", "0", c.cache_keep);
   size_var("MMAPURL_CACHE_KEEP_LIMIT", c.cache_keep_limit, 0, UINT64_MAX);
+  two_word_var("MMAPURL_ALLOW_UNPINNED", "1", "0", c.allow_unpinned);
   if (c.cache_dir.empty() && warnings) {
     if (c.cache_prefetch_whole)
       *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";

@@ -40,6 +40,10 @@ struct EngineConfig {
   // MMAPURL_CACHE_KEEP_LIMIT: the disk space kept cache files in the directory may take (0: no
   // limit); the least recently used go first, and also while the filesystem has less than 5% free.
   uint64_t cache_keep_limit = 0;
+  // MMAPURL_ALLOW_UNPINNED=1: map an object larger than the probe whose server sends neither
+  // ETag nor Last-Modified. Refused by default: its pages are pinned by its size alone, so a
+  // same-size replacement while it is mapped mixes old and new pages.
+  bool allow_unpinned = false;
 };
 
 // How many background (cache prefetch) GETs may run at once: the connections minus those kept
