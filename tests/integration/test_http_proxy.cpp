@@ -1,6 +1,7 @@
 // Mapping through a real forward proxy (tinyproxy) in front of nginx: https:// in a CONNECT
-// tunnel with TLS verified end to end, http:// in absolute form, NO_PROXY, and proxies that
-// refuse. The proxy's own log shows which requests really went through it.
+// tunnel with TLS verified end to end, http:// in absolute form, NO_PROXY (names in any case,
+// ports, CIDR blocks), proxy values the engine cannot use, and proxies that refuse. The proxy's
+// own log shows which requests really went through it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
