@@ -127,8 +127,8 @@ bool has_validator(const ObjectIdentity& id) {
 SourceVerdict judge_pinning(const ObjectIdentity& id, uint64_t probe_bytes, bool allow_unpinned) {
   if (id.size <= probe_bytes || has_validator(id)) return {};
   const std::string what =
-      "the server sent neither ETag nor Last-Modified, so a replacement of the same " +
-      std::to_string(id.size) + "-byte size could mix old and new pages";
+      "the server sent neither ETag nor Last-Modified: a replacement of the same size (" +
+      std::to_string(id.size) + " bytes) while mapped would mix old and new pages";
   if (!allow_unpinned) {
     return {SourceError::kUnpinned, what + "; set MMAPURL_ALLOW_UNPINNED=1 to map it anyway"};
   }
