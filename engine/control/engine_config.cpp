@@ -104,6 +104,7 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings,
   size_var("MMAPURL_CACHE_KEEP_LIMIT", c.cache_keep_limit, 0, UINT64_MAX);
   size_var("MMAPURL_MAX_OBJECT_SIZE", c.max_object_bytes, 0, kLargestMappableBytes);
   two_word_var("MMAPURL_ALLOW_TLS_DOWNGRADE", "1", "0", c.allow_tls_downgrade);
+  two_word_var("MMAPURL_ALLOW_UNPINNED", "1", "0", c.allow_unpinned);
   if (c.cache_dir.empty() && warnings) {
     if (c.cache_prefetch_whole)
       *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";

@@ -54,6 +54,10 @@ struct EngineConfig {
   // MMAPURL_IDLE_RELEASE: seconds after which the connections of an origin no mapping uses are
   // closed and pooled staging buffers nothing took are unmapped.
   double idle_release_s = 30;
+  // MMAPURL_ALLOW_UNPINNED=1: map an object larger than the probe whose server sends neither
+  // ETag nor Last-Modified. Refused by default: its pages are pinned by its size alone, so a
+  // same-size replacement while it is mapped mixes old and new pages.
+  bool allow_unpinned = false;
 };
 
 // How many background (cache prefetch) GETs may run at once: the connections minus those kept

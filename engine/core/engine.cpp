@@ -299,6 +299,15 @@ std::optional<net::BodyTarget> EngineImpl::take_probe_answer(OpenJob& job,
     *reject = verdict.message;
     return std::nullopt;
   }
+  auto pinning = source::judge_pinning(id, config.probe_bytes, config.allow_unpinned);
+  if (pinning.error != source::SourceError::kNone) {
+    *refusal = pinning.error;
+    *reject = pinning.message;
+    return std::nullopt;
+  }
+  if (!pinning.message.empty()) {
+    MMAPURL_LOG(LogLevel::kInfo, job.source->describe() + ": " + pinning.message);
+  }
   job.source->set_identity(id);
   job.probe_len = std::min<uint64_t>(id.size, config.probe_bytes);
   return net::BodyTarget{job.probe, job.probe_len};
@@ -347,13 +356,14 @@ void EngineImpl::on_probe_complete(const std::shared_ptr<OpenJob>& job, source::
       return finish_open(job, std::move(out));
     }
     MMAPURL_LOG(LogLevel::kInfo, "redirect " + job->source->describe() + " -> " + next->redacted());
-    job->source = source::make_http_object_source(std::string(next->tls ? "https://" : "http://") +
-                                                  next->host_header() + next->target);
-    if (!job->source) {
+    auto made = source::make_http_source(std::string(next->tls ? "https://" : "http://") +
+                                         next->host_header() + next->target);
+    if (!made.source) {
       out.code = MMAP_S3_IOERROR;
-      out.message = "redirect to an unusable URL";
+      out.message = "redirect to an unusable URL: " + made.message;
       return finish_open(job, std::move(out));
     }
+    job->source = std::move(made.source);
     return begin_open(job);
   }
   if (status == 416) {

@@ -135,6 +135,27 @@ TEST(EngineConfig, DiskCacheAndItsWholeObjectPrefetch) {
   EXPECT_NE(warnings.find("MMAPURL_CACHE_KEEP_LIMIT"), std::string::npos);
 }
 
+TEST(EngineConfig, UnpinnedObjectsOnlyWhenAskedForWithOne) {
+  auto load = [](std::optional<std::string> value, std::string* warnings) {
+    return load_engine_config(
+        [&](const char* n) -> std::optional<std::string> {
+          if (std::string(n) == "MMAPURL_ALLOW_UNPINNED") return value;
+          return std::nullopt;
+        },
+        warnings);
+  };
+  std::string warnings;
+  EXPECT_FALSE(load(std::nullopt, &warnings).allow_unpinned);
+  EXPECT_TRUE(load("1", &warnings).allow_unpinned);
+  EXPECT_FALSE(load("0", &warnings).allow_unpinned);
+  EXPECT_EQ(warnings, "");
+  for (const char* other : {"yes", "true", "", "2"}) {
+    warnings.clear();
+    EXPECT_FALSE(load(other, &warnings).allow_unpinned) << other;
+    EXPECT_NE(warnings.find("MMAPURL_ALLOW_UNPINNED"), std::string::npos) << other;
+  }
+}
+
 TEST(EngineConfig, BackgroundFetchesLeaveConnectionsToFaults) {
   using mmapurl::control::background_fetch_budget;
   EXPECT_EQ(background_fetch_budget(1), 1u);
