@@ -75,26 +75,16 @@ MMAPURL_EXPORT int munmap_s3(const void* ptr) {
 
 MMAPURL_EXPORT const char* mmap_s3_errstr(int err) {
   switch (err) {
-    case MMAP_S3_OK:
-      return "success";
-    case MMAP_S3_ERRNO:
-      return "system call failed (see errno)";
-    case MMAP_S3_IOERROR:
-      return "I/O error talking to the server";
-    case MMAP_S3_CONTENT_LENGTH_NOT_RETURNED:
-      return "server did not return the object's length";
-    case MMAP_S3_NOT_FOUND:
-      return "object not found";
-    case MMAP_S3_PERMISSION_ERROR:
-      return "permission denied (credentials missing or refused)";
-    case MMAP_S3_NO_BODY_RETURNED:
-      return "server returned no body";
-    case MMAP_S3_INVALID_S3URL:
-      return "invalid or unsupported URL";
-    case MMAP_S3_UNKNOWN:
-      return "unknown error";
-    default:
-      return "unrecognised mmapurl error code";
+    case MMAP_S3_OK: return "success";
+    case MMAP_S3_ERRNO: return "system call failed (see errno)";
+    case MMAP_S3_IOERROR: return "I/O error talking to the server";
+    case MMAP_S3_CONTENT_LENGTH_NOT_RETURNED: return "server did not return the object's length";
+    case MMAP_S3_NOT_FOUND: return "object not found";
+    case MMAP_S3_PERMISSION_ERROR: return "permission denied (credentials missing or refused)";
+    case MMAP_S3_NO_BODY_RETURNED: return "server returned no body";
+    case MMAP_S3_INVALID_S3URL: return "invalid or unsupported URL";
+    case MMAP_S3_UNKNOWN: return "unknown error";
+    default: return "unrecognised mmapurl error code";
   }
 }
 
@@ -105,6 +95,21 @@ MMAPURL_EXPORT int mmapurl_advise(const void* addr, size_t len, int advice) {
     return engine ? engine->advise(addr, len, advice) : -1;
   } catch (...) {
     return -1;
+  }
+}
+
+MMAPURL_EXPORT size_t mmapurl_metrics_text(char* buf, size_t len, int format) {
+  try {
+    if (format != MMAPURL_METRICS_PROMETHEUS && format != MMAPURL_METRICS_OPENMETRICS)
+      return mmapurl::api::copy_like_snprintf("", buf, len);
+    mmapurl::Stats s;
+    if (mmapurl_stats(nullptr, &s, sizeof s) != 0)
+      return mmapurl::api::copy_like_snprintf("", buf, len);
+    auto kind = format == MMAPURL_METRICS_OPENMETRICS ? mmapurl::api::MetricsFormat::kOpenMetrics
+                                                      : mmapurl::api::MetricsFormat::kPrometheus;
+    return mmapurl::api::copy_like_snprintf(mmapurl::api::format_metrics_text(s, kind), buf, len);
+  } catch (...) {
+    return mmapurl::api::copy_like_snprintf("", buf, len);
   }
 }
 
@@ -126,18 +131,3 @@ MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
 }
 
 MMAPURL_EXPORT const char* mmapurl_last_error_message(void) { return g_last_error.c_str(); }
-
-MMAPURL_EXPORT size_t mmapurl_metrics_text(char* buf, size_t len, int format) {
-  try {
-    if (format != MMAPURL_METRICS_PROMETHEUS && format != MMAPURL_METRICS_OPENMETRICS)
-      return mmapurl::api::copy_like_snprintf("", buf, len);
-    mmapurl::Stats s;
-    if (mmapurl_stats(nullptr, &s, sizeof s) != 0)
-      return mmapurl::api::copy_like_snprintf("", buf, len);
-    auto kind = format == MMAPURL_METRICS_OPENMETRICS ? mmapurl::api::MetricsFormat::kOpenMetrics
-                                                      : mmapurl::api::MetricsFormat::kPrometheus;
-    return mmapurl::api::copy_like_snprintf(mmapurl::api::format_metrics_text(s, kind), buf, len);
-  } catch (...) {
-    return mmapurl::api::copy_like_snprintf("", buf, len);
-  }
-}
