@@ -41,8 +41,8 @@ class TmuxSession {
       : dir_(dir), socket_(dir.file("tmux.sock")) {
     EXPECT_TRUE(mmapurl::testing::write_file(dir.file("run.sh"), script));
     // remain-on-exit is not needed: the script sleeps after the tool, so the screen stays.
-    RunResult r = tmux({"new-session", "-d", "-s", "t", "-x", "160", "-y", "40", "/bin/sh",
-                        dir.file("run.sh")});
+    RunResult r = tmux(
+        {"new-session", "-d", "-s", "t", "-x", "160", "-y", "40", "/bin/sh", dir.file("run.sh")});
     started_ = r.exit_code == 0;
     EXPECT_TRUE(started_) << r.out << r.err;
   }
@@ -83,8 +83,9 @@ std::string quoted(const std::string& s) { return "'" + s + "'"; }
 // A screen line that is a live progress line of `label`: bytes of total, percent, MB/s, counters.
 bool shows_progress_line(const std::string& screen, const std::string& label,
                          const std::string& total) {
-  const std::regex line("^" + label + R"(  [0-9.]+ (B|KiB|MiB|GiB) / )" + total +
-                        R"(  \d+%  [0-9.]+ MB/s  faults \d+  requests \d+  in flight [0-9.]+ (B|KiB|MiB)\s*$)");
+  const std::regex line(
+      "^" + label + R"(  [0-9.]+ (B|KiB|MiB|GiB) / )" + total +
+      R"(  \d+%  [0-9.]+ MB/s  faults \d+  requests \d+  in flight [0-9.]+ (B|KiB|MiB)\s*$)");
   std::istringstream in(screen);
   for (std::string l; std::getline(in, l);) {
     std::smatch m;
@@ -132,7 +133,8 @@ TEST_F(ToolProgress, UffdBenchDrawsALiveLineOnATerminalAndEndsWithASummary) {
   // At the end: the progress line replaced by the summary, and the table row on stdout.
   EXPECT_FALSE(shows_progress_line(last, "seq", "48.0 MiB")) << last;
   EXPECT_TRUE(std::regex_search(
-      last, std::regex(R"((^|\n)seq: 48\.0 MiB in [0-9.]+ s, [0-9.]+ MB/s, \d+ faults, \d+ requests\n)")))
+      last,
+      std::regex(R"((^|\n)seq: 48\.0 MiB in [0-9.]+ s, [0-9.]+ MB/s, \d+ faults, \d+ requests\n)")))
       << last;
   EXPECT_TRUE(std::regex_search(last, std::regex(R"((^|\n)seq +[0-9.]+ .* verified\n)"))) << last;
 }
@@ -152,7 +154,8 @@ TEST_F(ToolProgress, UffdBenchDrawsNothingWhenStderrIsAFileOrItIsToldQuiet) {
     screens.push_back(tmux.screen());
   }
   const std::string& last = screens.back();
-  ASSERT_NE(last.find(std::string(kExitMarker) + "0\n"), last.rfind(std::string(kExitMarker) + "0\n"))
+  ASSERT_NE(last.find(std::string(kExitMarker) + "0\n"),
+            last.rfind(std::string(kExitMarker) + "0\n"))
       << "both runs exit 0:\n"
       << all_of(screens);
   EXPECT_FALSE(any_shows_progress(screens, "seq", "48.0 MiB")) << all_of(screens);
@@ -175,8 +178,7 @@ TEST_F(ToolProgress, MmapurlCatShowsProgressOnStderrWhileStdoutGetsTheObject) {
   so.conn_mbps = 10;
   mmapurl::netshaper::ShapingProxy shaper(so);
   ASSERT_TRUE(shaper.start(&error)) << error;
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string(shaper.port()) + "/progress.bin";
+  const std::string url = "http://127.0.0.1:" + std::to_string(shaper.port()) + "/progress.bin";
   const std::string cat = quoted(MMAPURL_BINARY_DIR "/tools/mmapurl-cat");
   const std::string out = dir_->file("out.bin"), out2 = dir_->file("out2.bin"),
                     err2 = dir_->file("err2.txt");
@@ -194,12 +196,15 @@ TEST_F(ToolProgress, MmapurlCatShowsProgressOnStderrWhileStdoutGetsTheObject) {
     screens.push_back(tmux.screen());
   }
   const std::string& last = screens.back();
-  ASSERT_NE(last.find(std::string(kExitMarker) + "0\n"), last.rfind(std::string(kExitMarker) + "0\n"))
+  ASSERT_NE(last.find(std::string(kExitMarker) + "0\n"),
+            last.rfind(std::string(kExitMarker) + "0\n"))
       << all_of(screens);
   EXPECT_TRUE(any_shows_progress(screens, "mmapurl-cat", "32.0 MiB")) << all_of(screens);
   EXPECT_FALSE(shows_progress_line(last, "mmapurl-cat", "32.0 MiB")) << last;
   EXPECT_TRUE(std::regex_search(
-      last, std::regex(R"((^|\n)mmapurl-cat: 32\.0 MiB in [0-9.]+ s, [0-9.]+ MB/s, \d+ faults, \d+ requests\n)")))
+      last,
+      std::regex(
+          R"((^|\n)mmapurl-cat: 32\.0 MiB in [0-9.]+ s, [0-9.]+ MB/s, \d+ faults, \d+ requests\n)")))
       << last;
   for (const std::string& path : {out, out2}) {
     auto copy = mmapurl::testing::read_file(path);

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
       if (bounce.empty()) bounce.resize(kChunk);
       std::memcpy(bounce.data(), data + off, n);
       if (!write_all(bounce.data(), n)) {
+        meter.finish();  // off the screen before the error line
         std::perror("mmapurl-cat: write");
         munmap_s3(p);
         return 1;
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
     } else if (w < 0 && errno == EINTR) {
       continue;
     } else if (w <= 0) {
+      meter.finish();
       std::perror("mmapurl-cat: write");
       munmap_s3(p);
       return 1;

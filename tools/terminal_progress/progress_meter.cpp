@@ -80,6 +80,7 @@ void ProgressMeter::finish() {
   if (finished_) return;
   finished_ = true;
   if (!enabled_) return;
+  const int saved_errno = errno;  // a caller may print perror() right after
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
@@ -88,6 +89,7 @@ void ProgressMeter::finish() {
   thread_.join();
   std::string out = drawn_ ? std::string("\r") + kClearToEnd : std::string();
   write_all(out + summary_line(label_, sample()) + "\n");
+  errno = saved_errno;
 }
 
 }  // namespace mmapurl::tools
