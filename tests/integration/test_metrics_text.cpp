@@ -117,7 +117,10 @@ TEST_F(MetricsText, RealParsersReadTheCountersOfRealTrafficAsMmapurlStatsGivesTh
               dir->file("stats.json")};
   run.env_overrides = {{"PYTHONPATH", std::nullopt}, {"PYTHONHOME", std::nullopt}};
   RunResult r = mmapurl::testing::run_program(run, dir->path(), std::chrono::seconds(60));
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << "\n--- the Prometheus text:\n" << prom;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err
+                            << "(prometheus_client missing? tools/install-deps.sh "
+                               "installs python3-prometheus-client)\n--- the Prometheus text:\n"
+                            << prom;
   EXPECT_NE(r.out.find("prometheus: 15 families"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("openmetrics: 15 families"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(munmap_s3(p), 0);
