@@ -24,7 +24,7 @@ int mmapurl_advise(const void* addr, size_t len, int advice);
  * program gets the fields it knows. */
 int mmapurl_stats(const void* addr, void* out, size_t out_size);
 
-#define MMAPURL_METRICS_PROMETHEUS 0  /* Prometheus text format 0.0.4 (text/plain; version=0.0.4) */
+#define MMAPURL_METRICS_PROMETHEUS 0  /* Prometheus text format 0.0.4 */
 #define MMAPURL_METRICS_OPENMETRICS 1 /* OpenMetrics 1.0.0 text, ending with "# EOF" */
 
 /* The process-wide counters of mmapurl_stats(NULL, ...) as text for a metrics scraper: counters
