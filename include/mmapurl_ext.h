@@ -33,6 +33,24 @@ int mmapurl_stats(const void* addr, void* out, size_t out_size);
  * userfaultfd. Thread-safe; it waits for the network like a touch does. */
 ssize_t mmapurl_read(const void* addr, void* buf, size_t len);
 
+#define MMAPURL_METRICS_PROMETHEUS 0  /* Prometheus text format 0.0.4 */
+#define MMAPURL_METRICS_OPENMETRICS 1 /* OpenMetrics 1.0.0 text, ending with "# EOF" */
+
+/* The process-wide counters of mmapurl_stats(NULL, ...) as text for a metrics scraper: counters
+ * mmapurl_*_total, gauges (resident, in-flight and cached bytes, connections), and the fault
+ * latency as a histogram mmapurl_fault_latency_seconds (exact buckets and _count; _sum is
+ * estimated from the bucket midpoints, as the engine keeps no exact sum). No labels but the
+ * histogram's `le`: no URL, host or credential ever appears. `format` is one of the
+ * MMAPURL_METRICS_* values.
+ * Like snprintf: when len > 0, writes at most len - 1 bytes of the text and a terminating NUL
+ * into buf; when len == 0 writes nothing, and buf may be NULL. Returns the length of the whole
+ * text without its NUL: the text was cut if the result is >= len. Each call takes a new
+ * snapshot, and the counters may grow between two calls, so ask for the size, then call again
+ * with some room to spare (or loop until the result is < len). Returns 0 (and writes "" when
+ * len > 0) if `format` is unknown or the engine cannot start; the text is never empty
+ * otherwise. Starts the engine if no mapping has. */
+size_t mmapurl_metrics_text(char* buf, size_t len, int format);
+
 /* Last error message of this thread's failed mmap_s3, with secrets removed ("" if none). */
 const char* mmapurl_last_error_message(void);
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "api/metrics_text.hpp"
 #include "core/engine.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
@@ -94,6 +95,21 @@ MMAPURL_EXPORT int mmapurl_advise(const void* addr, size_t len, int advice) {
     return engine ? engine->advise(addr, len, advice) : -1;
   } catch (...) {
     return -1;
+  }
+}
+
+MMAPURL_EXPORT size_t mmapurl_metrics_text(char* buf, size_t len, int format) {
+  try {
+    if (format != MMAPURL_METRICS_PROMETHEUS && format != MMAPURL_METRICS_OPENMETRICS)
+      return mmapurl::api::copy_like_snprintf("", buf, len);
+    mmapurl::Stats s;
+    if (mmapurl_stats(nullptr, &s, sizeof s) != 0)
+      return mmapurl::api::copy_like_snprintf("", buf, len);
+    auto kind = format == MMAPURL_METRICS_OPENMETRICS ? mmapurl::api::MetricsFormat::kOpenMetrics
+                                                      : mmapurl::api::MetricsFormat::kPrometheus;
+    return mmapurl::api::copy_like_snprintf(mmapurl::api::format_metrics_text(s, kind), buf, len);
+  } catch (...) {
+    return mmapurl::api::copy_like_snprintf("", buf, len);
   }
 }
 
