@@ -10,7 +10,8 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 pkgs=(build-essential cmake pkg-config g++ clang libclang-rt-14-dev
       libboost1.81-dev liburing-dev libssl-dev libgtest-dev googletest
       nginx python3 python3-botocore awscli curl openssl strace passwd tinyproxy
-      python3-prometheus-client tmux)
+      python3-prometheus-client tmux
+      python3-dev python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel)
 # Node.js and npm: use the machine's own if it has them (a NodeSource nodejs bundles npm and
 # conflicts with Debian's npm package); otherwise Debian's.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi
