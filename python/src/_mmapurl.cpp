@@ -83,9 +83,13 @@ bool check_usable(MappingObject* self) {
 }
 
 // Copies [offset, offset+len) of the mapping into dst without raising SIGBUS. Called without the
-// GIL. Returns 0, or an errno value (EIO: a page of the range failed to fetch).
-int copy_out(const uint8_t* addr, size_t offset, void* dst, size_t len) {
+// GIL. Returns 0, or an errno value (EIO: a page of the range failed to fetch). Without
+// mmapurl_read in the library: ENOSYS, or a plain memcpy (which may raise SIGBUS, as slicing
+// Python's own mmap does) when `plain_fallback`.
+int copy_out(const uint8_t* addr, size_t offset, void* dst, size_t len,
+             bool plain_fallback = false) {
 #ifdef MMAPURL_HAVE_READ
+  (void)plain_fallback;
   auto* out = static_cast<uint8_t*>(dst);
   size_t done = 0;
   while (done < len) {
@@ -96,10 +100,10 @@ int copy_out(const uint8_t* addr, size_t offset, void* dst, size_t len) {
   }
   return 0;
 #else
-  (void)addr;
-  (void)offset;
-  (void)dst;
-  (void)len;
+  if (plain_fallback) {
+    std::memcpy(dst, addr + offset, len);
+    return 0;
+  }
   return ENOSYS;
 #endif
 }
@@ -135,7 +139,7 @@ bool clip(MappingObject* self, Py_ssize_t offset, Py_ssize_t want, size_t* len) 
 }
 
 // Copies into a new bytes object (with the GIL released for the copy).
-PyObject* read_bytes(MappingObject* self, size_t offset, size_t len) {
+PyObject* read_bytes(MappingObject* self, size_t offset, size_t len, bool plain_fallback = false) {
   PyObject* out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(len));
   if (out == nullptr || len == 0) return out;
   const uint8_t* addr = self->addr;
@@ -144,7 +148,7 @@ PyObject* read_bytes(MappingObject* self, size_t offset, size_t len) {
   ++self->exports;
   {
     GilRelease unlocked;
-    err = copy_out(addr, offset, dst, len);
+    err = copy_out(addr, offset, dst, len, plain_fallback);
   }
   --self->exports;
   if (err != 0) {
@@ -268,7 +272,7 @@ PyObject* Mapping_subscript(MappingObject* self, PyObject* key) {
       PyErr_SetString(PyExc_IndexError, "mapping index out of range");
       return nullptr;
     }
-    PyObject* one = read_bytes(self, static_cast<size_t>(i), 1);
+    PyObject* one = read_bytes(self, static_cast<size_t>(i), 1, true);
     if (one == nullptr) return nullptr;
     long value = static_cast<uint8_t>(PyBytes_AS_STRING(one)[0]);
     Py_DECREF(one);
@@ -278,12 +282,15 @@ PyObject* Mapping_subscript(MappingObject* self, PyObject* key) {
     Py_ssize_t start, stop, step;
     if (PySlice_Unpack(key, &start, &stop, &step) < 0) return nullptr;
     Py_ssize_t n = PySlice_AdjustIndices(size, &start, &stop, step);
-    if (step == 1) return read_bytes(self, static_cast<size_t>(start), static_cast<size_t>(n));
+    if (step == 1) {
+      return read_bytes(self, static_cast<size_t>(start), static_cast<size_t>(n), true);
+    }
     // A stepped slice: copy the span it covers, then pick (rare; not worth a special path).
     if (n == 0) return PyBytes_FromStringAndSize(nullptr, 0);
     Py_ssize_t lo = step > 0 ? start : start + (n - 1) * step;
     Py_ssize_t hi = step > 0 ? start + (n - 1) * step : start;
-    PyObject* span = read_bytes(self, static_cast<size_t>(lo), static_cast<size_t>(hi - lo + 1));
+    PyObject* span =
+        read_bytes(self, static_cast<size_t>(lo), static_cast<size_t>(hi - lo + 1), true);
     if (span == nullptr) return nullptr;
     PyObject* out = PyBytes_FromStringAndSize(nullptr, n);
     if (out != nullptr) {
