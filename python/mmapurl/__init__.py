@@ -219,7 +219,8 @@ class File(_io.RawIOBase):
         return self._pos
 
     def close(self) -> None:
-        if not self.closed and self._owns:
+        # getattr: __del__ closes a File whose __init__ failed too.
+        if not self.closed and getattr(self, "_owns", False):
             self._mapping.close()
         super().close()
 
