@@ -210,7 +210,7 @@ bool do_close(MappingObject* self) {
   if (self->exports > 0) {
     PyErr_SetString(PyExc_BufferError,
                     "cannot close a mapping while buffers of it are exported (release every "
-                    "memoryview / numpy array of it first)");
+                    "memoryview / numpy array of it first) or another thread reads from it");
     return false;
   }
   const uint8_t* addr = self->addr;
