@@ -3,8 +3,10 @@
 import ctypes
 import gc
 import hashlib
+import http.server
+import os
 import pickle
-import socket
+import re
 import threading
 import time
 
@@ -194,46 +196,54 @@ def test_stats(nginx, small):
             <= stats["fault_latency_p99_us"]
 
 
-def test_open_releases_the_gil():
-    """The object is served by a Python thread of this process: if open() held the GIL while
-    it waited for the answer, that thread could never send it."""
-    body = b"0123456789"
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    port = listener.getsockname()[1]
-    ticks = []
+class _RangeHandler(http.server.BaseHTTPRequestHandler):
+    """Ranged GETs of one object (the server's `body`), answered from a thread of this process."""
 
-    def serve():
-        conn, _ = listener.accept()
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            time.sleep(0.3)  # the main thread sits in open() meanwhile
-            conn.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\n"
-                         b"Content-Length: 10\r\nETag: \"py-gil\"\r\n"
-                         b"Content-Type: application/octet-stream\r\n\r\n" + body)
-            time.sleep(0.5)
+    protocol_version = "HTTP/1.1"
 
-    def tick():
-        end = time.monotonic() + 0.3
-        while time.monotonic() < end:
-            ticks.append(1)
-            time.sleep(0.01)
+    def do_GET(self):  # noqa: N802
+        body = self.server.body
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        first = int(m.group(1)) if m else 0
+        last = min(int(m.group(2)) if m and m.group(2) else len(body) - 1, len(body) - 1)
+        self.server.requests.append((first, last))
+        self.send_response(206 if m else 200)
+        if m:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (first, last, len(body)))
+        self.send_header("Content-Length", str(last - first + 1))
+        self.send_header("ETag", '"py-gil-object"')
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        self.wfile.write(body[first:last + 1])
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
-    with mmapurl.open("http://127.0.0.1:%d/gil.bin" % port) as m:
-        assert bytes(m[:]) == body
-    ticker.join()
-    assert len(ticks) > 5
-    listener.close()
+    def log_message(self, *args):
+        pass
+
+
+def test_open_and_read_release_the_gil():
+    """The object is served by a Python thread of this process: if open() or read() held the GIL
+    while waiting for the network, that thread could never answer (the request would time out
+    and fail)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
+    server.daemon_threads = True
+    server.body = os.urandom(4 << 20)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d/object.bin" % server.server_address[1]
+        with mmapurl.open(url) as m:
+            assert len(m) == len(server.body)
+            m.advise(0, len(m), mmapurl.RANDOM)
+            before = len(server.requests)
+            off = len(m) - 10000  # far beyond the mapping-time probe: a request of its own
+            assert m.read(off, 5000) == server.body[off:off + 5000]
+            assert len(server.requests) > before
+            buf = bytearray(3000)
+            assert m.readinto(2 << 20, buf) == 3000 and buf == server.body[2 << 20:(2 << 20) + 3000]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_threads_read_one_mapping(nginx, docroot):
