@@ -65,6 +65,8 @@ def test_plain_http_and_numpy_view(nginx, docroot):
 def test_buffer_is_read_only_for_writers(nginx):
     with mmapurl.open(nginx.https_url("/small.bin")) as m:
         with pytest.raises(BufferError):  # a writable buffer is refused
+            m.readinto(0, m)
+        with pytest.raises(TypeError):  # ctypes sees it read-only
             ctypes.c_char.from_buffer(m)
         a = np.frombuffer(m, dtype="u1")
         with pytest.raises(ValueError):
