@@ -64,7 +64,13 @@ def test_plain_http_and_numpy_view(nginx, docroot):
 
 def test_buffer_is_read_only_for_writers(nginx):
     with mmapurl.open(nginx.https_url("/small.bin")) as m:
-        with pytest.raises(BufferError):  # a writable buffer is refused
+        # A writable buffer is refused (PyObject_GetBuffer with PyBUF_WRITABLE = 1).
+        get_buffer = ctypes.pythonapi.PyObject_GetBuffer
+        get_buffer.argtypes = [ctypes.py_object, ctypes.c_void_p, ctypes.c_int]
+        view = ctypes.create_string_buffer(256)  # larger than a Py_buffer
+        with pytest.raises(BufferError):
+            get_buffer(m, ctypes.addressof(view), 1)
+        with pytest.raises(TypeError):
             m.readinto(0, m)
         with pytest.raises(TypeError):  # ctypes sees it read-only
             ctypes.c_char.from_buffer(m)
