@@ -82,38 +82,22 @@ bool check_usable(MappingObject* self) {
   return true;
 }
 
-// Copies [offset, offset+len) of the mapping into dst without raising SIGBUS. Called without the
-// GIL. Returns 0, or an errno value (EIO: a page of the range failed to fetch). Without
-// mmapurl_read in the library: ENOSYS, or a plain memcpy (which may raise SIGBUS, as slicing
-// Python's own mmap does) when `plain_fallback`.
-int copy_out(const uint8_t* addr, size_t offset, void* dst, size_t len,
-             bool plain_fallback = false) {
-#ifdef MMAPURL_HAVE_READ
-  (void)plain_fallback;
+// Copies [offset, offset+len) of the mapping into dst without raising SIGBUS (mmapurl_read).
+// Called without the GIL. Returns 0, or an errno value (EIO: a page of the range failed to fetch).
+int copy_out(const uint8_t* addr, size_t offset, void* dst, size_t len) {
   auto* out = static_cast<uint8_t*>(dst);
   size_t done = 0;
   while (done < len) {
+    // Short before a page that failed: the next call then fails with EIO.
     ssize_t n = mmapurl_read(addr + offset + done, out + done, len - done);
     if (n < 0) return errno != 0 ? errno : EIO;
-    if (n == 0) return EIO;
+    if (n == 0) return EIO;  // the object cannot end inside a range clipped to its size
     done += static_cast<size_t>(n);
   }
   return 0;
-#else
-  if (plain_fallback) {
-    std::memcpy(dst, addr + offset, len);
-    return 0;
-  }
-  return ENOSYS;
-#endif
 }
 
 PyObject* raise_copy_error(int err, size_t offset, size_t len) {
-  if (err == ENOSYS) {
-    PyErr_SetString(PyExc_NotImplementedError,
-                    "read()/readinto() need mmapurl_read, which this build of libmmapurl lacks");
-    return nullptr;
-  }
   std::string what = std::string(std::strerror(err)) + " (reading " + std::to_string(len) +
                      " bytes at offset " + std::to_string(offset) +
                      (err == EIO ? ": a page of this range could not be fetched)" : ")");
@@ -139,7 +123,7 @@ bool clip(MappingObject* self, Py_ssize_t offset, Py_ssize_t want, size_t* len) 
 }
 
 // Copies into a new bytes object (with the GIL released for the copy).
-PyObject* read_bytes(MappingObject* self, size_t offset, size_t len, bool plain_fallback = false) {
+PyObject* read_bytes(MappingObject* self, size_t offset, size_t len) {
   PyObject* out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(len));
   if (out == nullptr || len == 0) return out;
   const uint8_t* addr = self->addr;
@@ -148,7 +132,7 @@ PyObject* read_bytes(MappingObject* self, size_t offset, size_t len, bool plain_
   ++self->exports;
   {
     GilRelease unlocked;
-    err = copy_out(addr, offset, dst, len, plain_fallback);
+    err = copy_out(addr, offset, dst, len);
   }
   --self->exports;
   if (err != 0) {
@@ -272,7 +256,7 @@ PyObject* Mapping_subscript(MappingObject* self, PyObject* key) {
       PyErr_SetString(PyExc_IndexError, "mapping index out of range");
       return nullptr;
     }
-    PyObject* one = read_bytes(self, static_cast<size_t>(i), 1, true);
+    PyObject* one = read_bytes(self, static_cast<size_t>(i), 1);
     if (one == nullptr) return nullptr;
     long value = static_cast<uint8_t>(PyBytes_AS_STRING(one)[0]);
     Py_DECREF(one);
@@ -282,15 +266,12 @@ PyObject* Mapping_subscript(MappingObject* self, PyObject* key) {
     Py_ssize_t start, stop, step;
     if (PySlice_Unpack(key, &start, &stop, &step) < 0) return nullptr;
     Py_ssize_t n = PySlice_AdjustIndices(size, &start, &stop, step);
-    if (step == 1) {
-      return read_bytes(self, static_cast<size_t>(start), static_cast<size_t>(n), true);
-    }
+    if (step == 1) return read_bytes(self, static_cast<size_t>(start), static_cast<size_t>(n));
     // A stepped slice: copy the span it covers, then pick (rare; not worth a special path).
     if (n == 0) return PyBytes_FromStringAndSize(nullptr, 0);
     Py_ssize_t lo = step > 0 ? start : start + (n - 1) * step;
     Py_ssize_t hi = step > 0 ? start + (n - 1) * step : start;
-    PyObject* span =
-        read_bytes(self, static_cast<size_t>(lo), static_cast<size_t>(hi - lo + 1), true);
+    PyObject* span = read_bytes(self, static_cast<size_t>(lo), static_cast<size_t>(hi - lo + 1));
     if (span == nullptr) return nullptr;
     PyObject* out = PyBytes_FromStringAndSize(nullptr, n);
     if (out != nullptr) {
@@ -628,15 +609,6 @@ PyMODINIT_FUNC PyInit__mmapurl(void) {
       Py_DECREF(m);
       return nullptr;
     }
-  }
-#ifdef MMAPURL_HAVE_READ
-  const int have_read = 1;
-#else
-  const int have_read = 0;
-#endif
-  if (PyModule_AddIntConstant(m, "HAVE_READ", have_read) < 0) {
-    Py_DECREF(m);
-    return nullptr;
   }
   return m;
 }
