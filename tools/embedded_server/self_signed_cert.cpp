@@ -57,7 +57,11 @@ std::optional<SelfSignedCert> make_self_signed_cert(const std::string& extra_ip)
   std::string alt_names = "IP:127.0.0.1,IP:::1,DNS:localhost";
   if (!extra_ip.empty() && extra_ip != "127.0.0.1") alt_names += ",IP:" + extra_ip;
   X509_NAME* name = X509_get_subject_name(cert.get());
-  const auto* cn = reinterpret_cast<const unsigned char*>("localhost");
+  // Each server's certificate is its own root: a bundle trusting several (one server per loopback
+  // address) needs distinct subjects, since OpenSSL finds an issuer by name and tries only one.
+  const std::string cn_text =
+      extra_ip.empty() || extra_ip == "127.0.0.1" ? "localhost" : "localhost " + extra_ip;
+  const auto* cn = reinterpret_cast<const unsigned char*>(cn_text.c_str());
   const auto* org = reinterpret_cast<const unsigned char*>("mmapurl test server");
   if (X509_set_version(cert.get(), 2) != 1 ||
       X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60 * 5) == nullptr ||  // clock skew
