@@ -58,6 +58,9 @@ struct Options {
   // Fewer cycles than this after the warm-up say too little about growth per cycle: the verdict
   // is then "inconclusive" (exit status 77, a skip under ctest) unless a bound already failed.
   long min_cycles = 0;
+  // How long the workers rest before a quiet sample: what the engine gives back after that much
+  // idle time (pooled staging buffers, connections, idle origins) must not count as growth.
+  double quiet_ms = 1500;
   double keepalive_timeout_ms = 0;  // the servers close connections idle this long (0: never)
   std::string csv;                  // a line per sample, for bench/soak/plot_soak.py
   // --loop N: instead of the soak, issue 29's loop alone (one thread maps the 64 MiB object,
@@ -72,7 +75,7 @@ void usage() {
       "usage: mmapurl-soak [--soak SECONDS] [--interval SECONDS] [--threads N]\n"
       "  [--origins N] [--no-faults] [--no-replace] [--warmup-fraction F]\n"
       "  [--max-rss-growth-kib K] [--max-heap-growth-kib K] [--max-fd-growth N] [--min-cycles N]\n"
-      "  [--server-keepalive-ms MS] [--csv FILE]\n"
+      "  [--server-keepalive-ms MS] [--quiet-ms MS] [--csv FILE]\n"
       "   or: mmapurl-soak --loop CYCLES [--loop-report N]\n"
       "A negative bound is not checked.\n");
 }
@@ -107,6 +110,8 @@ bool parse(int argc, char** argv, Options* o) {
       o->max_heap_growth_kib = std::atof(v);
     } else if (a == "--max-fd-growth") {
       o->max_fd_growth = std::atol(v);
+    } else if (a == "--quiet-ms") {
+      o->quiet_ms = std::atof(v);
     } else if (a == "--min-cycles") {
       o->min_cycles = std::atol(v);
     } else if (a == "--server-keepalive-ms") {
@@ -558,7 +563,7 @@ Sample quiet_sample(Shared& s, bool resume) {
   }
   s.long_map.advise(0, s.long_map.size(), Advice::kDontNeed);
   // Readahead of mappings just closed completes (and is dropped) meanwhile.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(s.opt.quiet_ms));
   Sample x = take_sample(s);
   if (resume) {
     std::lock_guard lock(s.mu);
