@@ -8,11 +8,18 @@
 // SIGBUS is caught in the reading thread (sigsetjmp/siglongjmp, per-thread jump buffer) and
 // counted: expected on a mapping whose lifetime overlapped an injected fault window on its
 // object or a replacement of its object, an error otherwise.
+//
+// The servers run in a child process: their threads, buffers and sockets (a connection's server
+// end costs about a megabyte) would otherwise move the measurements with every connection the
+// engine opens or loses, and hide or fake the growth being looked for.
 #include <dirent.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +41,6 @@
 #include "mmapurl.hpp"
 
 using namespace mmapurl;
-using testserver::EmbeddedServer;
 using testserver::Fault;
 using Clock = std::chrono::steady_clock;
 
@@ -213,8 +219,75 @@ uint64_t seed_of(int origin, size_t object, uint64_t generation) {
   return (static_cast<uint64_t>(origin) + 1) * 1000003 + object * 101 + generation * 7919;
 }
 
+// The parent's handle on one server in the child: its URL, and commands down a pipe.
+class ServerProxy {
+ public:
+  ServerProxy(int index, std::string base, FILE* commands, std::mutex* mu)
+      : index_(index), base_(std::move(base)), commands_(commands), mu_(mu) {}
+  std::string url(const std::string& path) const { return base_ + path; }
+  void set_fault(Fault f, int count, const std::string& path) {
+    send("F " + std::to_string(index_) + " " + std::to_string(static_cast<int>(f)) + " " +
+         std::to_string(count) + " " + path);
+  }
+  void clear_faults() { send("C " + std::to_string(index_)); }
+  void replace_object(const std::string& path, uint64_t seed, const std::string& etag) {
+    send("R " + std::to_string(index_) + " " + std::to_string(seed) + " " + path + " " + etag);
+  }
+
+ private:
+  void send(const std::string& line) {
+    std::lock_guard lock(*mu_);
+    std::fprintf(commands_, "%s\n", line.c_str());
+    std::fflush(commands_);
+  }
+  int index_;
+  std::string base_;
+  FILE* commands_;
+  std::mutex* mu_;
+};
+
+// The child: starts the servers, reports "port" lines and the CA bundle, then applies commands
+// until the parent closes the pipe (or dies).
+[[noreturn]] void serve_in_child(const std::vector<testserver::ServerOptions>& all, int cmd_fd,
+                                 int info_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  FILE* info = fdopen(info_fd, "w");
+  std::vector<std::unique_ptr<testserver::EmbeddedServer>> servers;
+  std::string ca;
+  for (const auto& so : all) {
+    auto server = std::make_unique<testserver::EmbeddedServer>(so);
+    std::string err;
+    if (!server->start(&err)) {
+      std::fprintf(info, "ERR %s: %s\n", so.bind_address.c_str(), err.c_str());
+      std::fclose(info);
+      _exit(2);
+    }
+    std::fprintf(info, "PORT %u\n", server->port());
+    ca += server->ca_pem();
+    servers.push_back(std::move(server));
+  }
+  std::fprintf(info, "CA %zu\n%s", ca.size(), ca.c_str());
+  std::fclose(info);
+  FILE* commands = fdopen(cmd_fd, "r");
+  char line[1024];
+  while (std::fgets(line, sizeof line, commands)) {
+    char path[512] = "", etag[256] = "";
+    int origin = 0, fault = 0, count = 0;
+    unsigned long long seed = 0;
+    if (std::sscanf(line, "F %d %d %d %511s", &origin, &fault, &count, path) == 4) {
+      servers.at(static_cast<size_t>(origin))->set_fault(static_cast<Fault>(fault), count, path);
+    } else if (std::sscanf(line, "C %d", &origin) == 1) {
+      servers.at(static_cast<size_t>(origin))->clear_faults();
+    } else if (std::sscanf(line, "R %d %llu %511s %255s", &origin, &seed, path, etag) == 4) {
+      servers.at(static_cast<size_t>(origin))->replace_object(path, seed, etag);
+    }
+  }
+  for (auto& server : servers) server->stop();
+  _exit(0);
+}
+
 struct Origin {
-  std::unique_ptr<EmbeddedServer> server;
+  std::unique_ptr<ServerProxy> server;
   std::atomic<uint64_t> live_generation{0};  // of /live
 };
 
@@ -561,8 +634,17 @@ Sample quiet_sample(Shared& s, bool resume) {
     s.pause = true;
     s.cv.wait(lock, [&] { return s.parked == s.opt.threads || s.stop.load(); });
   }
+  // Readahead of mappings just closed, and of the long one, completes (and is dropped or
+  // filled) first: wait, bounded, until no request is in flight and the count stands still.
+  const auto settle_deadline = Clock::now() + std::chrono::seconds(20);
+  uint64_t requests = process_stats().requests;
+  while (Clock::now() < settle_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const Stats now = process_stats();
+    if (now.in_flight_bytes == 0 && now.requests == requests) break;
+    requests = now.requests;
+  }
   s.long_map.advise(0, s.long_map.size(), Advice::kDontNeed);
-  // Readahead of mappings just closed completes (and is dropped) meanwhile.
   std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(s.opt.quiet_ms));
   Sample x = take_sample(s);
   if (resume) {
@@ -575,7 +657,7 @@ Sample quiet_sample(Shared& s, bool resume) {
 
 // Issue 29's reproduction: map, 16 random pages, unmap, with memory after every `report` cycles
 // and the growth per cycle from the first report on (the first thousand are the warm-up).
-int plain_loop(EmbeddedServer& server, long cycles, long report) {
+int plain_loop(ServerProxy& server, long cycles, long report) {
   std::mt19937_64 rng(29);
   const size_t big = 3;  // "/big", 64 MiB
   const uint64_t seed = seed_of(0, big, 0);
@@ -635,14 +717,15 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-  // The servers: one per loopback address (127.0.0.1 alone, or 127.0.0.2.. in --origins mode).
+  // The servers: one per loopback address (127.0.0.1 alone, or 127.0.0.2.. in --origins mode),
+  // in a child forked before this process has a thread.
   char dir_template[] = "/tmp/mmapurl-soak-XXXXXX";
   if (!mkdtemp(dir_template)) {
     std::perror("mkdtemp");
     return 2;
   }
   const std::string dir = dir_template;
-  std::string ca_bundle;
+  std::vector<testserver::ServerOptions> all;
   for (int i = 0; i < s.opt.origins; ++i) {
     testserver::ServerOptions so;
     so.bind_address = s.opt.origins == 1 ? "127.0.0.1" : "127.0.0." + std::to_string(2 + i);
@@ -655,17 +738,50 @@ int main(int argc, char** argv) {
     if (i == 0) {
       so.objects.push_back({kLong.path, kLong.size, seed_of(0, kObjects.size(), 0), "\"v1\"", ""});
     }
-    auto o = std::make_unique<Origin>();
-    o->server = std::make_unique<EmbeddedServer>(so);
-    std::string err;
-    if (!o->server->start(&err)) {
-      std::fprintf(stderr, "mmapurl-soak: server on %s: %s\n", so.bind_address.c_str(),
-                   err.c_str());
+    all.push_back(std::move(so));
+  }
+  int cmd_pipe[2], info_pipe[2];
+  if (pipe2(cmd_pipe, O_CLOEXEC) != 0 || pipe2(info_pipe, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    return 2;
+  }
+  const pid_t child = fork();
+  if (child < 0) {
+    std::perror("fork");
+    return 2;
+  }
+  if (child == 0) {
+    close(cmd_pipe[1]);
+    close(info_pipe[0]);
+    serve_in_child(all, cmd_pipe[0], info_pipe[1]);
+  }
+  close(cmd_pipe[0]);
+  close(info_pipe[1]);
+  FILE* commands = fdopen(cmd_pipe[1], "w");
+  FILE* info = fdopen(info_pipe[0], "r");
+  std::mutex commands_mu;
+  std::string ca_bundle;
+  for (int i = 0; i < s.opt.origins; ++i) {
+    char line[1024];
+    unsigned port = 0;
+    if (!std::fgets(line, sizeof line, info) || std::sscanf(line, "PORT %u", &port) != 1) {
+      std::fprintf(stderr, "mmapurl-soak: server: %s", line);
       return 2;
     }
-    ca_bundle += o->server->ca_pem();
+    auto o = std::make_unique<Origin>();
+    o->server = std::make_unique<ServerProxy>(
+        i, "https://" + all[static_cast<size_t>(i)].bind_address + ":" + std::to_string(port),
+        commands, &commands_mu);
     s.origins.push_back(std::move(o));
   }
+  size_t ca_len = 0;
+  if (std::fscanf(info, "CA %zu\n", &ca_len) != 1) {
+    std::fprintf(stderr, "mmapurl-soak: no CA from the servers\n");
+    return 2;
+  }
+  ca_bundle.resize(ca_len);
+  if (std::fread(ca_bundle.data(), 1, ca_len, info) != ca_len) return 2;
+  std::fclose(info);
   const std::string ca_path = dir + "/ca.pem";
   {
     std::ofstream ca(ca_path);
@@ -797,7 +913,8 @@ int main(int argc, char** argv) {
   }
   std::printf("%s\n", inconclusive ? "SKIP" : ok ? "PASS" : "FAIL");
   s.long_map.reset();
-  for (auto& o : s.origins) o->server->stop();
+  std::fclose(commands);  // the child stops its servers and exits
+  waitpid(child, nullptr, 0);
   std::remove(ca_path.c_str());
   rmdir(dir.c_str());
   // Straight out: the engine parks at exit; nothing is left to save.
