@@ -102,6 +102,11 @@ class Mapping {
   int advise(size_t offset, size_t length, Advice advice) const {
     return mmapurl_advise(data_ + offset, length, static_cast<int>(advice));
   }
+  // Copies `length` bytes from `offset` into `out` without ever raising SIGBUS: the bytes
+  // copied, or -1 with errno (EIO at a failed page; see mmapurl_read).
+  ssize_t read(size_t offset, void* out, size_t length) const {
+    return mmapurl_read(data_ + offset, out, length);
+  }
   Stats stats() const {
     Stats s;
     mmapurl_stats(data_, &s, sizeof s);

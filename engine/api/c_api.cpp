@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "api/metrics_text.hpp"
 #include "core/engine.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
@@ -97,6 +98,21 @@ MMAPURL_EXPORT int mmapurl_advise(const void* addr, size_t len, int advice) {
   }
 }
 
+MMAPURL_EXPORT size_t mmapurl_metrics_text(char* buf, size_t len, int format) {
+  try {
+    if (format != MMAPURL_METRICS_PROMETHEUS && format != MMAPURL_METRICS_OPENMETRICS)
+      return mmapurl::api::copy_like_snprintf("", buf, len);
+    mmapurl::Stats s;
+    if (mmapurl_stats(nullptr, &s, sizeof s) != 0)
+      return mmapurl::api::copy_like_snprintf("", buf, len);
+    auto kind = format == MMAPURL_METRICS_OPENMETRICS ? mmapurl::api::MetricsFormat::kOpenMetrics
+                                                      : mmapurl::api::MetricsFormat::kPrometheus;
+    return mmapurl::api::copy_like_snprintf(mmapurl::api::format_metrics_text(s, kind), buf, len);
+  } catch (...) {
+    return mmapurl::api::copy_like_snprintf("", buf, len);
+  }
+}
+
 MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
   try {
     // This version's Stats, or the one before the disk cache counters (its prefix).
@@ -112,6 +128,26 @@ MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
   } catch (...) {
     return -1;
   }
+}
+
+MMAPURL_EXPORT ssize_t mmapurl_read(const void* addr, void* buf, size_t len) {
+  try {
+    mmapurl::core::MapOutcome failure;
+    auto* engine = mmapurl::core::Engine::get(&failure);
+    if (!engine) {
+      errno = failure.sys_errno ? failure.sys_errno : EINVAL;
+      return -1;
+    }
+    int err = 0;
+    const long n = engine->read(addr, buf, len, &err);
+    if (n < 0) errno = err;
+    return n;
+  } catch (const std::bad_alloc&) {
+    errno = ENOMEM;
+  } catch (...) {
+    errno = EIO;
+  }
+  return -1;
 }
 
 MMAPURL_EXPORT const char* mmapurl_last_error_message(void) { return g_last_error.c_str(); }

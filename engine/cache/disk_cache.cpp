@@ -13,6 +13,7 @@
 #include <cstring>
 #include <optional>
 
+#include "cache/cache_trust.hpp"
 #include "cache/kept_cache_paths.hpp"
 #include "cache/kept_cache_record.hpp"
 
@@ -35,10 +36,16 @@ ssize_t transfer_fully(Step step, uint64_t bytes, uint64_t* done) {
   return n;
 }
 
-// At most `limit` bytes of `path`; "" if it cannot be read.
-std::string read_small_file(const std::string& path, size_t limit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// At most `limit` bytes of the file `name` in `dir`; "" if it cannot be read or is not a private
+// file of this user's (cache_trust.hpp): then it is no record.
+std::string read_private_file(int dir, const std::string& name, size_t limit) {
+  int fd = ::openat(dir, name.c_str(), O_RDONLY | kCacheFileOpenFlags);
   if (fd < 0) return "";
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !cache_file_refusal(st, ::geteuid()).empty()) {
+    ::close(fd);
+    return "";
+  }
   std::string out(limit, '\0');
   uint64_t done = 0;
   transfer_fully([&](uint64_t at, uint64_t n) { return ::read(fd, out.data() + at, n); }, limit,
@@ -48,8 +55,9 @@ std::string read_small_file(const std::string& path, size_t limit) {
   return out;
 }
 
-bool write_whole_file(const std::string& path, const std::string& bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+// Writes `bytes` to a new file `name` in `dir`, made here (O_EXCL): never into one found there.
+bool write_new_file(int dir, const std::string& name, const std::string& bytes) {
+  int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | kCacheFileOpenFlags, 0600);
   if (fd < 0) return false;
   uint64_t done = 0;
   transfer_fully([&](uint64_t at, uint64_t n) { return ::write(fd, bytes.data() + at, n); },
@@ -58,18 +66,64 @@ bool write_whole_file(const std::string& path, const std::string& bytes) {
   ::close(fd);
   return ok;
 }
+
+// Errors of an open that mean the entry is not a file this cache may use: a link, a socket, a
+// file of another's it may not open, a leased file (O_NONBLOCK).
+bool names_something_else(int open_errno) {
+  return open_errno == ELOOP || open_errno == ENXIO || open_errno == EACCES ||
+         open_errno == EPERM || open_errno == EWOULDBLOCK || open_errno == ENODEV;
+}
+
+// The kept file `name` in `dir`, opened for reading and writing and made if absent (`*created`).
+// An entry there that is not a private regular file of this user's (cache_trust.hpp) is never
+// used: only this user and root can make entries in a checked directory, so it was put there by
+// hand; it is removed and the file made anew, empty. -1 with `*why` set when no such file can be
+// had.
+int open_private_file(int dir, const std::string& name, bool* created, std::string* why) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    int fd = ::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_EXCL | kCacheFileOpenFlags, 0600);
+    *created = fd >= 0;
+    if (*created) return fd;
+    if (errno != EEXIST) {
+      *why = std::strerror(errno);
+      return -1;
+    }
+    fd = ::openat(dir, name.c_str(), O_RDWR | kCacheFileOpenFlags);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // removed between the two opens
+      *why = std::strerror(errno);
+      if (!names_something_else(errno)) return -1;
+    } else {
+      struct stat st {};
+      *why = ::fstat(fd, &st) == 0 ? cache_file_refusal(st, ::geteuid()) : std::strerror(errno);
+      if (why->empty()) return fd;
+      const bool still_there = name_is_file(dir, name, st);
+      ::close(fd);
+      if (!still_there) continue;  // replaced since it was opened: the successor is judged
+    }
+    if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+      *why = "not a private file of this user (" + *why +
+             ") and cannot be removed: " + std::strerror(errno);
+      return -1;
+    }
+  }
+  *why = "replaced again and again while opened";
+  return -1;
+}
 }  // namespace
 
 std::unique_ptr<DiskCache> DiskCache::create(const std::string& dir, uint64_t pages,
                                              std::string* error) {
-  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  auto directory = CacheDirectory::open(dir, error);
+  if (!directory) return nullptr;
+  int fd = ::openat(directory->fd(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
-    *error = "cache directory " + dir + ": " + std::strerror(errno);
+    *error = "cache directory " + directory->path() + ": " + std::strerror(errno);
     return nullptr;
   }
   // Sparse: the file takes disk space only for the pages written.
   if (::ftruncate(fd, static_cast<off_t>(pages * kPageSize)) != 0) {
-    *error = "cache file in " + dir + ": " + std::strerror(errno);
+    *error = "cache file in " + directory->path() + ": " + std::strerror(errno);
     ::close(fd);
     return nullptr;
   }
@@ -79,8 +133,12 @@ std::unique_ptr<DiskCache> DiskCache::create(const std::string& dir, uint64_t pa
 std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const std::string& name,
                                                 const std::string& validator, uint64_t pages,
                                                 std::string* error) {
-  const std::string path = kept_cache_path(dir, name);
-  const std::string record = kept_cache_record_path(path);
+  auto directory = CacheDirectory::open(dir, error);
+  if (!directory) return nullptr;
+  const int at = directory->fd();
+  const std::string file = kept_cache_file_name(name);
+  const std::string record = kept_cache_record_name(file);
+  const std::string path = directory->path() + "/" + file;
   int fd = -1;
   // Every way to fail: what failed and errno's word for it (before close may change errno).
   auto fail = [&](const std::string& what, std::string why) -> std::unique_ptr<DiskCache> {
@@ -92,12 +150,11 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
   // deleted by hand, or pruned by a process that died before the record went too).
   bool created = false;
   // Pruning (kept_cache_pruning.hpp) unlinks a file only while it holds the file's lock: a lock
-  // won on a file no longer at `path` is on a deleted file, and the open starts again.
+  // won on a file no longer at its name is on a deleted file, and the open starts again.
   for (int attempt = 0;; ++attempt) {
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    created = fd >= 0;
-    if (fd < 0 && errno == EEXIST) fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return fail("kept cache file " + path, std::strerror(errno));
+    std::string why;
+    fd = open_private_file(at, file, &created, &why);
+    if (fd < 0) return fail("kept cache file " + path, why);
     // One mapping at a time writes a kept file (another process's, or this one's second mapping
     // of the object, gets an unnamed file of its own).
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -106,7 +163,7 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
     }
     struct stat held_file {};
     if (::fstat(fd, &held_file) != 0) return fail("kept cache file " + path, std::strerror(errno));
-    if (path_names_file(path, held_file)) {
+    if (name_is_file(at, file, held_file)) {
       // A file cut short (truncated by hand) would read as zeros where the record says bytes.
       if (static_cast<uint64_t>(held_file.st_size) != pages * kPageSize) created = true;
       break;
@@ -121,12 +178,12 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
   std::optional<control::PageBitmap> held;
   if (!created) {
     held = decode_kept_cache_record(
-        read_small_file(record, 4096 + validator.size() + words * sizeof(uint64_t)), validator,
-        pages);
+        read_private_file(at, record, 4096 + validator.size() + words * sizeof(uint64_t)),
+        validator, pages);
   }
   // The record goes now, durably: until save() writes it again, the file's pages are not trusted.
-  if ((::unlink(record.c_str()) != 0 && errno != ENOENT) || !sync_directory(dir)) {
-    return fail("kept cache record " + record, std::strerror(errno));
+  if ((::unlinkat(at, record.c_str(), 0) != 0 && errno != ENOENT) || !sync_directory(at)) {
+    return fail("kept cache record " + directory->path() + "/" + record, std::strerror(errno));
   }
   // No record for this object: drop the old bytes (and their disk space), then size it sparse.
   if ((!held && ::ftruncate(fd, 0) != 0) ||
@@ -135,7 +192,8 @@ std::unique_ptr<DiskCache> DiskCache::open_kept(const std::string& dir, const st
   }
   std::unique_ptr<DiskCache> cache(held ? new DiskCache(fd, std::move(*held))
                                         : new DiskCache(fd, pages));
-  cache->dir_ = dir;
+  cache->dir_ = std::move(directory);
+  cache->file_ = file;
   cache->path_ = path;
   cache->validator_ = validator;
   return cache;
@@ -150,13 +208,13 @@ uint64_t DiskCache::disk_bytes() const {
 // neither its record nor an unlink may then touch that one.
 bool DiskCache::still_at_its_path() const {
   struct stat held_file {};
-  return ::fstat(fd_, &held_file) == 0 && path_names_file(path_, held_file);
+  return ::fstat(fd_, &held_file) == 0 && name_is_file(dir_->fd(), file_, held_file);
 }
 
 void DiskCache::discard() {
   if (!kept() || saved_) return;
   saved_ = true;
-  if (still_at_its_path()) ::unlink(path_.c_str());  // its record went when it was opened
+  if (still_at_its_path()) ::unlinkat(dir_->fd(), file_.c_str(), 0);  // its record went at open
 }
 
 bool DiskCache::save() {
@@ -166,18 +224,22 @@ bool DiskCache::save() {
     error_ = "kept cache file " + path_ + " was deleted while mapped";
     return false;
   }
+  const int at = dir_->fd();
   if (!usable_) {  // its bytes are not all known good: nothing to keep
-    ::unlink(path_.c_str());
+    ::unlinkat(at, file_.c_str(), 0);
     return false;
   }
-  const std::string record = kept_cache_record_path(path_);
-  const std::string temporary = record + ".tmp";
+  const std::string record = kept_cache_record_name(file_);
+  const std::string temporary = kept_cache_temporary_record_name(file_);
+  // A temporary record left by a process that died while saving (or anything else at its name:
+  // the record is written only into a file made here) goes first.
+  ::unlinkat(at, temporary.c_str(), 0);
   // The bytes first: a record on disk must never name pages the disk does not hold yet.
   if (::fdatasync(fd_) != 0 ||
-      !write_whole_file(temporary, encode_kept_cache_record(validator_, held_)) ||
-      ::rename(temporary.c_str(), record.c_str()) != 0 || !sync_directory(dir_)) {
-    error_ = "saving kept cache record " + record + ": " + std::strerror(errno);
-    ::unlink(temporary.c_str());
+      !write_new_file(at, temporary, encode_kept_cache_record(validator_, held_)) ||
+      ::renameat(at, temporary.c_str(), at, record.c_str()) != 0 || !sync_directory(at)) {
+    error_ = "saving kept cache record " + path_ + ".held: " + std::strerror(errno);
+    ::unlinkat(at, temporary.c_str(), 0);
     return false;
   }
   return true;
@@ -220,7 +282,9 @@ bool DiskCache::transfer_pages(Transfer transfer, const char* what, uint64_t fir
 }
 
 bool DiskCache::store(uint64_t first_page, const uint8_t* data, uint64_t count) {
-  auto write = [&](uint64_t done, uint64_t n, off_t at) { return ::pwrite(fd_, data + done, n, at); };
+  auto write = [&](uint64_t done, uint64_t n, off_t at) {
+    return ::pwrite(fd_, data + done, n, at);
+  };
   if (!transfer_pages(write, "writing", first_page, count)) return false;
   held_.set_range(first_page, count);
   return true;

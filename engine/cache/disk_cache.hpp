@@ -4,14 +4,16 @@
 // process's memory. By default the file is unnamed (O_TMPFILE): it lives as long as the mapping
 // and no other process can see stale bytes in it. A kept cache (MMAPURL_CACHE_KEEP) is a named
 // file that outlives the mapping, with a record of the pages it holds (kept_cache_record.hpp).
-// Only the engine thread uses it.
+// Both live in the checked directory (cache_directory.hpp). Only the engine thread uses it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "cache/cache_directory.hpp"
 #include "control/page_bitmap.hpp"
 
 namespace mmapurl::cache {
@@ -20,14 +22,17 @@ class DiskCache {
  public:
   static constexpr uint64_t kPageSize = 4096;
 
-  // A cache file for `pages` pages in `dir`; nullptr and `error` set when it cannot be made.
+  // A cache file for `pages` pages in `dir` (or this user's subdirectory of it); nullptr and
+  // `error` set when it cannot be made or the directory is refused.
   static std::unique_ptr<DiskCache> create(const std::string& dir, uint64_t pages,
                                            std::string* error);
   // The kept cache file of the object `name` (its origin and URL) in `dir`, locked for this
   // mapping, holding the pages its record names if the record is for `validator` (size and strong
   // ETag or version). The record is removed while the mapping lives, so a process that dies
-  // without save() leaves a file the next mapping does not trust. nullptr and `error` set when
-  // it cannot be had (another mapping holds it, the directory refuses).
+  // without save() leaves a file the next mapping does not trust. Only a private regular file of
+  // this user's is used (cache_trust.hpp): anything else at the name is removed and the cache
+  // starts empty. nullptr and `error` set when it cannot be had (another mapping holds it, the
+  // directory is refused or refuses).
   static std::unique_ptr<DiskCache> open_kept(const std::string& dir, const std::string& name,
                                               const std::string& validator, uint64_t pages,
                                               std::string* error);
@@ -68,9 +73,10 @@ class DiskCache {
   bool transfer_pages(Transfer transfer, const char* what, uint64_t first_page, uint64_t count);
   int fd_;
   bool usable_ = true;
-  std::string dir_;        // kept cache only: its directory,
-  std::string path_;       // its file (the bytes), and
-  std::string validator_;  // what its record says the bytes are of
+  std::optional<CacheDirectory> dir_;  // kept cache only: its directory,
+  std::string file_;                   // its file (the bytes) there,
+  std::string path_;                   // the file's path, for messages, and
+  std::string validator_;              // what its record says the bytes are of
   bool saved_ = false;
   std::string error_;
   control::PageBitmap held_;

@@ -14,12 +14,15 @@ constexpr std::string_view kSuffix = ".cache";
 constexpr size_t kDigits = 32;
 }  // namespace
 
-std::string kept_cache_path(const std::string& dir, const std::string& name) {
-  return dir + "/" + std::string(kPrefix) + s3::sha256_hex(name).substr(0, kDigits) +
-         std::string(kSuffix);
+std::string kept_cache_file_name(const std::string& name) {
+  return std::string(kPrefix) + s3::sha256_hex(name).substr(0, kDigits) + std::string(kSuffix);
 }
 
-std::string kept_cache_record_path(const std::string& cache_path) { return cache_path + ".held"; }
+std::string kept_cache_record_name(const std::string& file_name) { return file_name + ".held"; }
+
+std::string kept_cache_temporary_record_name(const std::string& file_name) {
+  return kept_cache_record_name(file_name) + ".tmp";
+}
 
 bool is_kept_cache_file_name(std::string_view file_name) {
   if (file_name.size() != kPrefix.size() + kDigits + kSuffix.size()) return false;
@@ -31,18 +34,12 @@ bool is_kept_cache_file_name(std::string_view file_name) {
   return true;
 }
 
-bool sync_directory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
+bool sync_directory(int dir) { return ::fsync(dir) == 0; }
 
-bool path_names_file(const std::string& path, const struct stat& file) {
+bool name_is_file(int dir, const std::string& name, const struct stat& file) {
   struct stat named {};
-  return ::stat(path.c_str(), &named) == 0 && named.st_ino == file.st_ino &&
-         named.st_dev == file.st_dev;
+  return ::fstatat(dir, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+         named.st_ino == file.st_ino && named.st_dev == file.st_dev;
 }
 
 }  // namespace mmapurl::cache

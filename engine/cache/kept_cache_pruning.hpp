@@ -16,10 +16,11 @@ inline constexpr double kKeptCacheFreeFraction = 0.05;
 struct KeptCachePruning {
   uint64_t files_deleted = 0;
   uint64_t bytes_freed = 0;
-  std::string error;  // the directory could not be read ("" otherwise)
+  std::string error;  // the directory was refused or could not be read ("" otherwise)
 };
 
-// `limit`: bytes all kept files in `dir` may take (0: no limit).
+// `limit`: bytes all kept files in `dir` (its checked directory: cache_directory.hpp) may take
+// (0: no limit).
 KeptCachePruning prune_kept_caches(const std::string& dir, uint64_t limit,
                                    double free_fraction = kKeptCacheFreeFraction);
 

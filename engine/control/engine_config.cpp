@@ -83,6 +83,7 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings,
   size_var("MMAPURL_MEMORY_LIMIT", c.memory_limit, 1ull << 20, UINT64_MAX);
   seconds_var("MMAPURL_IO_TIMEOUT", c.io_timeout_s);
   seconds_var("MMAPURL_RETRY_TIMEOUT", c.retry_timeout_s);
+  seconds_var("MMAPURL_IDLE_RELEASE", c.idle_release_s);
   if (auto v = env("MMAPURL_LOG")) c.log = *v;
   if (auto v = env("MMAPURL_LOG_FILE")) c.log_file = *v;
   if (auto v = env("MMAPURL_DISABLE_POISON")) c.disable_poison = (*v == "1" || *v == "true");
@@ -101,6 +102,9 @@ EngineConfig load_engine_config(const EnvLookup& env, std::string* warnings,
   two_word_var("MMAPURL_CACHE_PREFETCH", "whole", "off", c.cache_prefetch_whole);
   two_word_var("MMAPURL_CACHE_KEEP", "1", "0", c.cache_keep);
   size_var("MMAPURL_CACHE_KEEP_LIMIT", c.cache_keep_limit, 0, UINT64_MAX);
+  size_var("MMAPURL_MAX_OBJECT_SIZE", c.max_object_bytes, 0, kLargestMappableBytes);
+  two_word_var("MMAPURL_ALLOW_TLS_DOWNGRADE", "1", "0", c.allow_tls_downgrade);
+  two_word_var("MMAPURL_ALLOW_UNPINNED", "1", "0", c.allow_unpinned);
   if (c.cache_dir.empty() && warnings) {
     if (c.cache_prefetch_whole)
       *warnings += "MMAPURL_CACHE_PREFETCH=whole needs MMAPURL_CACHE_DIR; ";

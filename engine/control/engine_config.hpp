@@ -10,6 +10,10 @@
 
 namespace mmapurl::control {
 
+constexpr uint64_t kDefaultMaxObjectBytes = 1ull << 40;
+// What one mapping's address range may span at most: x86-64's 47-bit user address space.
+constexpr uint64_t kLargestMappableBytes = 1ull << 47;
+
 struct EngineConfig {
   uint32_t connections = 16;                 // MMAPURL_CONNECTIONS: per origin
   uint64_t part_bytes = 8ull << 20;          // MMAPURL_PART_SIZE: largest single ranged GET
@@ -40,6 +44,20 @@ struct EngineConfig {
   // MMAPURL_CACHE_KEEP_LIMIT: the disk space kept cache files in the directory may take (0: no
   // limit); the least recently used go first, and also while the filesystem has less than 5% free.
   uint64_t cache_keep_limit = 0;
+  // MMAPURL_MAX_OBJECT_SIZE: larger objects are refused at mapping time (EFBIG). The page
+  // table costs a byte per 4 KiB page (256 MiB for 1 TiB), and a server's answer is hostile input:
+  // a lying size must cost one failed mapping, not the process's memory.
+  uint64_t max_object_bytes = kDefaultMaxObjectBytes;
+  // MMAPURL_ALLOW_TLS_DOWNGRADE=1: follow a redirect from https:// to http:// (refused by
+  // default: every range would then travel in clear and could be altered on the way).
+  bool allow_tls_downgrade = false;
+  // MMAPURL_IDLE_RELEASE: seconds after which the connections of an origin no mapping uses are
+  // closed and pooled staging buffers nothing took are unmapped.
+  double idle_release_s = 30;
+  // MMAPURL_ALLOW_UNPINNED=1: map an object larger than the probe whose server sends neither
+  // ETag nor Last-Modified. Refused by default: its pages are pinned by its size alone, so a
+  // same-size replacement while it is mapped mixes old and new pages.
+  bool allow_unpinned = false;
 };
 
 // How many background (cache prefetch) GETs may run at once: the connections minus those kept

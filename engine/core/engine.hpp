@@ -29,6 +29,9 @@ class Engine {
   int unmap(const void* addr);
   int advise(const void* addr, size_t len, int advice);
   bool stats(const void* addr, Stats* out);
+  // mmapurl_read: the bytes copied, or -1 with `*err` (EIO at a failed page, EINVAL outside a
+  // mapping, EDEADLK on the engine thread).
+  long read(const void* addr, void* buf, size_t len, int* err);
   // On the engine thread: `started`, then saves the kept caches, then `park`, which never returns
   // (process exit).
   void post_freeze(std::function<void()> started, std::function<void()> park);

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <linux/userfaultfd.h>
+#include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <future>
 #include <map>
@@ -16,11 +19,15 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "control/engine_config.hpp"
+#include "control/fill_order.hpp"
 #include "control/memory_limit_governor.hpp"
+#include "core/contain.hpp"
 #include "core/engine.hpp"
 #include "core/mapping.hpp"
+#include "core/test_hooks.hpp"
 #include "uffd/userfaultfd.hpp"
 
 namespace mmapurl::core {
@@ -33,12 +40,29 @@ class EngineImpl {
   bool start(MapOutcome* failure);
 
   // Called on the engine thread.
+  // begin_open with its errors contained: whatever it throws fails the open, never strands it.
+  void run_open(std::shared_ptr<OpenJob> job);
   void begin_open(std::shared_ptr<OpenJob> job);
+  // Answers the caller once; later answers (a failure contained after success) are dropped.
   void finish_open(std::shared_ptr<OpenJob> job, MapOutcome outcome);
+  void fail_open(const std::shared_ptr<OpenJob>& job, Contained failure);
+  std::optional<net::BodyTarget> take_probe_answer(OpenJob& job, const net::ResponseHead& head,
+                                                   std::string* reject,
+                                                   source::SourceError* refusal);
+  void on_probe_complete(const std::shared_ptr<OpenJob>& job, source::SourceError refusal,
+                         net::ExchangeResult&& r);
   void create_mapping(std::shared_ptr<OpenJob> job);
+  control::PlannerConfig planner_config() const;
+  Mapping* add_mapping(OpenJob& job, uint64_t base, uint64_t length, uint64_t pages);
   void ask_size(std::shared_ptr<OpenJob> job, net::RequestSpec request);
+  void on_size_answer(const std::shared_ptr<OpenJob>& job, net::ExchangeResult&& r);
   int unmap_now(uint64_t addr);
   int advise_now(uint64_t addr, uint64_t len, int advice);
+  // read_service.cpp: fetches what a read needs of [addr, addr + len) and answers `watch` once
+  // no page of it is in flight.
+  void prepare_read(uint64_t addr, uint64_t len, uint64_t stream, std::shared_ptr<ReadWatch> watch);
+  // Answers the reads of `m` whose ranges have settled (all of them when `gone`).
+  void settle_reads(Mapping& m, bool gone = false);
   std::unique_ptr<cache::DiskCache> open_cache(const source::ObjectSource& source,
                                                const source::ObjectIdentity& id, uint64_t pages);
   // Saves (or, too large, discards) a kept cache; false when the mapping has none.
@@ -52,10 +76,21 @@ class EngineImpl {
   void read_faults();
   void drain_faults();
   void retry_read_faults_later(boost::system::error_code ec);
+  void serve_fault(const uffd_msg& msg);
   void on_fault(const uffd_msg& msg);
+  // A held-back readahead marker page goes into the mapping; false if the kernel refused it
+  // (the page is then kAbsent again).
+  bool fill_marker(Mapping& m, uint64_t page);
   void plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, control::FaultKind kind);
   void schedule_range(Mapping& m, const control::FetchRange& range);
+  // Starts (or restarts) a GET of the fetch's part; a staging buffer the kernel refuses fails
+  // the fetch at once, as a request that failed for good would.
   void start_fetch(Mapping& m, std::shared_ptr<Fetch> fetch);
+  // A fetch whose handler threw: fails what it still owns, if its mapping still has it.
+  void fail_contained_fetch(const std::shared_ptr<Fetch>& fetch, Contained failure);
+  std::optional<net::BodyTarget> take_range_answer(Fetch& fetch, const net::ResponseHead& head,
+                                                   uint64_t first, uint64_t last,
+                                                   std::string* reject);
   // Fills what arrived when worth it; returns the body bytes done with (free in the ring).
   uint64_t on_fetch_progress(const std::shared_ptr<Fetch>& fetch, uint64_t received);
   void on_fetch_complete(const std::shared_ptr<Fetch>& fetch, net::ExchangeResult&& result);
@@ -80,14 +115,18 @@ class EngineImpl {
   uint64_t fill_from_cache(Mapping& m, uint64_t first, uint64_t count);
   // Starts background GETs of the cache prefetch while the budget allows.
   void pump_cache_prefetch(Mapping& m);
-  void fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& fetch, const std::string& why, bool mapping_wide);
+  // `pump`: a failed background GET starts the next one (not when it failed to start at all).
+  void fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& fetch, const std::string& why,
+                  bool mapping_wide, bool pump = true);
   void poison_pages(Mapping& m, uint64_t first, uint64_t count);
+  void raise_sigbus_on(uint64_t addr, uint64_t len);
   void release_fetch(Mapping* m, const std::shared_ptr<Fetch>& fetch);
   void note_resident(Mapping& m, uint64_t first, uint64_t count);
   void evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages = 0);
   void make_room_for_fill(uint64_t pages, uint64_t keep_newest_pages);
   // MADV_DONTNEED on the resident pages of [first, end); returns how many were dropped.
   uint64_t drop_resident(Mapping& m, uint64_t first, uint64_t end);
+  // A page-aligned staging buffer of at least `bytes`, or nullptr when the kernel refuses one.
   uint8_t* take_buffer(uint64_t bytes);
   void give_buffer(uint8_t* p, uint64_t bytes);
   static uint64_t buffer_class(uint64_t bytes);
@@ -110,6 +149,7 @@ class EngineImpl {
   std::array<uffd_msg, 64> msgs{};
   int uffd_read_interruptions = 0;  // consecutive EINTRs of the io_uring read of the uffd
   std::thread thread;
+  std::atomic<pid_t> engine_tid{0};  // the engine thread's id: it must never wait on itself
 
   std::map<uint64_t, uint64_t> by_address;  // base → mapping id
   std::unordered_map<uint64_t, std::unique_ptr<Mapping>> mappings;
@@ -117,20 +157,28 @@ class EngineImpl {
   uint64_t next_mapping_id = 1;
   uint64_t requests_in_flight = 0;
 
-  struct FilledSegment {
-    uint64_t mapping_id, first_page, count;
-  };
-  std::deque<FilledSegment> fill_order;  // eviction walks it oldest first
+  control::FillOrder fill_order;  // eviction takes the oldest fills first
+  // idle_reclaim.cpp: every few seconds, pools no mapping used for a while are dropped and spare
+  // staging buffers nothing took for a while are unmapped.
+  void start_idle_reclaim();
+  void reclaim_idle(Clock::time_point now);
+  std::unique_ptr<boost::asio::steady_timer> reclaim_timer;
+  std::unordered_map<const net::ConnectionPool*, Clock::time_point> pool_idle_since;
+  Clock::time_point last_buffer_taken{};
   std::unordered_map<uint64_t, std::vector<uint8_t*>> spare_buffers;  // by size
   uint64_t spare_bytes = 0;
 
   Counters totals;
 };
 
-// A mapping being opened: the probe, redirects and retries, then the caller's answer.
+// A mapping being opened: the probe, redirects and retries, then the caller's answer. A job
+// dropped unanswered (a handler that owned it gone without answering) still answers, with an
+// error: the caller of mmap_s3 waits on it.
 struct OpenJob {
+  ~OpenJob();
   std::string url;
   std::promise<MapOutcome> promise;
+  bool answered = false;
   std::unique_ptr<source::ObjectSource> source;
   int redirects = 0;
   int attempts = 0;

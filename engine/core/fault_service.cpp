@@ -67,7 +67,8 @@ void EngineImpl::read_faults() {
                                  if (!ec) {
                                    uffd_read_interruptions = 0;
                                    for (size_t i = 0; i < n / sizeof(uffd_msg); ++i) {
-                                     if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
+                                     if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+                                       serve_fault(msgs[i]);
                                    }
                                    return read_faults();
                                  }
@@ -101,7 +102,7 @@ void EngineImpl::drain_faults() {
       return;
     }
     for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); ++i) {
-      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) on_fault(msgs[i]);
+      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) serve_fault(msgs[i]);
     }
     if (static_cast<size_t>(n) < msgs.size() * sizeof(uffd_msg)) return;
   }
@@ -115,6 +116,20 @@ void EngineImpl::retry_read_faults_later(boost::system::error_code ec) {
   }
   auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::milliseconds(1));
   timer->async_wait([this, timer](boost::system::error_code) { read_faults(); });
+}
+
+// A fault whose handling threw fails its page (SIGBUS), as one whose request failed would: the
+// thread never sleeps for ever, and the next events are still read.
+void EngineImpl::serve_fault(const uffd_msg& msg) {
+  contain(
+      "serving a fault", [&] { on_fault(msg); },
+      [&](Contained) {
+        const uint64_t addr = msg.arg.pagefault.address & ~(kPageSize - 1);
+        Mapping* m = find_mapping(addr);
+        if (!m) return;
+        const uint64_t page = (addr - m->base) / kPageSize;
+        if (page < m->pages.size()) poison_pages(*m, page, 1);
+      });
 }
 
 void EngineImpl::on_fault(const uffd_msg& msg) {
@@ -136,14 +151,7 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
       poison_pages(*m, page, 1);
       return;
     case PageState::kMarker: {
-      auto it = m->markers.find(page);
-      if (it != m->markers.end() && uffd.copy(addr, it->second.get(), kPageSize) == 0) {
-        m->pages.set(page, PageState::kResident);
-        note_resident(*m, page, 1);
-        m->markers.erase(it);
-      } else {
-        m->pages.set(page, PageState::kAbsent);
-        m->markers.erase(page);
+      if (!fill_marker(*m, page)) {
         m->waiters.emplace(page, now);
         plan_and_schedule(*m, page, stream, FaultKind::kMissing);
         return;
@@ -180,6 +188,20 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
       plan_and_schedule(*m, page, stream, FaultKind::kMissing);
       return;
   }
+}
+
+bool EngineImpl::fill_marker(Mapping& m, uint64_t page) {
+  auto it = m.markers.find(page);
+  if (it != m.markers.end() &&
+      uffd.copy(m.base + page * kPageSize, it->second.get(), kPageSize) == 0) {
+    m.pages.set(page, PageState::kResident);
+    note_resident(m, page, 1);
+    m.markers.erase(it);
+    return true;
+  }
+  m.pages.set(page, PageState::kAbsent);
+  m.markers.erase(page);
+  return false;
 }
 
 void EngineImpl::plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, FaultKind kind) {
@@ -312,13 +334,17 @@ void EngineImpl::schedule_range(Mapping& m, const control::FetchRange& range) {
 
 void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
   if (!f->buffer) {
+    m.fetches.insert(f);
     // The whole buffer counts: a pooled one may be dirty past this request's pages.
     const uint64_t held = staging_bytes(f->page_count);
     f->buffer = take_buffer(held);
+    if (!f->buffer) {
+      return fail_fetch(m, f, "no memory for a staging buffer", /*mapping_wide=*/false,
+                        /*pump=*/false);
+    }
     f->ring_pages = held / kPageSize;
     totals.in_flight_bytes.fetch_add(held, std::memory_order_relaxed);
     m.counters.in_flight_bytes.fetch_add(held, std::memory_order_relaxed);
-    m.fetches.insert(f);
   }
   f->request_from_page = f->copied_pages;
   f->received = 0;
@@ -332,34 +358,70 @@ void EngineImpl::start_fetch(Mapping& m, std::shared_ptr<Fetch> f) {
                                           std::string* reject) -> std::optional<net::BodyTarget> {
     auto fetch = weak.lock();
     if (!fetch) return std::nullopt;
-    auto mit = mappings.find(fetch->mapping_id);
-    if (mit == mappings.end() || !fetch->buffer) {
-      *reject = "mapping gone";
-      return std::nullopt;
-    }
-    auto verdict = source::check_range_response(head, mit->second->source->identity(), first, last);
-    if (verdict.error != source::SourceError::kNone) {
-      fetch->rejected = verdict;
-      *reject = verdict.message;
-      return std::nullopt;
-    }
-    net::BodyTarget target;
-    target.data = fetch->buffer;
-    target.size = last - first + 1;
-    target.ring_bytes = fetch->ring_pages * kPageSize;
-    target.ring_start = (fetch->request_from_page % fetch->ring_pages) * kPageSize;
+    std::optional<net::BodyTarget> target;
+    contain(
+        "judging a range's answer",
+        [&] { target = take_range_answer(*fetch, head, first, last, reject); },
+        [&](Contained failure) { *reject = std::string("internal error: ") + failure.why; });
     return target;
   };
   ex->on_progress = [this, weak](uint64_t received) -> uint64_t {
     auto fetch = weak.lock();
-    return fetch ? on_fetch_progress(fetch, received) : received;
+    uint64_t consumed = received;
+    if (!fetch) return consumed;
+    contain(
+        "filling pages", [&] { consumed = on_fetch_progress(fetch, received); },
+        [&](Contained failure) {
+          // The body still streams into the staging buffer, so the fetch keeps it: the answer is
+          // refused, and on_fetch_complete fails (or retries once) what the fetch owns.
+          if (fetch->rejected.error == source::SourceError::kNone) {
+            fetch->rejected = {source::SourceError::kProtocol,
+                               std::string("internal error: ") + failure.why};
+          }
+          consumed = (fetch->copied_pages - fetch->request_from_page) * kPageSize;
+        });
+    return consumed;
   };
-  ex->on_complete = [this, f](net::ExchangeResult&& r) { on_fetch_complete(f, std::move(r)); };
+  ex->on_complete = [this, f](net::ExchangeResult&& r) {
+    contain(
+        "finishing a range", [&] { on_fetch_complete(f, std::move(r)); },
+        [&](Contained failure) { fail_contained_fetch(f, failure); });
+  };
   f->exchange = ex;
   ++requests_in_flight;
   bump_max(totals.max_requests_in_flight, requests_in_flight);
   bump_max(m.counters.max_requests_in_flight, requests_in_flight);
   m.pool->submit(std::move(ex));
+}
+
+std::optional<net::BodyTarget> EngineImpl::take_range_answer(Fetch& fetch,
+                                                             const net::ResponseHead& head,
+                                                             uint64_t first, uint64_t last,
+                                                             std::string* reject) {
+  auto mit = mappings.find(fetch.mapping_id);
+  if (mit == mappings.end() || !fetch.buffer) {
+    *reject = "mapping gone";
+    return std::nullopt;
+  }
+  auto verdict = source::check_range_response(head, mit->second->source->identity(), first, last);
+  if (verdict.error != source::SourceError::kNone) {
+    fetch.rejected = verdict;
+    *reject = verdict.message;
+    return std::nullopt;
+  }
+  net::BodyTarget target;
+  target.data = fetch.buffer;
+  target.size = last - first + 1;
+  target.ring_bytes = fetch.ring_pages * kPageSize;
+  target.ring_start = (fetch.request_from_page % fetch.ring_pages) * kPageSize;
+  return target;
+}
+
+void EngineImpl::fail_contained_fetch(const std::shared_ptr<Fetch>& f, Contained failure) {
+  auto mit = mappings.find(f->mapping_id);
+  if (mit == mappings.end() || !mit->second->fetches.count(f)) return;
+  fail_fetch(*mit->second, f, std::string("internal error: ") + failure.why,
+             /*mapping_wide=*/false);
 }
 
 uint64_t EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t received) {
@@ -368,6 +430,7 @@ uint64_t EngineImpl::on_fetch_progress(const std::shared_ptr<Fetch>& f, uint64_t
   Mapping& m = *mit->second;
   f->received = received;
   auto consumed = [&] { return (f->copied_pages - f->request_from_page) * kPageSize; };
+  if (f->rejected.error != source::SourceError::kNone) return consumed();  // refused mid-body
   uint64_t body_start = (f->first_page + f->request_from_page) * kPageSize;
   uint64_t body_end = std::min<uint64_t>((f->first_page + f->page_count) * kPageSize, m.size);
   uint64_t have = body_start + received;
@@ -402,6 +465,7 @@ void EngineImpl::release_waiters(Mapping& m, uint64_t first, uint64_t end, Clock
     totals.record_latency(now - w->second);
     w = m.waiters.erase(w);
   }
+  settle_reads(m);
 }
 
 void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
@@ -504,6 +568,7 @@ void EngineImpl::fail_unfilled(Mapping& m, uint64_t first, uint64_t count) {
       m.pages.set(p, PageState::kAbsent);
     }
   }
+  settle_reads(m);
 }
 
 void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
@@ -556,6 +621,7 @@ void EngineImpl::store_in_cache(Mapping& m, Fetch& f, uint64_t upto) {
 uint64_t EngineImpl::fill_from_cache(Mapping& m, uint64_t first, uint64_t count) {
   const uint64_t chunk_pages = kStagingRingBytes / kPageSize;
   uint8_t* buffer = take_buffer(kStagingRingBytes);
+  if (!buffer) return 0;  // the pages are fetched from the network instead
   auto now = Clock::now();
   uint64_t done = 0;
   while (done < count) {
@@ -629,12 +695,7 @@ void EngineImpl::hold_ready_connections(Mapping& m, bool hold) {
 void EngineImpl::note_resident(Mapping& m, uint64_t first, uint64_t count) {
   m.counters.resident_bytes.fetch_add(count * kPageSize, std::memory_order_relaxed);
   totals.resident_bytes.fetch_add(count * kPageSize, std::memory_order_relaxed);
-  if (!fill_order.empty() && fill_order.back().mapping_id == m.id &&
-      fill_order.back().first_page + fill_order.back().count == first) {
-    fill_order.back().count += count;
-  } else {
-    fill_order.push_back({m.id, first, count});
-  }
+  fill_order.note_filled(m.id, first, count);
   // A filled page is counted while its staging buffer still is: stay within the limit now, not
   // at the next request, but never by dropping what was just filled for a waiting thread.
   uint64_t used = memory_in_use();
@@ -651,29 +712,20 @@ void EngineImpl::make_room_for_fill(uint64_t pages, uint64_t keep_newest_pages) 
 }
 
 void EngineImpl::evict_for(uint64_t bytes_needed, uint64_t keep_newest_pages) {
-  // Oldest fills first: userspace cannot see accesses to resident pages, so fill order is
-  // the best age we know. Segments are trimmed from their front, so no more is dropped than
-  // asked, and the newest `keep_newest_pages` pages (just filled for a waiting thread) stay.
+  // Segments are trimmed from their front, so no more is dropped than asked, and the newest
+  // `keep_newest_pages` pages (just filled for a waiting thread) stay.
   uint64_t freed = 0;
-  while (freed < bytes_needed && !fill_order.empty()) {
-    FilledSegment& seg = fill_order.front();
-    uint64_t evictable = seg.count;
-    if (fill_order.size() == 1)
-      evictable = seg.count > keep_newest_pages ? seg.count - keep_newest_pages : 0;
-    if (evictable == 0) break;
-    uint64_t wanted = (bytes_needed - freed + kPageSize - 1) / kPageSize;
-    uint64_t take = std::min(evictable, wanted);
-    FilledSegment part{seg.mapping_id, seg.first_page, take};
-    seg.first_page += take;
-    seg.count -= take;
-    if (seg.count == 0) fill_order.pop_front();
-    auto mit = mappings.find(part.mapping_id);
+  while (freed < bytes_needed) {
+    const uint64_t wanted = (bytes_needed - freed + kPageSize - 1) / kPageSize;
+    const auto part = fill_order.take_oldest(wanted, keep_newest_pages);
+    if (!part) break;
+    auto mit = mappings.find(part->mapping_id);
     if (mit == mappings.end()) continue;
     Mapping& m = *mit->second;
-    uint64_t dropped = drop_resident(m, part.first_page, part.first_page + part.count);
+    uint64_t dropped = drop_resident(m, part->first_page, part->first_page + part->count);
     m.counters.evictions.fetch_add(dropped, std::memory_order_relaxed);
     totals.evictions.fetch_add(dropped, std::memory_order_relaxed);
-    // Pages already gone (unmapped, DONTNEED) free nothing but still use up the segment.
+    // Pages already gone (DONTNEED) free nothing but still use up the segment.
     freed += dropped * kPageSize;
   }
 }
@@ -708,6 +760,8 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
   Mapping& m = *mit->second;
   m.counters.requests.fetch_add(1, std::memory_order_relaxed);
   m.counters.bytes_fetched.fetch_add(r.body_bytes, std::memory_order_relaxed);
+  // Failed already (a contained error while its body arrived): its pages are answered.
+  if (!m.fetches.count(f)) return;
   // MMAPURL_LOG=debug with a log file: one line per finished GET, the timeline a throughput
   // question needs.
   MMAPURL_LOG(LogLevel::kTimeline,
@@ -763,9 +817,14 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
     auto timer = std::make_shared<asio::steady_timer>(*io, delay);
     uint64_t id = m.id;
     timer->async_wait([this, f, timer, id](boost::system::error_code) {
-      auto it = mappings.find(id);
-      if (it == mappings.end()) return release_fetch(nullptr, f);
-      start_fetch(*it->second, f);
+      contain(
+          "retrying a range",
+          [&] {
+            auto it = mappings.find(id);
+            if (it == mappings.end()) return release_fetch(nullptr, f);
+            start_fetch(*it->second, f);
+          },
+          [&](Contained failure) { fail_contained_fetch(f, failure); });
     });
     return;
   }
@@ -773,7 +832,7 @@ void EngineImpl::on_fetch_complete(const std::shared_ptr<Fetch>& f, net::Exchang
 }
 
 void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const std::string& why,
-                            bool mapping_wide) {
+                            bool mapping_wide, bool pump) {
   MMAPURL_LOG(LogLevel::kError,
               m.source->describe() + ": pages " + std::to_string(f->first_page + f->copied_pages) +
                   ".." + std::to_string(f->first_page + f->page_count - 1) + " failed: " + why);
@@ -804,7 +863,8 @@ void EngineImpl::fail_fetch(Mapping& m, const std::shared_ptr<Fetch>& f, const s
       m.pages.set_range(p, q - p, PageState::kAbsent);
     }
   }
-  if (f->to_cache) pump_cache_prefetch(m);
+  settle_reads(m);
+  if (f->to_cache && pump) pump_cache_prefetch(m);
 }
 
 void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
@@ -816,16 +876,19 @@ void EngineImpl::poison_pages(Mapping& m, uint64_t first, uint64_t count) {
     }
     m.waiters.erase(p);
   }
-  uint64_t addr = m.base + first * kPageSize;
-  uint64_t len = count * kPageSize;
+  raise_sigbus_on(m.base + first * kPageSize, count * kPageSize);
+  settle_reads(m);
+}
+
+// Never leaves a thread asleep on a failed page: UFFDIO_POISON, or where the kernel lacks it
+// (before 6.6) a mapping that raises SIGBUS (a shared mapping past the end of an empty memfd)
+// put over the pages, then the waiters woken so they fault into it.
+void EngineImpl::raise_sigbus_on(uint64_t addr, uint64_t len) {
   if (uffd.features().poison && !config.disable_poison) {
-    int e = uffd.poison(addr, len);
+    const int e = uffd.poison(addr, len);
     if (e == 0) return;
-    // Never leave a thread asleep: fall through to the mapping that raises SIGBUS.
     MMAPURL_LOG(LogLevel::kError, std::string("UFFDIO_POISON: ") + std::strerror(e));
   }
-  // Kernels before 6.6: put a mapping that raises SIGBUS (a shared mapping past the end of an
-  // empty memfd) over the failed pages, then wake the waiters so they fault into it.
   int fd = ::memfd_create("mmapurl-failed", MFD_CLOEXEC);
   if (fd >= 0) {
     ::mmap(reinterpret_cast<void*>(addr), len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
@@ -859,7 +922,26 @@ uint64_t EngineImpl::staging_bytes(uint64_t pages) {
   return std::min(buffer_class(pages * kPageSize), kStagingRingBytes);
 }
 
+namespace {
+std::atomic<uint64_t> g_staging_refusals_to_inject{0};
+
+// The next `count` staging buffers are refused as a failed mmap would refuse them (tests).
+bool inject_staging_refusal() {
+  uint64_t left = g_staging_refusals_to_inject.load(std::memory_order_relaxed);
+  while (left > 0) {
+    if (g_staging_refusals_to_inject.compare_exchange_weak(left, left - 1)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+void test_refuse_staging_buffers(uint64_t count) {
+  g_staging_refusals_to_inject.store(count, std::memory_order_relaxed);
+}
+
 uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
+  if (inject_staging_refusal()) return nullptr;
+  last_buffer_taken = Clock::now();
   const uint64_t size = buffer_class(bytes);
   auto it = spare_buffers.find(size);
   if (it != spare_buffers.end() && !it->second.empty()) {
@@ -869,7 +951,11 @@ uint8_t* EngineImpl::take_buffer(uint64_t bytes) {
     return p;
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
+  if (p == MAP_FAILED) {
+    MMAPURL_LOG(LogLevel::kError, "mmap of a " + std::to_string(size) +
+                                      "-byte staging buffer: " + std::strerror(errno));
+    return nullptr;
+  }
   // Its pages are charged here, where a refusal is an error the engine answers (ENOMEM: yield
   // memory, try again), not at the first write into it: in a memory cgroup at its limit that write
   // waits for memory, and only this thread would free any. Before 5.14: EINVAL, pages on write.
@@ -927,7 +1013,8 @@ Clock::duration EngineImpl::backoff(int attempt) const {
 
 int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
   Mapping* m = find_mapping(addr);
-  if (!m || m->length == 0 || addr + len > m->base + m->length) return -1;
+  // Compared without forming addr + len: a huge len would wrap it past the check.
+  if (!m || m->length == 0 || len > m->base + m->length - addr) return -1;
   uint64_t first = (addr - m->base) / kPageSize;
   uint64_t last = (addr + len + kPageSize - 1 - m->base) / kPageSize;
   switch (advice) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,27 @@ struct Counters {
 
 struct Fetch;
 
+// What a read of the mapping (mmapurl_read) may copy once the engine has settled its range.
+struct ReadReady {
+  bool mapped = false;          // the address is inside a mapping
+  bool end_of_object = false;   // the address is at or past the object's last byte
+  bool failed = false;          // the page after the readable bytes failed for good
+  uint64_t readable_bytes = 0;  // from the address on, resident when the range settled
+};
+
+// A read waiting for its range to settle: no page of [first_page, end_page) in flight.
+struct ReadWatch {
+  uint64_t addr = 0, end_byte = 0;  // the bytes asked for, inside the object
+  uint64_t first_page = 0, end_page = 0;
+  std::promise<ReadReady> ready;
+  bool answered = false;
+  void answer(const ReadReady& r) {
+    if (answered) return;
+    answered = true;
+    ready.set_value(r);
+  }
+};
+
 struct Mapping {
   uint64_t id = 0;
   uint64_t base = 0;
@@ -47,6 +69,7 @@ struct Mapping {
   std::map<uint64_t, Clock::time_point> waiters;  // faulted pages not yet filled
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> markers;  // held-back marker pages
   std::unordered_set<std::shared_ptr<Fetch>> fetches;
+  std::vector<std::shared_ptr<ReadWatch>> read_watches;  // mmapurl_read calls waiting
   std::string broken;  // set once the object is gone or changed: every missing page fails
   Counters counters;
   // MMAPURL_CACHE_DIR: every fetched page is also kept here (nullptr: no disk cache).

@@ -42,6 +42,8 @@ class ConnectionPool {
   uint32_t busy() const { return busy_; }
   size_t queued() const { return urgent_.size() + normal_.size(); }
   size_t connections() const { return slots_.size(); }
+  // Nothing running, queued, being opened or held ready: the pool may be dropped.
+  bool idle() const { return busy_ == 0 && queued() == 0 && opening_ == 0 && ready_holders_ == 0; }
 
   // Shorter than the keep-alive timeouts of common servers (Apache's 5 s is the shortest; nginx
   // 75 s, S3 about 20 s): the engine closes a connection before its server does, so a request

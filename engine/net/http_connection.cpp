@@ -5,7 +5,6 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -17,7 +16,9 @@
 #include <cstring>
 #include <optional>
 
+#include "core/log.hpp"
 #include "net/buffered_socket.hpp"
+#include "net/cloexec_connect.hpp"
 #include "net/tls_stream.hpp"
 
 namespace mmapurl::net {
@@ -119,7 +120,18 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     ExchangeResult r = std::move(result);
     result = {};
     parser.reset();
-    if (exchange && exchange->on_complete) exchange->on_complete(std::move(r));
+    // The pool's slot is given back whatever the consumer's handler does: a throw from it must
+    // not keep the connection counted busy for ever.
+    if (exchange && exchange->on_complete) {
+      try {
+        exchange->on_complete(std::move(r));
+      } catch (const std::exception& e) {
+        MMAPURL_LOG(core::LogLevel::kError,
+                    std::string("an exchange's handler threw: ") + e.what());
+      } catch (...) {
+        MMAPURL_LOG(core::LogLevel::kError, "an exchange's handler threw");
+      }
+    }
     if (callback) callback(reusable && connected, header_us);
   }
 
@@ -176,7 +188,7 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       plain = std::make_unique<BufferedSocket>(io.get_executor());
     }
     arm_timer();
-    asio::async_connect(
+    async_connect_cloexec(
         lowest(), endpoints,
         [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
           if (ec) {

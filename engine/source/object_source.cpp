@@ -120,4 +120,19 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
   return {};
 }
 
+bool has_validator(const ObjectIdentity& id) {
+  return !id.etag.empty() || !id.last_modified.empty() || !id.version_id.empty();
+}
+
+SourceVerdict judge_pinning(const ObjectIdentity& id, uint64_t probe_bytes, bool allow_unpinned) {
+  if (id.size <= probe_bytes || has_validator(id)) return {};
+  const std::string what =
+      "the server sent neither ETag nor Last-Modified: a replacement of the same size (" +
+      std::to_string(id.size) + " bytes) while mapped would mix old and new pages";
+  if (!allow_unpinned) {
+    return {SourceError::kUnpinned, what + "; set MMAPURL_ALLOW_UNPINNED=1 to map it anyway"};
+  }
+  return {SourceError::kNone, "not pinned (MMAPURL_ALLOW_UNPINNED=1): " + what};
+}
+
 }  // namespace mmapurl::source

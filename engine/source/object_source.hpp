@@ -23,13 +23,14 @@ struct ObjectIdentity {
 
 enum class SourceError : uint8_t {
   kNone,
-  kTransient,      // retry with backoff
-  kChanged,        // the object is not the one that was mapped: permanent
-  kNotFound,       // 404 / NoSuchKey / NoSuchBucket
-  kPermission,     // 401 / 403
-  kProtocol,       // the server broke the protocol (wrong range, 200 to a range, ...)
-  kNoLength,       // no total size learnt
-  kRangeIgnored,   // 200 with the whole object to a ranged GET
+  kTransient,     // retry with backoff
+  kChanged,       // the object is not the one that was mapped: permanent
+  kNotFound,      // 404 / NoSuchKey / NoSuchBucket
+  kPermission,    // 401 / 403
+  kProtocol,      // the server broke the protocol (wrong range, 200 to a range, ...)
+  kNoLength,      // no total size learnt
+  kRangeIgnored,  // 200 with the whole object to a ranged GET
+  kUnpinned,      // no validator to tell a same-size replacement by, and not opted in
 };
 
 struct SourceVerdict {
@@ -75,6 +76,17 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
 // 416 without the total): size from Content-Length, validators as the probe reads them.
 // kNoLength without Content-Length; kProtocol for a status other than 2xx.
 SourceVerdict identity_from_head(const net::ResponseHead& head, ObjectIdentity* out);
+
+// Whether a replacement of the same size can be told from the mapped object: the probe saw an
+// ETag (strong or weak: each 206's is compared), a Last-Modified or an S3 version id.
+bool has_validator(const ObjectIdentity& id);
+
+// Judges an identity learnt from a probe of `probe_bytes`. An object the probe holds whole is
+// read in one answer and needs no validator. A larger one without any is refused (kUnpinned,
+// the message names MMAPURL_ALLOW_UNPINNED), since its later ranges could mix pages of two
+// same-size objects; with `allow_unpinned` it passes with a message saying it is not pinned,
+// for the log. Otherwise kNone with no message.
+SourceVerdict judge_pinning(const ObjectIdentity& id, uint64_t probe_bytes, bool allow_unpinned);
 
 // True if a status is worth retrying (timeouts, 5xx, 429, S3's SlowDown).
 bool is_transient_status(unsigned status);

@@ -18,27 +18,45 @@ static std::optional<std::string> getenv_string(const char* name) {
   return std::string(v);
 }
 
-std::unique_ptr<ObjectSource> make_http_object_source(const std::string& url) {
+// An unusable proxy is a configuration error found before any I/O, as a malformed URL or
+// AWS_ENDPOINT_URL is: MMAP_S3_INVALID_S3URL.
+static void refuse_for_proxy(SourceOrError* out, const std::string& what, std::string why) {
+  out->source.reset();
+  out->code = MMAP_S3_INVALID_S3URL;
+  out->message = what + ": " + std::move(why);
+}
+
+SourceOrError make_http_source(const std::string& url) {
+  SourceOrError out;
   auto parsed = parse_http_url(url);
-  if (!parsed) return nullptr;
+  if (!parsed) {
+    out.code = MMAP_S3_INVALID_S3URL;
+    out.message = "malformed or unsupported URL (expected https://, http:// or s3://)";
+    return out;
+  }
   net::Origin origin;
   origin.tls = parsed->tls;
   origin.host = parsed->host;
   origin.port = parsed->port;
-  apply_proxy_environment(*parsed, &origin, getenv_string);
-  return std::make_unique<HttpObjectSource>(*parsed, origin);
+  if (std::string why = apply_proxy_environment(*parsed, &origin, getenv_string); !why.empty()) {
+    refuse_for_proxy(&out, parsed->redacted(), std::move(why));
+    return out;
+  }
+  out.source = std::make_unique<HttpObjectSource>(*parsed, origin);
+  return out;
 }
 
 SourceOrError make_object_source(const std::string& url) {
-  SourceOrError out;
-  if (url.size() >= 5 && (url.compare(0, 5, "s3://") == 0 || url.compare(0, 5, "S3://") == 0)) {
-    return make_s3_object_source(url);
+  if (url.size() < 5 || (url.compare(0, 5, "s3://") != 0 && url.compare(0, 5, "S3://") != 0)) {
+    return make_http_source(url);
   }
-  out.source = make_http_object_source(url);
-  if (!out.source) {
-    out.code = MMAP_S3_INVALID_S3URL;
-    out.message = "malformed or unsupported URL (expected https://, http:// or s3://)";
-  }
+  SourceOrError out = make_s3_object_source(url);
+  if (!out.source) return out;
+  // The S3 source picks its proxy when it builds its endpoint and cannot fail there: judge the
+  // endpoint's proxy here, before the source sends anything.
+  const net::Origin& origin = out.source->origin();
+  ProxyChoice proxy = choose_proxy(origin.tls, origin.host, origin.port, getenv_string);
+  if (!proxy.error.empty()) refuse_for_proxy(&out, out.source->describe(), std::move(proxy.error));
   return out;
 }
 

@@ -16,9 +16,11 @@ struct SourceOrError {
   std::string message;  // redacted
 };
 
+// Fails with MMAP_S3_INVALID_S3URL for a malformed URL, and for a proxy variable that applies
+// to the URL but names a proxy the engine cannot use (source/http/proxy_environment.hpp).
 SourceOrError make_object_source(const std::string& url);
 
 // The http(s) part, also used to follow redirects.
-std::unique_ptr<ObjectSource> make_http_object_source(const std::string& url);
+SourceOrError make_http_source(const std::string& url);
 
 }  // namespace mmapurl::source

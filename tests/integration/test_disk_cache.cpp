@@ -380,7 +380,8 @@ TEST_F(DiskCache, KeptCachesLeaveFivePercentOfTheirFilesystemFree) {
     std::string error;
     small = itest::TempDir::create("mmapurl-itest-kept-floor", &error);
     ASSERT_TRUE(small) << error;
-    ASSERT_EQ(::mount("tmpfs", small->path().c_str(), "tmpfs", 0, "size=100m"), 0)
+    // Mode 0700: a tmpfs is 1777 by default, and the cache would use a per-user subdirectory.
+    ASSERT_EQ(::mount("tmpfs", small->path().c_str(), "tmpfs", 0, "size=100m,mode=0700"), 0)
         << std::strerror(errno);
   }
   const bool child = in_child_with_cache(

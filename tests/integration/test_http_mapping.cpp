@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "embedded_server/embedded_server.hpp"
 #include "fixtures/nginx_server.hpp"
 #include "fixtures/python_http_server.hpp"
 #include "integration/mapping_test_support.hpp"
@@ -310,6 +311,92 @@ TEST_F(NoRangeServer, LargeObjectIsAnIoErrorNotWrongBytes) {
   }
   EXPECT_EQ(err, MMAP_S3_IOERROR) << describe_failure(err);
   EXPECT_NE(std::string(mmapurl_last_error_message()), "");
+}
+
+// --- a server that sends neither ETag nor Last-Modified ---
+
+// The embedded server omits both headers for an object whose ETag and Last-Modified are empty.
+// Such an object is pinned by its size alone: mapped only when the probe holds it whole, or with
+// MMAPURL_ALLOW_UNPINNED=1. The engine reads that once, so each test runs in a fresh process.
+class UnpinnedObject : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kLargeSeed = 41, kSmallSeed = 42, kDatedSeed = 43;
+  static constexpr uint64_t kLargeSize = 3 * kMiB + 5;    // past the 256 KiB probe
+  static constexpr uint64_t kSmallSize = 100 * 1024 + 3;  // inside it
+
+  void SetUp() override {
+    itest::unset_proxy_environment();
+    mmapurl::testserver::ServerOptions o;
+    o.tls = false;
+    o.objects.push_back({"/large", kLargeSize, kLargeSeed, "", ""});
+    o.objects.push_back({"/small", kSmallSize, kSmallSeed, "", ""});
+    o.objects.push_back({"/dated", kLargeSize, kDatedSeed, "", "Sun, 06 Nov 1994 08:49:37 GMT"});
+    server_ = std::make_unique<mmapurl::testserver::EmbeddedServer>(o);
+    std::string error;
+    ASSERT_TRUE(server_->start(&error)) << error;
+  }
+
+  // Maps /<path>, checks every byte against object `seed`, unmaps.
+  void expect_maps(const std::string& path, uint64_t seed, uint64_t size) {
+    size_t sz = 0;
+    int err = -1;
+    const void* p = mmap_s3(server_->url(path).c_str(), &sz, &err);
+    ASSERT_NE(p, itest::kMapFailed) << path << ": " << describe_failure(err);
+    ASSERT_EQ(sz, size) << path;
+    uint64_t bad = 0;
+    EXPECT_TRUE(
+        mmapurl::testserver::check_synthetic(seed, 0, static_cast<const uint8_t*>(p), sz, &bad))
+        << path << ": first wrong byte at " << bad;
+    EXPECT_EQ(munmap_s3(p), 0);
+  }
+
+  std::unique_ptr<mmapurl::testserver::EmbeddedServer> server_;
+};
+
+TEST_F(UnpinnedObject, LargerThanTheProbeIsRefusedNamingTheOptIn) {
+  if (!itest::in_fresh_process()) {
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(60)));
+    return;
+  }
+  itest::unset_env("MMAPURL_ALLOW_UNPINNED");
+  size_t sz = 0;
+  int err = -1;
+  const auto started = Clock::now();
+  EXPECT_EQ(mmap_s3(server_->url("/large").c_str(), &sz, &err), itest::kMapFailed);
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(5)) << "a refusal is not retried";
+  EXPECT_EQ(err, MMAP_S3_IOERROR) << describe_failure(err);
+  const std::string message = mmapurl_last_error_message();
+  EXPECT_NE(message.find("neither ETag nor Last-Modified"), std::string::npos) << message;
+  EXPECT_NE(message.find("MMAPURL_ALLOW_UNPINNED=1"), std::string::npos) << message;
+  EXPECT_NE(message.find("/large"), std::string::npos) << "names the object: " << message;
+  // Either validator alone pins: the same size with a Last-Modified maps.
+  expect_maps("/dated", kDatedSeed, kLargeSize);
+}
+
+TEST_F(UnpinnedObject, InsideTheProbeMapsWithoutTheOptIn) {
+  if (!itest::in_fresh_process()) {
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(60)));
+    return;
+  }
+  itest::unset_env("MMAPURL_ALLOW_UNPINNED");
+  expect_maps("/small", kSmallSeed, kSmallSize);  // read whole in one answer
+}
+
+TEST_F(UnpinnedObject, MapsWithTheOptInAndTheLogSaysItIsNotPinned) {
+  if (!itest::in_fresh_process()) {
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(60)));
+    return;
+  }
+  std::string error;
+  auto dir = itest::TempDir::create("mmapurl-itest-unpinned", &error);
+  ASSERT_TRUE(dir) << error;
+  const std::string log = dir->file("engine.log");
+  itest::set_env("MMAPURL_ALLOW_UNPINNED", "1");
+  itest::set_env("MMAPURL_LOG", "info");
+  itest::set_env("MMAPURL_LOG_FILE", log);
+  expect_maps("/large", kLargeSeed, kLargeSize);
+  const std::string text = mmapurl::testing::read_file(log).value_or("");
+  EXPECT_NE(text.find("/large: not pinned (MMAPURL_ALLOW_UNPINNED=1)"), std::string::npos) << text;
 }
 
 // --- the server dies after mapping: SIGBUS on an unfetched page, the process lives on ---

@@ -1,6 +1,7 @@
 // Mapping through a real forward proxy (tinyproxy) in front of nginx: https:// in a CONNECT
-// tunnel with TLS verified end to end, http:// in absolute form, NO_PROXY, and proxies that
-// refuse. The proxy's own log shows which requests really went through it.
+// tunnel with TLS verified end to end, http:// in absolute form, NO_PROXY (names in any case,
+// ports, CIDR blocks), proxy values the engine cannot use, and proxies that refuse. The proxy's
+// own log shows which requests really went through it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -148,6 +149,115 @@ TEST_F(HttpProxy, NoProxyBypassesTheProxyForBothSchemes) {
   EXPECT_NE(std::find(requests.begin(), requests.end(), absolute_get_line("no-proxy")),
             requests.end())
       << joined(requests);
+}
+
+// NO_PROXY names compare without regard to case, as curl's do: "LocalHost" exempts localhost.
+TEST_F(HttpProxy, MixedCaseNoProxyEntryBypassesTheProxy) {
+  ForwardProxy* proxy = start_proxy();
+  ASSERT_NE(proxy, nullptr);
+  const std::string content = put_random("mixed-case-no-proxy", 19);
+  itest::set_env("HTTPS_PROXY", proxy->url());
+  itest::set_env("NO_PROXY", "other.example, LocalHost");
+  // nginx's certificate names localhost too.
+  const std::string url =
+      "https://localhost:" + std::to_string(origin_->nginx().https_port()) + "/mixed-case-no-proxy";
+
+  expect_maps_to(url, content);
+  EXPECT_TRUE(proxy->requests().empty()) << joined(proxy->requests());
+
+  // The entry, not a broken proxy, kept it direct: without it the same URL is tunnelled.
+  itest::set_env("NO_PROXY", "other.example");
+  expect_maps_to(url, content);
+  EXPECT_FALSE(proxy->requests().empty()) << proxy->log();
+}
+
+// An entry with a port exempts only that port: nginx's https port goes direct, its http port on
+// the same address through the proxy.
+TEST_F(HttpProxy, PortSpecificNoProxyEntryExemptsOnlyThatPort) {
+  ForwardProxy* proxy = start_proxy();
+  ASSERT_NE(proxy, nullptr);
+  const std::string content = put_random("port-no-proxy", 20);
+  itest::set_env("HTTPS_PROXY", proxy->url());
+  itest::set_env("http_proxy", proxy->url());
+  itest::set_env("NO_PROXY", "127.0.0.1:" + std::to_string(origin_->nginx().https_port()));
+
+  expect_maps_to(origin_->url(true, "port-no-proxy"), content);
+  EXPECT_TRUE(proxy->requests().empty()) << joined(proxy->requests());
+
+  expect_maps_to(origin_->url(false, "port-no-proxy"), content);
+  const auto requests = proxy->requests();
+  ASSERT_FALSE(requests.empty()) << proxy->log();
+  for (const auto& r : requests)
+    EXPECT_EQ(r, absolute_get_line("port-no-proxy")) << joined(requests);
+}
+
+TEST_F(HttpProxy, CidrBlockInNoProxyExemptsAddressesInIt) {
+  ForwardProxy* proxy = start_proxy();
+  ASSERT_NE(proxy, nullptr);
+  const std::string content = put_random("cidr-no-proxy", 21);
+  itest::set_env("HTTPS_PROXY", proxy->url());
+  itest::set_env("NO_PROXY", "10.0.0.0/8,127.0.0.0/8");
+
+  expect_maps_to(origin_->url(true, "cidr-no-proxy"), content);
+  EXPECT_TRUE(proxy->requests().empty()) << joined(proxy->requests());
+}
+
+// A proxy the engine cannot use fails the mapping before anything is sent, rather than going
+// direct behind the user's back; the message names the variable and never echoes credentials.
+TEST_F(HttpProxy, UnusableProxyFailsTheMappingAndSaysWhy) {
+  ForwardProxy* proxy = start_proxy();
+  ASSERT_NE(proxy, nullptr);
+  put_random("unusable-proxy", 22);
+  const std::string authority = "127.0.0.1:" + std::to_string(proxy->port());
+  struct Case {
+    const char* variable;
+    std::string value;
+    bool https;
+    const char* says;
+  } cases[] = {
+      {"HTTPS_PROXY", "https://" + authority, true, "HTTPS_PROXY names an https:// proxy"},
+      {"https_proxy", "socks5://" + authority, true, "https_proxy names a socks5:// proxy"},
+      {"http_proxy", "http://alice:s3cr3t@" + authority, false, "http_proxy holds credentials"},
+      {"http_proxy", "http://" + authority + ":x", false, "http_proxy is not a proxy URL"},
+  };
+  for (const auto& c : cases) {
+    itest::unset_proxy_environment();
+    itest::set_env(c.variable, c.value);
+    const std::string url = origin_->url(c.https, "unusable-proxy");
+    size_t sz = 0;
+    int err = -1;
+    const void* p = mmap_s3(url.c_str(), &sz, &err);
+    const std::string message = mmapurl_last_error_message();
+    EXPECT_EQ(p, itest::kMapFailed) << c.value;
+    if (p != itest::kMapFailed) munmap_s3(p);
+    EXPECT_EQ(err, MMAP_S3_INVALID_S3URL) << c.value << ": " << describe_failure(err);
+    EXPECT_NE(message.find(c.says), std::string::npos) << c.value << ": " << message;
+    EXPECT_NE(message.find("/unusable-proxy"), std::string::npos) << "names the URL: " << message;
+    EXPECT_EQ(message.find("alice"), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cr3t"), std::string::npos) << message;
+  }
+  EXPECT_TRUE(proxy->requests().empty()) << joined(proxy->requests());
+  EXPECT_EQ(proxy->log().find("s3cr3t"), std::string::npos) << "nothing reached the proxy";
+}
+
+// The S3 source reads the same variables for its endpoint's scheme, and fails the same way.
+TEST_F(HttpProxy, UnusableProxyFailsAnS3MappingToo) {
+  const uint16_t closed = mmapurl::testing::free_tcp_port();  // never reached
+  itest::set_env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:" + std::to_string(closed));
+  itest::set_env("AWS_NO_SIGN_REQUEST", "true");
+  itest::set_env("AWS_REGION", "us-east-1");
+  itest::set_env("http_proxy", "socks5://127.0.0.1:1080");
+  size_t sz = 0;
+  int err = -1;
+  const void* p = mmap_s3("s3://bucket/some/key", &sz, &err);
+  const std::string message = mmapurl_last_error_message();
+  for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_NO_SIGN_REQUEST", "AWS_REGION"}) {
+    itest::unset_env(name);
+  }
+  EXPECT_EQ(p, itest::kMapFailed);
+  if (p != itest::kMapFailed) munmap_s3(p);
+  EXPECT_EQ(err, MMAP_S3_INVALID_S3URL) << describe_failure(err);
+  EXPECT_NE(message.find("http_proxy names a socks5:// proxy"), std::string::npos) << message;
 }
 
 // The tunnel carries TLS from the engine to nginx: a client that does not trust nginx's CA

@@ -177,6 +177,8 @@ TEST_F(InstalledTree, SharedLibraryExportsOnlyThePublicApi) {
   for (const char* required : {"mmap_s3", "munmap_s3", "mmap_s3_errstr"}) {
     EXPECT_EQ(names.count(required), 1u) << required;
   }
+  // The metrics text a service's /metrics endpoint serves (mmapurl_ext.h).
+  EXPECT_EQ(names.count("mmapurl_metrics_text"), 1u);
 }
 
 // The installed mmapurl.pc names the prefix given to `cmake --install --prefix`, not the

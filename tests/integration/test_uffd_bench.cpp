@@ -81,3 +81,37 @@ TEST(UffdBench, AnUnwritableLatenciesFileFailsTheRun) {
 }
 
 }  // namespace
+
+// --metrics: after the run, stdout ends with mmapurl_metrics_text (the JSON lines stay whole,
+// before it); =openmetrics ends with "# EOF".
+TEST(UffdBench, MetricsPrintsTheProcesssCountersAfterTheRun) {
+  std::string error;
+  auto dir = TempDir::create("mmapurl-uffd-bench", &error);
+  ASSERT_TRUE(dir) << error;
+  for (const char* flag : {"--metrics", "--metrics=openmetrics"}) {
+    SpawnOptions options;
+    options.argv = {MMAPURL_BINARY_DIR "/tools/uffd-bench",
+                    "--size",
+                    "4M",
+                    "--scenario",
+                    "rand",
+                    "--random-reads",
+                    "20",
+                    "--json",
+                    flag};
+    options.env_overrides = {{"HTTPS_PROXY", std::nullopt},
+                             {"https_proxy", std::nullopt},
+                             {"MMAPURL_LOG", std::nullopt}};
+    RunResult r = mmapurl::testing::run_program(options, dir->path(), std::chrono::seconds(120));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const size_t metrics = r.out.find("# HELP mmapurl_faults");
+    ASSERT_NE(metrics, std::string::npos) << r.out;
+    EXPECT_EQ(r.out.rfind("{\"scenario\":\"rand\"", 0), 0u) << r.out;
+    EXPECT_EQ(r.out.substr(metrics).find('{'), r.out.substr(metrics).find("{le=")) << r.out;
+    EXPECT_NE(r.out.find("\nmmapurl_requests_total "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("\nmmapurl_requests_total 0\n"), std::string::npos) << r.out;
+    const bool om = std::string(flag) == "--metrics=openmetrics";
+    EXPECT_EQ(r.out.size() >= 6 && r.out.substr(r.out.size() - 6) == "# EOF\n", om) << r.out;
+    EXPECT_EQ(r.err, "") << "stderr is not a terminal: no progress, no summary";
+  }
+}

@@ -122,6 +122,19 @@ std::string unprivileged_checks(const std::string& url, const std::string& cat_p
   // The same page by pointer (a user-mode fault) reads right afterwards.
   s = scan_pages(base, sz, kSeed, kUnfetchedPage, 4);
   if (!s.all_right()) return "the page write(2) could not read fails by pointer too";
+  // mmapurl_read of pages not fetched yet: the engine fetches them first, so the kernel's copy
+  // finds them even where it may not fault them in itself.
+  std::vector<uint8_t> copied(5 * kPage);
+  const uint64_t from = (kUnfetchedPage - 500) * kPage + 17;
+  errno = 0;
+  const ssize_t n = mmapurl_read(base + from, copied.data(), copied.size());
+  if (n != static_cast<ssize_t>(copied.size())) {
+    return "mmapurl_read of unfetched pages returned " + std::to_string(n) + " (" +
+           std::strerror(errno) + ")";
+  }
+  if (!testserver::check_synthetic(kSeed, from, copied.data(), copied.size(), nullptr)) {
+    return "mmapurl_read of unfetched pages: wrong bytes";
+  }
   munmap_s3(p);
   std::string why;
   auto cat = run_cat(cat_path, url, &why);

@@ -135,6 +135,27 @@ TEST(EngineConfig, DiskCacheAndItsWholeObjectPrefetch) {
   EXPECT_NE(warnings.find("MMAPURL_CACHE_KEEP_LIMIT"), std::string::npos);
 }
 
+TEST(EngineConfig, UnpinnedObjectsOnlyWhenAskedForWithOne) {
+  auto load = [](std::optional<std::string> value, std::string* warnings) {
+    return load_engine_config(
+        [&](const char* n) -> std::optional<std::string> {
+          if (std::string(n) == "MMAPURL_ALLOW_UNPINNED") return value;
+          return std::nullopt;
+        },
+        warnings);
+  };
+  std::string warnings;
+  EXPECT_FALSE(load(std::nullopt, &warnings).allow_unpinned);
+  EXPECT_TRUE(load("1", &warnings).allow_unpinned);
+  EXPECT_FALSE(load("0", &warnings).allow_unpinned);
+  EXPECT_EQ(warnings, "");
+  for (const char* other : {"yes", "true", "", "2"}) {
+    warnings.clear();
+    EXPECT_FALSE(load(other, &warnings).allow_unpinned) << other;
+    EXPECT_NE(warnings.find("MMAPURL_ALLOW_UNPINNED"), std::string::npos) << other;
+  }
+}
+
 TEST(EngineConfig, BackgroundFetchesLeaveConnectionsToFaults) {
   using mmapurl::control::background_fetch_budget;
   EXPECT_EQ(background_fetch_budget(1), 1u);
@@ -142,4 +163,34 @@ TEST(EngineConfig, BackgroundFetchesLeaveConnectionsToFaults) {
   EXPECT_EQ(background_fetch_budget(4), 2u);
   EXPECT_EQ(background_fetch_budget(16), 8u);
   EXPECT_EQ(background_fetch_budget(24), 16u);
+}
+
+TEST(EngineConfig, ObjectSizeBoundAndTlsDowngradeOptIn) {
+  auto with = [](std::map<std::string, std::string> vars, std::string* warnings) {
+    return load_engine_config(
+        [&](const char* name) -> std::optional<std::string> {
+          auto it = vars.find(name);
+          if (it == vars.end()) return std::nullopt;
+          return it->second;
+        },
+        warnings);
+  };
+  std::string warnings;
+  const EngineConfig defaults = with({}, &warnings);
+  EXPECT_EQ(defaults.max_object_bytes, 1ull << 40);
+  EXPECT_FALSE(defaults.allow_tls_downgrade);
+  EXPECT_EQ(defaults.idle_release_s, 30);
+  EXPECT_EQ(with({{"MMAPURL_IDLE_RELEASE", "0.5"}}, &warnings).idle_release_s, 0.5);
+  const EngineConfig set =
+      with({{"MMAPURL_MAX_OBJECT_SIZE", "2G"}, {"MMAPURL_ALLOW_TLS_DOWNGRADE", "1"}}, &warnings);
+  EXPECT_EQ(set.max_object_bytes, 2ull << 30);
+  EXPECT_TRUE(set.allow_tls_downgrade);
+  EXPECT_TRUE(warnings.empty()) << warnings;
+  // Past the address space a mapping can span, or garbage: the default stays, with a warning.
+  const EngineConfig too_large = with(
+      {{"MMAPURL_MAX_OBJECT_SIZE", "256T"}, {"MMAPURL_ALLOW_TLS_DOWNGRADE", "yes"}}, &warnings);
+  EXPECT_EQ(too_large.max_object_bytes, 1ull << 40);
+  EXPECT_FALSE(too_large.allow_tls_downgrade);
+  EXPECT_NE(warnings.find("MMAPURL_MAX_OBJECT_SIZE"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("MMAPURL_ALLOW_TLS_DOWNGRADE"), std::string::npos) << warnings;
 }

@@ -46,15 +46,17 @@ TEST(KeptCachePruningPlan, DeletesUntilTheFreeSpaceFloorIsReached) {
 
 // Pruning judges only the files kept caches are named by, never a record or anything else.
 TEST(KeptCachePaths, PruningKnowsTheBytesFilesByTheirNames) {
-  const std::string path = kept_cache_path("/c", "https://h:443 https://h/o");
-  ASSERT_EQ(path.rfind("/c/", 0), 0u);
-  EXPECT_TRUE(is_kept_cache_file_name(path.substr(3))) << path;
-  EXPECT_EQ(kept_cache_record_path(path), path + ".held");
-  EXPECT_FALSE(is_kept_cache_file_name(path.substr(3) + ".held"));
+  const std::string file = kept_cache_file_name("https://h:443 https://h/o");
+  EXPECT_TRUE(is_kept_cache_file_name(file)) << file;
+  EXPECT_EQ(kept_cache_record_name(file), file + ".held");
+  EXPECT_EQ(kept_cache_temporary_record_name(file), file + ".held.tmp");
+  EXPECT_FALSE(is_kept_cache_file_name(kept_cache_record_name(file)));
+  EXPECT_FALSE(is_kept_cache_file_name(kept_cache_temporary_record_name(file)));
   EXPECT_FALSE(is_kept_cache_file_name("mmapurl-0123456789abcdef0123456789ABCDEF.cache"));
   EXPECT_FALSE(is_kept_cache_file_name("mmapurl-0123456789abcdef.cache"));
+  EXPECT_FALSE(is_kept_cache_file_name("mmapurl-1000"));  // a per-user subdirectory
   EXPECT_FALSE(is_kept_cache_file_name("notes.txt"));
-  EXPECT_NE(kept_cache_path("/c", "a"), kept_cache_path("/c", "b"));
+  EXPECT_NE(kept_cache_file_name("a"), kept_cache_file_name("b"));
 }
 
 }  // namespace

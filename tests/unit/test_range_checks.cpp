@@ -134,3 +134,48 @@ TEST(RangeChecks, StatusClassification) {
   EXPECT_FALSE(is_transient_status(404));
   EXPECT_FALSE(is_transient_status(403));
 }
+
+TEST(Pinning, AnObjectLargerThanTheProbeNeedsAValidatorOrTheOptIn) {
+  constexpr uint64_t kProbe = 256 << 10;
+  ObjectIdentity bare;
+  bare.size = kProbe + 1;
+  auto refused = judge_pinning(bare, kProbe, false);
+  EXPECT_EQ(refused.error, SourceError::kUnpinned);
+  EXPECT_NE(refused.message.find("neither ETag nor Last-Modified"), std::string::npos)
+      << refused.message;
+  EXPECT_NE(refused.message.find("MMAPURL_ALLOW_UNPINNED=1"), std::string::npos) << refused.message;
+  auto allowed = judge_pinning(bare, kProbe, true);
+  EXPECT_EQ(allowed.error, SourceError::kNone);
+  EXPECT_NE(allowed.message.find("not pinned"), std::string::npos) << "for the log";
+}
+
+TEST(Pinning, AnObjectTheProbeHoldsWholeNeedsNone) {
+  constexpr uint64_t kProbe = 256 << 10;
+  for (uint64_t size : {uint64_t{0}, uint64_t{1}, kProbe}) {
+    ObjectIdentity bare;
+    bare.size = size;
+    auto v = judge_pinning(bare, kProbe, false);
+    EXPECT_EQ(v.error, SourceError::kNone) << size;
+    EXPECT_EQ(v.message, "") << size;
+  }
+}
+
+TEST(Pinning, AnyValidatorPins) {
+  constexpr uint64_t kProbe = 4096;
+  ObjectIdentity strong;
+  strong.etag = "\"v1\"";
+  ObjectIdentity weak;
+  weak.etag = "W/\"v1\"";  // not sent as If-Match, but every 206's ETag is compared with it
+  weak.etag_weak = true;
+  ObjectIdentity dated;
+  dated.last_modified = "Sun, 06 Nov 1994 08:49:37 GMT";
+  ObjectIdentity versioned;
+  versioned.version_id = "3HL4kqtJlcpXroDTDmJ";
+  for (ObjectIdentity id : {strong, weak, dated, versioned}) {
+    id.size = 1 << 30;
+    EXPECT_TRUE(has_validator(id));
+    auto v = judge_pinning(id, kProbe, false);
+    EXPECT_EQ(v.error, SourceError::kNone);
+    EXPECT_EQ(v.message, "");
+  }
+}

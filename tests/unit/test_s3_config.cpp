@@ -104,6 +104,32 @@ TEST(ActiveProfile, DefaultsToHomeFilesAndDefaultProfile) {
   EXPECT_EQ(profile.get("missing"), std::nullopt);
 }
 
+// With HOME unset, "~/.aws/config" is the passwd entry's directory, and with no home directory
+// at all it names no file: never "./~/.aws/config" under the working directory.
+TEST(ActiveProfile, WithoutHomeTheTildePathsUseThePasswdEntryOrNothing) {
+  FakeWorld world;
+  world.files["~/.aws/config"] = "[default]\ncredential_process = /tmp/planted\n";
+  world.files["~/.aws/credentials"] = "[default]\naws_access_key_id=PLANTED\n";
+  world.files["/home/pw/.aws/config"] = "[default]\nregion=from-passwd-home\n";
+  AwsEnvironment environment = world.environment();
+  environment.passwd_home = [] { return std::optional<std::string>("/home/pw"); };
+  auto profile = load_active_profile(environment);
+  EXPECT_EQ(profile.config_path, "/home/pw/.aws/config");
+  EXPECT_EQ(profile.get("region"), "from-passwd-home");
+  EXPECT_EQ(profile.get("credential_process"), std::nullopt);
+  EXPECT_EQ(profile.get("aws_access_key_id"), std::nullopt);
+
+  environment.passwd_home = [] { return std::optional<std::string>(); };
+  profile = load_active_profile(environment);
+  EXPECT_FALSE(profile.exists());
+  EXPECT_EQ(profile.get("credential_process"), std::nullopt);
+  EXPECT_EQ(expand_home("~/.aws/config", environment), std::nullopt);
+  EXPECT_EQ(expand_home("/abs/path", environment), "/abs/path");
+
+  environment.passwd_home = nullptr;  // no passwd lookup at all: the same
+  EXPECT_FALSE(load_active_profile(environment).exists());
+}
+
 TEST(ActiveProfile, EnvironmentChoosesFilesAndProfile) {
   FakeWorld world;
   world.env["HOME"] = "/home/u";

@@ -208,13 +208,52 @@ TEST(CredentialChain, ContainerFullUriRulesAndTokenFile) {
   ASSERT_EQ(result.network_providers.size(), 1u);
   EXPECT_EQ(result.network_providers[0].request->headers.back().second, "from-file");
 
-  world.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://example.test/creds";
+  world.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://10.0.0.7/creds";
   auto refused = world.resolve();
   EXPECT_TRUE(refused.network_providers.empty());
   std::string message = refused.describe_failure();
   EXPECT_NE(message.find("no AWS credentials found; tried: environment"), std::string::npos);
   EXPECT_NE(message.find("container credentials (an http:// full URI"), std::string::npos);
   EXPECT_NE(message.find("instance metadata (AWS_EC2_METADATA_DISABLED=true)"), std::string::npos);
+}
+
+// A name is judged on what it resolves to (when the request connects), not on how it is
+// spelled: "127.attacker.example" is not loopback. Address literals are judged at once.
+TEST(CredentialChain, ContainerFullUriNamesAreLeftToTheResolvedAddressCheck) {
+  FakeWorld world = world_with_home();
+  world.env["AWS_EC2_METADATA_DISABLED"] = "true";
+  for (const char* allowed :
+       {"http://127.0.0.1:8080/c", "http://127.1.2.3/c", "http://[::1]/c", "http://169.254.170.2/c",
+        "http://[fd00:ec2::23]/c", "https://creds.example/c"}) {
+    world.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = allowed;
+    EXPECT_EQ(world.resolve().network_providers.size(), 1u) << allowed;
+  }
+  for (const char* refused : {"http://10.0.0.7/c", "http://[fd00:ec2::24]/c",
+                              "http://169.254.169.254/c", "http://[::ffff:10.0.0.1]/c"}) {
+    world.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = refused;
+    EXPECT_TRUE(world.resolve().network_providers.empty()) << refused;
+  }
+}
+
+TEST(CredentialChain, ContainerAuthorizationTokenWithControlCharactersIsAnError) {
+  FakeWorld world = world_with_home();
+  world.env["AWS_EC2_METADATA_DISABLED"] = "true";
+  world.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://127.0.0.1/creds";
+  world.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "abc\r\nX-Injected: 1";
+  auto from_env = world.resolve();
+  EXPECT_TRUE(from_env.network_providers.empty());
+  EXPECT_NE(from_env.fatal_error.find("control character"), std::string::npos)
+      << from_env.fatal_error;
+  EXPECT_EQ(from_env.fatal_error.find("X-Injected"), std::string::npos);  // never echoed
+
+  world.env.erase("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+  world.env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = "/token";
+  world.files["/token"] = "abc\nX-Injected: 1\n";  // the trailing newline alone is trimmed
+  EXPECT_NE(world.resolve().fatal_error.find("control character"), std::string::npos);
+  world.files["/token"] = "abc\n";
+  auto fine = world.resolve();
+  ASSERT_EQ(fine.network_providers.size(), 1u);
+  EXPECT_EQ(fine.network_providers[0].request->headers.back().second, "abc");
 }
 
 TEST(CredentialChain, ImdsEndpointSettings) {

@@ -28,7 +28,14 @@ static const char* kHelp =
     "  --verify-file PATH        verify against a local copy of the object\n"
     "  --json                    one JSON object per scenario on stdout\n"
     "  --latencies-file PATH     append every timed read's latency to PATH, a line each:\n"
-    "                            scenario and microseconds, in the order of the reads\n";
+    "                            scenario and microseconds, in the order of the reads\n"
+    "  --metrics[=openmetrics]   after the run, print the process's counters on stdout in the\n"
+    "                            Prometheus text format (or OpenMetrics), as\n"
+    "                            mmapurl_metrics_text() gives them\n"
+    "  --quiet                   no progress line: on a terminal, stderr shows one line updated\n"
+    "                            in place during each scenario that runs longer than a second\n"
+    "                            (bytes, MB/s, faults, requests, bytes in flight), then a "
+    "summary\n";
 
 static std::optional<uint64_t> parse_size(const std::string& s) {
   char* end = nullptr;
@@ -36,10 +43,14 @@ static std::optional<uint64_t> parse_size(const std::string& s) {
   if (end == s.c_str()) return std::nullopt;
   std::string suffix(end);
   uint64_t mult = 1;
-  if (suffix == "K" || suffix == "k") mult = 1ull << 10;
-  else if (suffix == "M" || suffix == "m") mult = 1ull << 20;
-  else if (suffix == "G" || suffix == "g") mult = 1ull << 30;
-  else if (!suffix.empty()) return std::nullopt;
+  if (suffix == "K" || suffix == "k")
+    mult = 1ull << 10;
+  else if (suffix == "M" || suffix == "m")
+    mult = 1ull << 20;
+  else if (suffix == "G" || suffix == "g")
+    mult = 1ull << 30;
+  else if (!suffix.empty())
+    return std::nullopt;
   return v * mult;
 }
 
@@ -94,6 +105,12 @@ bool parse_bench_options(int argc, char** argv, BenchOptions* out, std::string* 
       ok = real(&out->conn_mbps);
     } else if (a == "--sync") {
       out->sync = true;
+    } else if (a == "--quiet" || a == "-q") {
+      out->quiet = true;
+    } else if (a == "--metrics" || a == "--metrics=prometheus") {
+      out->metrics = "prometheus";
+    } else if (a == "--metrics=openmetrics") {
+      out->metrics = "openmetrics";
     } else if (a == "--json") {
       out->json = true;
     } else if (a == "--seed") {

@@ -14,12 +14,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "embedded_server/embedded_server.hpp"
 #include "embedded_server/synthetic_content.hpp"
 #include "mmapurl.hpp"
 #include "netshaper/shaping_proxy.hpp"
+#include "terminal_progress/progress_meter.hpp"
 #include "uffd_bench/bench_options.hpp"
 #include "uffd_bench/page_digests.hpp"
 #include "uffd_bench/scenarios.hpp"
@@ -62,7 +64,8 @@ bool split_authority(const std::string& url, std::string* scheme, std::string* h
   if (s == std::string::npos) return false;
   *scheme = url.substr(0, s);
   size_t slash = url.find('/', s + 3);
-  std::string auth = url.substr(s + 3, slash == std::string::npos ? std::string::npos : slash - s - 3);
+  std::string auth =
+      url.substr(s + 3, slash == std::string::npos ? std::string::npos : slash - s - 3);
   *rest = slash == std::string::npos ? "/" : url.substr(slash);
   size_t colon = auth.rfind(':');
   if (colon != std::string::npos && auth.find(']') == std::string::npos) {
@@ -189,17 +192,19 @@ int main(int argc, char** argv) {
   if (!opts.json) {
     std::printf("uffd-bench: %s%s\n", url.c_str(),
                 shaper ? (" (shaped: " + std::to_string(opts.latency_ms) + " ms RTT, " +
-                          std::to_string(opts.conn_mbps) + " MB/s per connection)").c_str()
+                          std::to_string(opts.conn_mbps) + " MB/s per connection)")
+                             .c_str()
                        : "");
-    std::printf("%-15s %10s %10s %10s %10s %10s %9s %8s %8s %6s %9s  %s\n", "scenario", "MB/s", "p50 us",
-                "p99 us", "max us", "map ms", "fetch/tch", "requests", "inflight", "conns", "rss MiB",
-                "bytes");
+    std::printf("%-15s %10s %10s %10s %10s %10s %9s %8s %8s %6s %9s  %s\n", "scenario", "MB/s",
+                "p50 us", "p99 us", "max us", "map ms", "fetch/tch", "requests", "inflight",
+                "conns", "rss MiB", "bytes");
   }
   int status = 0;
   for (const auto& name : opts.scenarios) {
     auto t_map = std::chrono::steady_clock::now();
     Mapping m(url);
-    double map_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_map).count();
+    double map_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_map).count();
     if (!m.ok()) {
       std::fprintf(stderr, "uffd-bench: mapping %s failed: %s: %s\n", url.c_str(), m.error_string(),
                    mmapurl_last_error_message());
@@ -211,47 +216,74 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (opts.sync) m.advise(0, m.size(), Advice::kRandom);
-    ScenarioResult r = name == "unmap" ? run_unmap_scenario(url, opts)
-                                       : run_scenario(name, m.data(), m.size(), opts, verify);
+    // On stderr, so stdout keeps only the table (or the JSON lines).
+    tools::ProgressMeter meter(name, expected_scenario_bytes(name, m.size(), opts),
+                               tools::ProgressMeter::wanted(opts.quiet));
+    ScenarioResult r = name == "unmap"
+                           ? run_unmap_scenario(url, opts)
+                           : run_scenario(name, m.data(), m.size(), opts, verify, meter.counter());
+    meter.finish();
     if (!opts.latencies_file.empty() && !append_latencies(opts.latencies_file, r)) status = 1;
     Stats s = m.stats();
     Stats total = process_stats();
     double mbps = r.seconds > 0 ? static_cast<double>(r.bytes_touched) / 1e6 / r.seconds : 0;
     double p50 = percentile(r.latencies_us, 50), p99 = percentile(r.latencies_us, 99),
            pmax = percentile(r.latencies_us, 100);
-    double amplification = r.bytes_touched ? static_cast<double>(s.bytes_fetched) / static_cast<double>(r.bytes_touched) : 0;
+    double amplification = r.bytes_touched ? static_cast<double>(s.bytes_fetched) /
+                                                 static_cast<double>(r.bytes_touched)
+                                           : 0;
     if (!r.ok) status = 1;
     if (opts.json) {
       std::printf(
-          "{\"scenario\":\"%s\",\"url\":\"%s\",\"ok\":%s,\"error\":\"%s\",\"verified\":%s,\"seconds\":%.6f,"
+          "{\"scenario\":\"%s\",\"url\":\"%s\",\"ok\":%s,\"error\":\"%s\",\"verified\":%s,"
+          "\"seconds\":%.6f,"
           "\"mb_per_s\":%.1f,\"bytes_touched\":%llu,\"bytes_fetched\":%llu,\"reads\":%llu,"
-          "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"map_ms\":%.2f,\"requests\":%llu,"
-          "\"max_requests_in_flight\":%llu,\"connections\":%llu,\"faults\":%llu,\"prefetch_hits\":%llu,"
-          "\"retries\":%llu,\"evictions\":%llu,\"staging_buffers_mapped\":%llu,\"cache_filled_pages\":%llu,"
+          "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"map_ms\":%.2f,\"requests\":%"
+          "llu,"
+          "\"max_requests_in_flight\":%llu,\"connections\":%llu,\"faults\":%llu,\"prefetch_hits\":%"
+          "llu,"
+          "\"retries\":%llu,\"evictions\":%llu,\"staging_buffers_mapped\":%llu,\"cache_filled_"
+          "pages\":%llu,"
           "\"cached_bytes\":%llu,\"peak_rss_bytes\":%llu,\"latency_ms\":%.2f,"
           "\"conn_mbps\":%.2f,\"sync\":%s}\n",
           r.name.c_str(), url.c_str(), r.ok ? "true" : "false", r.error.c_str(),
           (opts.seed || have_reference) ? "true" : "false", r.seconds, mbps,
-          static_cast<unsigned long long>(r.bytes_touched), static_cast<unsigned long long>(s.bytes_fetched),
+          static_cast<unsigned long long>(r.bytes_touched),
+          static_cast<unsigned long long>(s.bytes_fetched),
           static_cast<unsigned long long>(r.reads), p50, p99, pmax, map_ms,
-          static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.max_requests_in_flight),
-          static_cast<unsigned long long>(total.connections), static_cast<unsigned long long>(s.faults),
-          static_cast<unsigned long long>(s.prefetch_hits), static_cast<unsigned long long>(s.retries),
-          static_cast<unsigned long long>(s.evictions),
+          static_cast<unsigned long long>(s.requests),
+          static_cast<unsigned long long>(s.max_requests_in_flight),
+          static_cast<unsigned long long>(total.connections),
+          static_cast<unsigned long long>(s.faults),
+          static_cast<unsigned long long>(s.prefetch_hits),
+          static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.evictions),
           static_cast<unsigned long long>(total.staging_buffers_mapped),
           static_cast<unsigned long long>(s.cache_filled_pages),
           static_cast<unsigned long long>(s.cached_bytes),
-          static_cast<unsigned long long>(peak_rss_bytes()),
-          opts.latency_ms, opts.conn_mbps, opts.sync ? "true" : "false");
+          static_cast<unsigned long long>(peak_rss_bytes()), opts.latency_ms, opts.conn_mbps,
+          opts.sync ? "true" : "false");
     } else {
-      std::printf("%-15s %10.1f %10.1f %10.1f %10.1f %10.2f %9.2f %8llu %8llu %6llu %9.1f  %s%s\n", r.name.c_str(),
-                  mbps, p50, p99, pmax, map_ms, amplification, static_cast<unsigned long long>(s.requests),
+      std::printf("%-15s %10.1f %10.1f %10.1f %10.1f %10.2f %9.2f %8llu %8llu %6llu %9.1f  %s%s\n",
+                  r.name.c_str(), mbps, p50, p99, pmax, map_ms, amplification,
+                  static_cast<unsigned long long>(s.requests),
                   static_cast<unsigned long long>(s.max_requests_in_flight),
                   static_cast<unsigned long long>(total.connections),
-                  static_cast<double>(peak_rss_bytes()) / (1 << 20), r.ok ? verified : "WRONG BYTES: ",
-                  r.error.c_str());
+                  static_cast<double>(peak_rss_bytes()) / (1 << 20),
+                  r.ok ? verified : "WRONG BYTES: ", r.error.c_str());
     }
     std::fflush(stdout);
+  }
+  if (!opts.metrics.empty()) {
+    const int format =
+        opts.metrics == "openmetrics" ? MMAPURL_METRICS_OPENMETRICS : MMAPURL_METRICS_PROMETHEUS;
+    // Room to spare: the counters may grow between the two calls (requests still finishing).
+    std::string text(mmapurl_metrics_text(nullptr, 0, format) + 4096, '\0');
+    text.resize(std::min(mmapurl_metrics_text(text.data(), text.size(), format), text.size() - 1));
+    if (text.empty()) {
+      std::fprintf(stderr, "uffd-bench: mmapurl_metrics_text failed\n");
+      return 1;
+    }
+    std::fputs(text.c_str(), stdout);
   }
   return status;
 }

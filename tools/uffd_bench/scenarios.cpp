@@ -38,9 +38,8 @@ bool timed_read(const uint8_t* data, uint64_t off, uint64_t len, const Verifier&
   return verify(off, data + off, len);
 }
 
-void scan(const uint8_t* data, uint64_t from, uint64_t to, const Verifier& verify, ScenarioResult* r,
-          bool progress) {
-  uint64_t next_report = from;
+void scan(const uint8_t* data, uint64_t from, uint64_t to, const Verifier& verify,
+          ScenarioResult* r, std::atomic<uint64_t>* progress) {
   for (uint64_t off = from; off < to; off += kScanChunk) {
     uint64_t n = std::min(kScanChunk, to - off);
     if (!verify(off, data + off, n)) {
@@ -48,24 +47,21 @@ void scan(const uint8_t* data, uint64_t from, uint64_t to, const Verifier& verif
       r->error = "wrong bytes near offset " + std::to_string(off);
       return;
     }
-    if (progress && off >= next_report) {
-      std::fprintf(stderr, "\r  seq %5.1f%%", 100.0 * static_cast<double>(off - from) / static_cast<double>(to - from));
-      next_report = off + (to - from) / 50 + 1;
-    }
+    if (progress) progress->fetch_add(n, std::memory_order_relaxed);
   }
-  if (progress) std::fprintf(stderr, "\r              \r");
   r->bytes_touched += to - from;
 }
 }  // namespace
 
 ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64_t size,
-                            const BenchOptions& opts, const Verifier& verify) {
+                            const BenchOptions& opts, const Verifier& verify,
+                            std::atomic<uint64_t>* progress) {
   ScenarioResult r;
   r.name = name;
-  bool progress = !opts.json && isatty(2);
   std::mt19937_64 rng(opts.rng_seed);
   auto t0 = Clock::now();
-  auto random_reads = [&](uint64_t read_bytes, uint64_t count, std::mt19937_64& g, ScenarioResult* out) {
+  auto random_reads = [&](uint64_t read_bytes, uint64_t count, std::mt19937_64& g,
+                          ScenarioResult* out) {
     uint64_t slots = size > read_bytes ? (size - read_bytes) / kPage + 1 : 1;
     std::uniform_int_distribution<uint64_t> pick(0, slots - 1);
     for (uint64_t i = 0; i < count && out->ok; ++i) {
@@ -79,6 +75,7 @@ ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64
       out->latencies_us.push_back(us);
       out->bytes_touched += len;
       ++out->reads;
+      if (progress) progress->fetch_add(len, std::memory_order_relaxed);
     }
   };
   if (name == "seq") {
@@ -98,6 +95,7 @@ ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64
       r.latencies_us.push_back(us);
       r.bytes_touched += len;
       ++r.reads;
+      if (progress) progress->fetch_add(len, std::memory_order_relaxed);
     }
   } else if (name == "threads-region" || name == "threads-rand") {
     std::vector<ScenarioResult> parts(opts.threads);
@@ -108,7 +106,7 @@ ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64
           uint64_t region = (size / opts.threads) & ~(kPage - 1);
           uint64_t from = region * t;
           uint64_t to = t + 1 == opts.threads ? size : from + region;
-          scan(data, from, to, verify, &parts[t], false);
+          scan(data, from, to, verify, &parts[t], progress);
         } else {
           std::mt19937_64 g(opts.rng_seed + t);
           random_reads(opts.random_read_bytes, opts.random_reads / opts.threads, g, &parts[t]);
@@ -131,6 +129,20 @@ ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
+}
+
+uint64_t expected_scenario_bytes(const std::string& name, uint64_t size, const BenchOptions& opts) {
+  if (name == "seq" || name == "threads-region") return size;
+  if (name == "rand" || name == "threads-rand")
+    return std::min(size, opts.random_read_bytes) *
+           (name == "rand" ? opts.random_reads : opts.random_reads / opts.threads * opts.threads);
+  if (name == "rand64k") return std::min<uint64_t>(size, 64 * 1024) * opts.random_reads;
+  if (name == "stride") {
+    uint64_t step = opts.stride_pages * kPage;
+    uint64_t reads = (size + step - 1) / step;
+    return reads == 0 ? 0 : (reads - 1) * kPage + std::min(kPage, size - (reads - 1) * step);
+  }
+  return 0;  // unmap: reads nothing
 }
 
 ScenarioResult run_unmap_scenario(const std::string& url, const BenchOptions& opts) {

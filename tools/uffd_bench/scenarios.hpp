@@ -1,6 +1,7 @@
 // The workloads uffd-bench runs on a mapping, each timed and verified.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -23,8 +24,13 @@ struct ScenarioResult {
   std::vector<double> latencies_us;  // per read, for the random scenarios
 };
 
+// `progress` (may be null) counts the bytes read so far, for the progress line.
 ScenarioResult run_scenario(const std::string& name, const uint8_t* data, uint64_t size,
-                            const BenchOptions& opts, const Verifier& verify);
+                            const BenchOptions& opts, const Verifier& verify,
+                            std::atomic<uint64_t>* progress = nullptr);
+
+// The bytes scenario `name` will read of an object of `size`: the progress line's 100%.
+uint64_t expected_scenario_bytes(const std::string& name, uint64_t size, const BenchOptions& opts);
 
 // `unmap`: maps `url` again and again, asks for the whole object (WILLNEED) so requests are in
 // flight, and times munmap_s3. Latencies are the munmap times; `reads` counts the unmaps that

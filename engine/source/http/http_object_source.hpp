@@ -3,6 +3,7 @@
 #pragma once
 
 #include "source/http/http_url.hpp"
+#include "source/http/proxy_environment.hpp"
 #include "source/object_source.hpp"
 
 namespace mmapurl::source {
@@ -20,10 +21,11 @@ class HttpObjectSource : public ObjectSource {
   net::Origin origin_;
 };
 
-// The proxy for a URL as curl reads the environment: https_proxy / HTTPS_PROXY for https,
-// only lower-case http_proxy for http (upper-case HTTP_PROXY is ignored, against httpoxy),
-// no_proxy / NO_PROXY; fills origin->proxy_host/port. Pure apart from the injected lookup.
-void apply_proxy_environment(const HttpUrl& url, net::Origin* origin,
-                             const std::function<std::optional<std::string>(const char*)>& env);
+// Sets origin->proxy_host/port to the proxy the environment names for the URL
+// (source/http/proxy_environment.hpp). Returns why that proxy cannot be used ("" when it can, or
+// when none applies); then the origin is left direct, and the caller must fail the mapping
+// rather than connect with it.
+std::string apply_proxy_environment(const HttpUrl& url, net::Origin* origin,
+                                    const ProxyEnvLookup& env);
 
 }  // namespace mmapurl::source

@@ -129,18 +129,26 @@ ActiveProfile load_active_profile(const AwsEnvironment& environment) {
   } else {
     profile.name = "default";
   }
-  profile.credentials_path = expand_home(
-      environment.get("AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"), environment);
-  profile.config_path =
-      expand_home(environment.get("AWS_CONFIG_FILE").value_or("~/.aws/config"), environment);
+  // A path that needs a home directory when there is none is not read: no file is found.
+  const std::string credentials_file =
+      environment.get("AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials");
+  const std::string config_file = environment.get("AWS_CONFIG_FILE").value_or("~/.aws/config");
+  std::optional<std::string> credentials_path = expand_home(credentials_file, environment);
+  std::optional<std::string> config_path = expand_home(config_file, environment);
+  profile.credentials_path = credentials_path.value_or(credentials_file + " (no home directory)");
+  profile.config_path = config_path.value_or(config_file + " (no home directory)");
   if (environment.read_file) {
-    if (auto text = environment.read_file(profile.credentials_path)) {
+    std::optional<std::string> text;
+    if (credentials_path) text = environment.read_file(*credentials_path);
+    if (text) {
       auto profiles = parse_aws_ini(*text, AwsIniKind::kCredentials);
       if (auto it = profiles.find(profile.name); it != profiles.end()) {
         profile.from_credentials = it->second;
       }
     }
-    if (auto text = environment.read_file(profile.config_path)) {
+    text.reset();
+    if (config_path) text = environment.read_file(*config_path);
+    if (text) {
       auto profiles = parse_aws_ini(*text, AwsIniKind::kConfig);
       if (auto it = profiles.find(profile.name); it != profiles.end()) {
         profile.from_config = it->second;

@@ -1,9 +1,14 @@
-// The process-backed AwsEnvironment: getenv and bounded whole-file reads.
+// The process-backed AwsEnvironment: getenv, bounded whole-file reads and the passwd entry.
 // Everything above it stays pure and is tested with fakes.
 #include "source/s3/aws_environment.hpp"
 
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
+#include <vector>
 
 namespace mmapurl::s3 {
 
@@ -23,21 +28,54 @@ AwsEnvironment process_aws_environment() {
   };
   environment.read_file = [](const std::string& path) -> std::optional<std::string> {
     constexpr size_t kMaxBytes = 1 << 20;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::string data(kMaxBytes + 1, '\0');
-    in.read(data.data(), static_cast<std::streamsize>(data.size()));
-    if (in.bad()) return std::nullopt;
-    data.resize(static_cast<size_t>(in.gcount()));
+    // Not std::ifstream: its descriptor would lack O_CLOEXEC, and a program another thread
+    // execs meanwhile would inherit it.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::string data;
+    char buffer[16384];
+    while (data.size() <= kMaxBytes) {
+      ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        return std::nullopt;
+      }
+      if (n == 0) break;
+      data.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
     if (data.size() > kMaxBytes) return std::nullopt;
     return data;
+  };
+  environment.passwd_home = []() -> std::optional<std::string> {
+    long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(size > 0 ? static_cast<size_t>(size) : 16384);
+    passwd entry{};
+    passwd* found = nullptr;
+    while (::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found) == ERANGE &&
+           buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 2);
+    }
+    if (found == nullptr || found->pw_dir == nullptr || found->pw_dir[0] == '\0') {
+      return std::nullopt;
+    }
+    return std::string(found->pw_dir);
   };
   return environment;
 }
 
-std::string expand_home(const std::string& path, const AwsEnvironment& environment) {
+std::optional<std::string> home_directory(const AwsEnvironment& environment) {
+  if (auto home = environment.get("HOME")) return home;
+  if (environment.passwd_home) return environment.passwd_home();
+  return std::nullopt;
+}
+
+std::optional<std::string> expand_home(const std::string& path, const AwsEnvironment& environment) {
   if (path == "~" || path.rfind("~/", 0) == 0) {
-    if (auto home = environment.get("HOME")) return *home + path.substr(1);
+    auto home = home_directory(environment);
+    if (!home) return std::nullopt;
+    return *home + path.substr(1);
   }
   return path;
 }

@@ -3,6 +3,7 @@
 #include "source/s3/credential_chain.hpp"
 
 #include "source/s3/aws_config_files.hpp"
+#include "source/s3/credential_endpoint_rules.hpp"
 #include "source/s3/redact.hpp"
 
 namespace mmapurl::s3 {
@@ -41,13 +42,16 @@ std::optional<Credentials> static_keys(const std::optional<AwsProfile>& section,
   return Credentials{id, secret, token, std::nullopt};
 }
 
-// The allowed hosts of an http (not https) AWS_CONTAINER_CREDENTIALS_FULL_URI, as the SDKs
-// allow: loopback and the ECS / EKS Pod Identity agent addresses.
+// An http:// (not https) AWS_CONTAINER_CREDENTIALS_FULL_URI naming an address literal is judged
+// here; a name is judged on the addresses it resolves to, when the request connects (the
+// container provider checks every address with container_endpoint_address_problem). A name's
+// spelling proves nothing: "127.attacker.example" resolves wherever its owner wants.
 bool container_host_allowed(const HttpUrl& url) {
   if (url.scheme == "https") return true;
-  const std::string& h = url.host;
-  return h == "localhost" || h.rfind("127.", 0) == 0 || h == "::1" || h == "169.254.170.2" ||
-         h == "169.254.170.23" || h == "fd00:ec2::23";
+  boost::system::error_code ec;
+  auto literal = boost::asio::ip::make_address(url.host, ec);
+  if (ec) return true;
+  return container_http_address_allowed(literal);
 }
 
 std::optional<std::string> first_of(const AwsEnvironment& env, const ActiveProfile& profile,
@@ -165,9 +169,9 @@ CredentialChainResult resolve_credentials(const AwsEnvironment& environment,
       first_of(environment, profile, "AWS_WEB_IDENTITY_TOKEN_FILE", "web_identity_token_file");
   std::optional<std::string> role_arn = first_of(environment, profile, "AWS_ROLE_ARN", "role_arn");
   if (token_file && role_arn) {
+    std::optional<std::string> token_path = expand_home(*token_file, environment);
     std::optional<std::string> token =
-        environment.read_file ? environment.read_file(expand_home(*token_file, environment))
-                              : std::nullopt;
+        environment.read_file && token_path ? environment.read_file(*token_path) : std::nullopt;
     if (!token || trim(*token).empty()) {
       result.tried.push_back("web identity (cannot read token file " + *token_file + ")");
     } else {
@@ -221,6 +225,14 @@ CredentialChainResult resolve_credentials(const AwsEnvironment& environment,
       }
     } else if (auto token = environment.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
       auth = token;
+    }
+    if (auth) {
+      if (std::string problem = authorization_token_problem(*auth); !problem.empty()) {
+        // As the SDKs do: a token that cannot be sent is a configuration error, not a
+        // provider to skip.
+        result.fatal_error = "container credentials: " + problem;
+        return result;
+      }
     }
     if (url) {
       HttpRequestSpec spec;

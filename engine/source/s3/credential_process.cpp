@@ -1,5 +1,7 @@
 // credential_process execution: posix_spawnp (safe in a multi-threaded process, unlike a bare
-// fork), both output pipes drained with poll() until exit or deadline.
+// fork) with every descriptor from 3 up closed in the child (glibc does so with close_range,
+// else over /proc/self/fd, between its fork and the exec), both output pipes drained with
+// poll() until exit or deadline.
 #include "source/s3/credential_process.hpp"
 
 #include <fcntl.h>
@@ -124,6 +126,9 @@ ProcessOutput run_credential_process(const std::string& command_line,
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
+  // The child gets stdin, stdout and stderr only: descriptors the application opened without
+  // O_CLOEXEC (its sockets, its files) are none of the credential helper's business.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   // The engine thread blocks all signals; the child must start with none blocked and with
   // default dispositions.
   posix_spawnattr_t attr;

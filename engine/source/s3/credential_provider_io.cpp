@@ -4,33 +4,54 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <set>
 
+#include "source/s3/credential_endpoint_rules.hpp"
 #include "source/s3/redact.hpp"
 
 namespace mmapurl::s3 {
 namespace {
 
+namespace http = boost::beast::http;
+
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxResponseBytes = 1 << 20;
+constexpr uint32_t kHeaderLimit = 16 * 1024;
 
 int remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 
-// Connects to the first address that answers before `deadline`; -1 on failure.
+boost::asio::ip::address address_of(const addrinfo& ai) {
+  if (ai.ai_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(ai.ai_addr);
+    boost::asio::ip::address_v6::bytes_type bytes;
+    std::memcpy(bytes.data(), &in6->sin6_addr, bytes.size());
+    return boost::asio::ip::address_v6(bytes, in6->sin6_scope_id);
+  }
+  const auto* in4 = reinterpret_cast<const sockaddr_in*>(ai.ai_addr);
+  return boost::asio::ip::address_v4(ntohl(in4->sin_addr.s_addr));
+}
+
+// Connects to the first address that answers before `deadline`; -1 on failure. With a
+// `check`, every address the name resolved to is judged first, and the connection is made
+// only to those very addresses (no second resolution that could answer differently).
 int connect_with_deadline(const std::string& host, uint16_t port, Clock::time_point deadline,
-                          std::string* error) {
+                          const AddressCheck& check, std::string* error) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_family = AF_UNSPEC;
@@ -41,8 +62,22 @@ int connect_with_deadline(const std::string& host, uint16_t port, Clock::time_po
     *error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
     return -1;
   }
+  if (check) {
+    std::vector<boost::asio::ip::address> resolved;
+    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+      if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+        resolved.push_back(address_of(*ai));
+    }
+    std::string problem = check(resolved);
+    if (!problem.empty()) {
+      ::freeaddrinfo(list);
+      *error = host + ": " + problem;
+      return -1;
+    }
+  }
   int fd = -1;
   for (addrinfo* ai = list; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;  // never checked
     int s = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0) continue;
     if (::connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
@@ -104,80 +139,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-// Decodes a chunked body; std::nullopt while incomplete or malformed.
-std::optional<std::string> dechunk(std::string_view data) {
-  std::string out;
-  size_t pos = 0;
-  while (true) {
-    size_t eol = data.find("\r\n", pos);
-    if (eol == std::string_view::npos) return std::nullopt;
-    size_t size = 0;
-    try {
-      size = std::stoul(std::string(data.substr(pos, eol - pos)), nullptr, 16);
-    } catch (...) {
-      return std::nullopt;
-    }
-    pos = eol + 2;
-    if (size == 0) return out;
-    if (data.size() < pos + size + 2) return std::nullopt;
-    out.append(data.substr(pos, size));
-    pos += size + 2;
-  }
-}
-
-struct ParsedResponse {
-  bool complete = false;
-  unsigned status = 0;
-  std::string body;
-};
-
-// Parses what has arrived; complete once the body is whole (or `eof` ends it).
-ParsedResponse parse_response(const std::string& data, bool eof, bool head_request) {
-  ParsedResponse out;
-  size_t header_end = data.find("\r\n\r\n");
-  if (header_end == std::string::npos) return out;
-  if (data.compare(0, 5, "HTTP/") != 0) return out;
-  size_t sp = data.find(' ');
-  if (sp == std::string::npos || sp > header_end) return out;
-  out.status = static_cast<unsigned>(std::atoi(data.c_str() + sp + 1));
-  std::optional<size_t> content_length;
-  bool chunked = false;
-  size_t line = data.find("\r\n") + 2;
-  while (line < header_end) {
-    size_t next = data.find("\r\n", line);
-    std::string header = data.substr(line, next - line);
-    size_t colon = header.find(':');
-    if (colon != std::string::npos) {
-      std::string name = lower(header.substr(0, colon));
-      std::string value = header.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      if (name == "content-length") content_length = std::strtoull(value.c_str(), nullptr, 10);
-      if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos) {
-        chunked = true;
-      }
-    }
-    line = next + 2;
-  }
-  std::string_view body = std::string_view(data).substr(header_end + 4);
-  if (head_request || out.status == 204 || out.status == 304) {
-    out.complete = true;
-  } else if (chunked) {
-    if (auto decoded = dechunk(body)) {
-      out.body = std::move(*decoded);
-      out.complete = true;
-    }
-  } else if (content_length) {
-    if (body.size() >= *content_length) {
-      out.body = std::string(body.substr(0, *content_length));
-      out.complete = true;
-    }
-  } else if (eof) {
-    out.body = std::string(body);
-    out.complete = true;
-  }
-  return out;
-}
-
 SSL_CTX* make_tls_context(const std::optional<std::string>& ca_bundle, std::string* error) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
@@ -213,12 +174,25 @@ void mark_imds_unreachable(const std::string& endpoint) {
 
 ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
                                               const ProviderHttpTimeouts& timeouts,
-                                              const std::optional<std::string>& ca_bundle) {
+                                              const std::optional<std::string>& ca_bundle,
+                                              const AddressCheck& check) {
   ProviderHttpResponse out;
+  // Whatever built the request, no control byte reaches the wire (it would end a header).
+  auto unsafe = [](const std::string& text) {
+    return std::any_of(text.begin(), text.end(),
+                       [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  };
+  bool bad = unsafe(request.method) || unsafe(request.url.target());
+  for (const auto& [name, value] : request.headers) bad = bad || unsafe(name) || unsafe(value);
+  if (bad) {
+    out.error = "refusing to send a request with control characters";
+    return out;
+  }
   auto start = Clock::now();
   auto deadline = start + timeouts.total;
   auto connect_deadline = std::min(deadline, start + timeouts.connect);
-  int fd = connect_with_deadline(request.url.host, request.url.port, connect_deadline, &out.error);
+  int fd = connect_with_deadline(request.url.host, request.url.port, connect_deadline, check,
+                                 &out.error);
   if (fd < 0) return out;
   out.connected = true;
   set_io_timeout(fd, deadline);
@@ -271,38 +245,46 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
     }
     sent += static_cast<size_t>(n);
   }
-  std::string data;
+  // Beast parses the answer, with limits: a hostile endpoint cannot make it hold more than
+  // kMaxResponseBytes, whatever sizes its header or its chunks announce.
+  http::response_parser<http::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(kMaxResponseBytes);
+  parser.eager(true);
+  if (request.method == "HEAD") parser.skip(true);
+  std::string pending;  // received, not yet taken by the parser
   char buffer[8192];
-  bool head_request = request.method == "HEAD";
-  while (true) {
-    ParsedResponse parsed = parse_response(data, false, head_request);
-    if (parsed.complete) {
-      out.complete = true;
-      out.status = parsed.status;
-      out.body = std::move(parsed.body);
-      break;
-    }
+  while (!parser.is_done()) {
     if (remaining_ms(deadline) == 0) {
       out.error = "no complete answer in time";
       break;
     }
     long n = stream.read(buffer, sizeof(buffer));
+    boost::system::error_code ec;
     if (n <= 0) {
-      parsed = parse_response(data, true, head_request);
-      if (parsed.complete) {
-        out.complete = true;
-        out.status = parsed.status;
-        out.body = std::move(parsed.body);
-      } else {
-        out.error = "connection closed before a complete answer";
+      parser.put_eof(ec);  // ends an answer delimited by the connection's close
+      if (ec || !parser.is_done()) out.error = "connection closed before a complete answer";
+      break;
+    }
+    pending.append(buffer, static_cast<size_t>(n));
+    while (!pending.empty() && !parser.is_done()) {
+      size_t used = parser.put(boost::asio::buffer(pending), ec);
+      pending.erase(0, used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
       }
+      if (ec || used == 0) break;
+    }
+    if (ec) {
+      out.error = "malformed answer: " + ec.message();
       break;
     }
-    data.append(buffer, static_cast<size_t>(n));
-    if (data.size() > kMaxResponseBytes) {
-      out.error = "answer too large";
-      break;
-    }
+  }
+  if (parser.is_done()) {
+    out.complete = true;
+    out.status = parser.get().result_int();
+    out.body = std::move(parser.get().body());
   }
   ERR_clear_error();
   cleanup();
@@ -343,9 +325,12 @@ CredentialsParse fetch_network_credentials(const NetworkProvider& provider,
     }
     case NetworkProviderKind::kContainer: {
       if (!provider.request) return failed("no request");
+      const std::string scheme = provider.request->url.scheme;
       auto r = perform_provider_request(
           *provider.request, {std::chrono::milliseconds(2000), std::chrono::milliseconds(5000)},
-          ca_bundle);
+          ca_bundle, [&scheme](const std::vector<boost::asio::ip::address>& resolved) {
+            return container_endpoint_address_problem(scheme, resolved);
+          });
       if (!expect_ok(r, &why)) return failed(why);
       CredentialsParse parsed = parse_container_credentials(r.body);
       if (!parsed.credentials) return failed(parsed.error);

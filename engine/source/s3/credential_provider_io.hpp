@@ -3,7 +3,9 @@
 // IMDSv2). Runs on application threads or the credential refresher, never on the engine loop.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,11 +30,18 @@ struct ProviderHttpTimeouts {
   std::chrono::milliseconds total{5000};
 };
 
+// Judges the addresses a name resolved to: "" lets the connection use them, else why not.
+using AddressCheck =
+    std::function<std::string(const std::vector<boost::asio::ip::address>& resolved)>;
+
 // One request with "Connection: close", the answer read to its end (Content-Length, chunked or
-// close). Never throws. https verifies the certificate (AWS_CA_BUNDLE, else OpenSSL's defaults).
+// close) by Beast's parser, within 1 MiB. Never throws. https verifies the certificate
+// (AWS_CA_BUNDLE, else OpenSSL's defaults). With `check`, nothing is connected to unless every
+// resolved address passes it.
 ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
                                               const ProviderHttpTimeouts& timeouts,
-                                              const std::optional<std::string>& ca_bundle);
+                                              const std::optional<std::string>& ca_bundle,
+                                              const AddressCheck& check = {});
 
 // Runs one network provider's plan. An instance metadata endpoint that did not answer a connect
 // is remembered for the process: later calls fail at once (hosts without IMDS pay the timeout
