@@ -55,6 +55,7 @@ struct Options {
   int origins = 1;
   bool faults = true;
   bool replace = true;
+  bool dontneed = true;  // --no-dontneed: no MMAPURL_ADVICE_DONTNEED (to tell its growth apart)
   double warmup_fraction = 0.2;
   // Growth allowed between the quiet sample at the end of the warm-up and the one at the end.
   // Negative: not checked.
@@ -79,7 +80,7 @@ void usage() {
   std::fprintf(
       stderr,
       "usage: mmapurl-soak [--soak SECONDS] [--interval SECONDS] [--threads N]\n"
-      "  [--origins N] [--no-faults] [--no-replace] [--warmup-fraction F]\n"
+      "  [--origins N] [--no-faults] [--no-replace] [--no-dontneed] [--warmup-fraction F]\n"
       "  [--max-rss-growth-kib K] [--max-heap-growth-kib K] [--max-fd-growth N] [--min-cycles N]\n"
       "  [--server-keepalive-ms MS] [--quiet-ms MS] [--csv FILE]\n"
       "   or: mmapurl-soak --loop CYCLES [--loop-report N]\n"
@@ -95,6 +96,8 @@ bool parse(int argc, char** argv, Options* o) {
       o->faults = false;
     } else if (a == "--no-replace") {
       o->replace = false;
+    } else if (a == "--no-dontneed") {
+      o->dontneed = false;
     } else if (a == "-h" || a == "--help") {
       usage();
       std::exit(0);
@@ -484,7 +487,7 @@ class Worker {
     for (uint64_t p = first; p < first + span; p += 4) {
       if (!check_page(o, p)) return;
     }
-    advise(o, first * kPage, span / 2 * kPage, Advice::kDontNeed);
+    if (s_.opt.dontneed) advise(o, first * kPage, span / 2 * kPage, Advice::kDontNeed);
     for (int i = 0; i < 4 && span >= 2; ++i) {
       if (!check_page(o, first + rng_() % (span / 2))) return;
     }
@@ -511,7 +514,7 @@ class Worker {
         s_.note_error("wrong bytes in /long page " + std::to_string(page));
       }
     }
-    if (rng_() % 4 == 0) {
+    if (s_.opt.dontneed && rng_() % 4 == 0) {
       const uint64_t first = rng_() % (pages - 256);
       if (s_.long_map.advise(first * kPage, 256 * kPage, Advice::kDontNeed) != 0) {
         s_.t.advise_failed.fetch_add(1);
