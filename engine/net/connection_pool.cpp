@@ -22,7 +22,8 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, boost::asio::ssl::co
       tls_(tls),
       origin_(std::move(origin)),
       settings_(settings),
-      max_connections_(std::max<uint32_t>(1, max_connections)) {}
+      max_connections_(std::max<uint32_t>(1, max_connections)),
+      idle_timer_(io) {}
 
 ConnectionPool::~ConnectionPool() { *alive_ = false; }
 
@@ -59,13 +60,59 @@ void ConnectionPool::open_ready() {
 }
 
 void ConnectionPool::open_one_ahead() {
-  slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
+  HttpConnection* conn = add_slot();
   ++opening_;
-  slots_.back()->connect_ahead([this, alive = alive_](bool, uint64_t) {
+  conn->connect_ahead([this, alive = alive_, conn](bool, uint64_t) {
     if (!*alive) return;
     --opening_;
+    mark_idle(conn);
     dispatch();
   });
+}
+
+HttpConnection* ConnectionPool::add_slot() {
+  slots_.push_back({std::make_unique<HttpConnection>(io_, tls_, origin_, settings_),
+                    std::chrono::steady_clock::now()});
+  return slots_.back().conn.get();
+}
+
+void ConnectionPool::mark_idle(const HttpConnection* conn) {
+  for (auto& slot : slots_) {
+    if (slot.conn.get() == conn) slot.idle_since = std::chrono::steady_clock::now();
+  }
+  arm_idle_timer();
+}
+
+void ConnectionPool::arm_idle_timer() {
+  if (idle_timer_armed_) return;
+  std::chrono::steady_clock::time_point earliest = std::chrono::steady_clock::time_point::max();
+  for (const auto& slot : slots_) {
+    if (!slot.conn->busy()) earliest = std::min(earliest, slot.idle_since);
+  }
+  if (earliest == std::chrono::steady_clock::time_point::max()) return;
+  idle_timer_armed_ = true;
+  idle_timer_.expires_at(earliest + kIdleConnectionTimeout);
+  idle_timer_.async_wait([this, alive = alive_](boost::system::error_code) {
+    if (!*alive) return;
+    idle_timer_armed_ = false;
+    close_idle_connections();
+  });
+}
+
+void ConnectionPool::close_idle_connections() {
+  const auto now = std::chrono::steady_clock::now();
+  size_t idle = 0;
+  for (const auto& slot : slots_) idle += slot.conn->busy() ? 0 : 1;
+  // The connections hold_ready keeps are idle on purpose; the oldest beyond them go.
+  size_t may_close = idle > ready_ ? idle - ready_ : 0;
+  std::erase_if(slots_, [&](const Slot& slot) {
+    if (may_close == 0 || slot.conn->busy() || now - slot.idle_since < kIdleConnectionTimeout) {
+      return false;
+    }
+    --may_close;
+    return true;  // ~HttpConnection closes the socket
+  });
+  arm_idle_timer();
 }
 
 void ConnectionPool::promote(const std::shared_ptr<Exchange>& exchange) {
@@ -110,32 +157,31 @@ void ConnectionPool::run_queued() {
     HttpConnection* idle = nullptr;
     size_t idle_count = 0;
     for (auto& slot : slots_) {
-      if (slot->busy()) continue;
-      if (!idle) idle = slot.get();
+      if (slot.conn->busy()) continue;
+      if (!idle) idle = slot.conn.get();
       ++idle_count;
     }
     // The connections kept ready wait for faults: background work opens its own while there is
     // room, and at the limit waits for one opened ahead rather than take one already connected.
     if (idle && urgent_.empty() && idle_count <= ready_) {
       if (slots_.size() < max_connections_) {
-        slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
-        idle = slots_.back().get();
+        idle = add_slot();
       } else if (opening_ > 0) {
         return;
       }
     } else if (!idle) {
       // A connection being opened ahead is ready sooner than a new one would be.
       if (opening_ >= queued() || slots_.size() >= max_connections_) return;
-      slots_.push_back(std::make_unique<HttpConnection>(io_, tls_, origin_, settings_));
-      idle = slots_.back().get();
+      idle = add_slot();
     }
     if (!urgent_.empty()) last_urgent_ = now;
     auto& queue = urgent_.empty() ? normal_ : urgent_;
     auto exchange = std::move(queue.front());
     queue.pop_front();
     ++busy_;
-    idle->run(std::move(exchange), [this, alive = alive_](bool, uint64_t header_us) {
+    idle->run(std::move(exchange), [this, alive = alive_, idle](bool, uint64_t header_us) {
       if (!*alive) return;
+      mark_idle(idle);
       // Every answer tells how near the origin is.
       if (header_us != 0) {
         const bool was_far = control::origin_shown_far(answers_, fastest_header_us_);

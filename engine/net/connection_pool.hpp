@@ -2,9 +2,12 @@
 // for them. Urgent exchanges (a thread waits) go first, and while threads have been waiting on
 // this origin lately one connection is kept free of prefetch, so a demand fault never queues
 // behind a long readahead. Readahead from a far origin also opens connections for the next window
-// before its parts need them (control/open_ahead.hpp); demand never does.
+// before its parts need them (control/open_ahead.hpp); demand never does. A connection idle for
+// kIdleConnectionTimeout is closed and forgotten (ahead of servers that close idle ones first), so
+// an origin nobody uses any more holds no descriptor and no TLS state.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -42,12 +45,24 @@ class ConnectionPool {
   // Nothing running, queued, being opened or held ready: the pool may be dropped.
   bool idle() const { return busy_ == 0 && queued() == 0 && opening_ == 0 && ready_holders_ == 0; }
 
+  // Shorter than the keep-alive timeouts of common servers (Apache's 5 s is the shortest; nginx
+  // 75 s, S3 about 20 s): the engine closes a connection before its server does, so a request
+  // rarely meets a connection the server has just closed (a failed attempt and a retry). A busy
+  // origin keeps its connections: the clock starts when a connection goes idle.
+  static constexpr std::chrono::milliseconds kIdleConnectionTimeout{4000};
+
  private:
   void dispatch();  // runs what is queued, then keeps the ready connections
   void run_queued();
   void open_ahead();
   void open_ready();
   void open_one_ahead();
+  HttpConnection* add_slot();
+  void mark_idle(const HttpConnection* conn);
+  // Closes what has been idle for kIdleConnectionTimeout (beyond the connections kept ready), and
+  // waits for the next one to be while any connection is idle: an idle pool sets no timer.
+  void close_idle_connections();
+  void arm_idle_timer();
   uint32_t prefetch_limit(std::chrono::steady_clock::time_point now) const;
   boost::asio::io_context& io_;
   boost::asio::ssl::context& tls_;
@@ -61,7 +76,13 @@ class ConnectionPool {
   uint64_t fastest_header_us_ = UINT64_MAX;  // the quickest answer yet: about one round trip
   uint64_t answers_ = 0;                     // answers with a header so far
   std::chrono::steady_clock::time_point last_urgent_{};
-  std::vector<std::unique_ptr<HttpConnection>> slots_;
+  struct Slot {
+    std::unique_ptr<HttpConnection> conn;
+    std::chrono::steady_clock::time_point idle_since;  // when it last finished (or was made)
+  };
+  std::vector<Slot> slots_;
+  boost::asio::steady_timer idle_timer_;
+  bool idle_timer_armed_ = false;
   std::deque<std::shared_ptr<Exchange>> urgent_;
   std::deque<std::shared_ptr<Exchange>> normal_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -220,6 +221,14 @@ class Session {
 void serve_connection(ServerCore& core, int fd) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // A receive timeout ends a read that waits longer than the keep-alive timeout: read_head then
+  // sees a failed read and the session closes the connection, as nginx does to an idle client.
+  if (const double ms = core.options().keepalive_timeout_ms; ms > 0) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(ms / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((ms - static_cast<double>(tv.tv_sec) * 1000) * 1000);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
   {
     Session session(core, fd);
     session.run();

@@ -34,7 +34,7 @@ bool EmbeddedServer::start(std::string* error) {
   if (running_ || started_once_) return fail("a server starts once");
   started_once_ = true;
   if (opts_.tls) {
-    std::optional<SelfSignedCert> cert = make_self_signed_cert();
+    std::optional<SelfSignedCert> cert = make_self_signed_cert(opts_.bind_address);
     if (!cert) return fail("cannot make a self-signed certificate");
     std::string tls_error;
     if (!core_->init_tls(cert->cert_pem, cert->key_pem, &tls_error)) return fail(tls_error);
@@ -47,7 +47,9 @@ bool EmbeddedServer::start(std::string* error) {
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, opts_.bind_address.c_str(), &addr.sin_addr) != 1) {
+    return fail("not an IPv4 address: " + opts_.bind_address);
+  }
   addr.sin_port = 0;
   socklen_t len = sizeof(addr);
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
@@ -122,8 +124,8 @@ void EmbeddedServer::reap_finished_connections(bool all) {
 uint16_t EmbeddedServer::port() const { return port_; }
 
 std::string EmbeddedServer::url(const std::string& path) const {
-  std::string u =
-      std::string(opts_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+  std::string u = std::string(opts_.tls ? "https" : "http") + "://" + opts_.bind_address + ":" +
+                  std::to_string(port_);
   if (path.empty() || path.front() != '/') u += '/';
   return u + path;
 }

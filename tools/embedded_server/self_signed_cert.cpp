@@ -40,7 +40,7 @@ std::optional<std::string> bio_text(BIO* bio) {
 
 }  // namespace
 
-std::optional<SelfSignedCert> make_self_signed_cert() {
+std::optional<SelfSignedCert> make_self_signed_cert(const std::string& extra_ip) {
   Owned<EVP_PKEY> key(EVP_EC_gen("P-256"));
   Owned<X509> cert(X509_new());
   if (!key || !cert) return std::nullopt;
@@ -54,8 +54,14 @@ std::optional<SelfSignedCert> make_self_signed_cert() {
   BN_free(serial_bn);
   if (!serial_ok) return std::nullopt;
 
+  std::string alt_names = "IP:127.0.0.1,IP:::1,DNS:localhost";
+  if (!extra_ip.empty() && extra_ip != "127.0.0.1") alt_names += ",IP:" + extra_ip;
   X509_NAME* name = X509_get_subject_name(cert.get());
-  const auto* cn = reinterpret_cast<const unsigned char*>("localhost");
+  // Each server's certificate is its own root: a bundle trusting several (one server per loopback
+  // address) needs distinct subjects, since OpenSSL finds an issuer by name and tries only one.
+  const std::string cn_text =
+      extra_ip.empty() || extra_ip == "127.0.0.1" ? "localhost" : "localhost " + extra_ip;
+  const auto* cn = reinterpret_cast<const unsigned char*>(cn_text.c_str());
   const auto* org = reinterpret_cast<const unsigned char*>("mmapurl test server");
   if (X509_set_version(cert.get(), 2) != 1 ||
       X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60 * 5) == nullptr ||  // clock skew
@@ -69,7 +75,7 @@ std::optional<SelfSignedCert> make_self_signed_cert() {
       !add_extension(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign") ||
       !add_extension(cert.get(), NID_ext_key_usage, "serverAuth") ||
       !add_extension(cert.get(), NID_subject_key_identifier, "hash") ||
-      !add_extension(cert.get(), NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost")) {
+      !add_extension(cert.get(), NID_subject_alt_name, alt_names.c_str())) {
     return std::nullopt;
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return std::nullopt;

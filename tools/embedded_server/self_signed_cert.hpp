@@ -12,7 +12,8 @@ struct SelfSignedCert {
   std::string key_pem;
 };
 
-// SAN: IP:127.0.0.1, IP:::1, DNS:localhost; valid for one day. nullopt if OpenSSL fails.
-std::optional<SelfSignedCert> make_self_signed_cert();
+// SAN: IP:127.0.0.1, IP:::1, DNS:localhost, and IP:`extra_ip` when given (a server listening on
+// another loopback address); valid for one day. nullopt if OpenSSL fails.
+std::optional<SelfSignedCert> make_self_signed_cert(const std::string& extra_ip = "");
 
 }  // namespace mmapurl::testserver

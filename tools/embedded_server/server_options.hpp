@@ -49,6 +49,13 @@ struct ServerOptions {
   // TLS 1.3: after every this many bytes sent on a connection, a KeyUpdate that asks for the
   // client's (0 = never). OpenSSL servers send none on their own.
   uint64_t tls_key_update_bytes = 0;
+  // The IPv4 address to listen on (any 127.0.0.0/8 address works on Linux without setup): several
+  // servers on distinct addresses are distinct origins, each with its own resolved address. The
+  // certificate names it too.
+  std::string bind_address = "127.0.0.1";
+  // Like nginx's keepalive_timeout: a connection that sends nothing for this long is closed by
+  // the server (0 = never). The client finds out only when it reads the end of stream.
+  double keepalive_timeout_ms = 0;
 };
 
 }  // namespace mmapurl::testserver
