@@ -39,4 +39,19 @@ void FillOrder::forget_mapping(uint64_t mapping_id) {
                queue_.end());
 }
 
+void FillOrder::forget_range(uint64_t mapping_id, uint64_t first_page, uint64_t end_page) {
+  std::deque<Segment> kept;
+  for (const Segment& s : queue_) {
+    const uint64_t end = s.first_page + s.count;
+    if (s.mapping_id != mapping_id || end <= first_page || s.first_page >= end_page) {
+      kept.push_back(s);
+      continue;
+    }
+    if (s.first_page < first_page)
+      kept.push_back({mapping_id, s.first_page, first_page - s.first_page});
+    if (end > end_page) kept.push_back({mapping_id, end_page, end - end_page});
+  }
+  queue_.swap(kept);
+}
+
 }  // namespace mmapurl::control

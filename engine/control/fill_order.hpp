@@ -23,6 +23,9 @@ class FillOrder {
   std::optional<Segment> take_oldest(uint64_t max_pages, uint64_t keep_newest_pages);
   // A mapping is gone: none of its pages is kept in the queue.
   void forget_mapping(uint64_t mapping_id);
+  // Pages [first_page, end_page) of a mapping were dropped (MADV_DONTNEED at the user's advice):
+  // they leave the queue, so a page filled again is queued once, at its new age.
+  void forget_range(uint64_t mapping_id, uint64_t first_page, uint64_t end_page);
   size_t segments() const { return queue_.size(); }
 
  private:

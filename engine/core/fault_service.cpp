@@ -1036,6 +1036,7 @@ int EngineImpl::advise_now(uint64_t addr, uint64_t len, int advice) {
     }
     case 4:
       drop_resident(*m, first, last);
+      fill_order.forget_range(m->id, first, last);
       return 0;
     default:
       return -1;

@@ -71,3 +71,28 @@ TEST(FillOrder, AMappingForgottenLeavesNothingBehind) {
   ASSERT_TRUE(left);
   EXPECT_EQ(left->mapping_id, 8u);
 }
+
+// Pages dropped at the user's advice and filled again were queued twice: a service dropping and
+// re-reading one long-lived mapping grew the queue by a segment per cycle.
+TEST(FillOrder, ARangeForgottenLeavesTheRestInOrder) {
+  FillOrder q;
+  q.note_filled(1, 0, 10);
+  q.note_filled(2, 0, 4);
+  q.forget_range(1, 3, 6);  // splits mapping 1's segment
+  EXPECT_EQ(q.segments(), 3u);
+  auto a = q.take_oldest(100, 0);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->first_page, 0u);
+  EXPECT_EQ(a->count, 3u);
+  auto b = q.take_oldest(100, 0);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->first_page, 6u);
+  EXPECT_EQ(b->count, 4u);
+  for (int cycle = 0; cycle < 1000; ++cycle) {
+    q.note_filled(3, 100, 8);
+    q.forget_range(3, 100, 108);
+  }
+  EXPECT_EQ(q.segments(), 1u) << "only mapping 2's segment is left";
+  q.forget_range(2, 0, 4);
+  EXPECT_EQ(q.segments(), 0u);
+}
