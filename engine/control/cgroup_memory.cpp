@@ -82,4 +82,26 @@ uint64_t memory_limit_under_cgroup(uint64_t fallback, std::optional<uint64_t> gr
   return std::min(fallback, std::max(kSmallestDefault, *granted / 2));
 }
 
+std::vector<std::string> cgroup_oom_control_files(const std::vector<std::string>& limit_files) {
+  constexpr std::string_view kV1Limit = "/memory.limit_in_bytes";
+  std::vector<std::string> files;
+  for (const std::string& f : limit_files) {
+    if (f.size() > kV1Limit.size() && f.ends_with(kV1Limit)) {
+      files.push_back(f.substr(0, f.size() - kV1Limit.size()) + "/memory.oom_control");
+    }
+  }
+  return files;
+}
+
+bool cgroup_under_oom(std::string_view text) {
+  constexpr std::string_view kKey = "under_oom ";
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t end = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = text.substr(pos, end - pos);
+    if (line.starts_with(kKey)) return line.substr(kKey.size()) == "1";
+    pos = end + 1;
+  }
+  return false;
+}
+
 }  // namespace mmapurl::control

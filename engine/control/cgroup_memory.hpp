@@ -17,6 +17,15 @@ namespace mmapurl::control {
 std::vector<std::string> cgroup_memory_limit_files(std::string_view proc_self_cgroup,
                                                    std::string_view proc_self_mounts);
 
+// v1 only: the memory.oom_control file beside each memory.limit_in_bytes of `limit_files`. A task
+// of such a group with its OOM killer off that faults past the limit sleeps until memory is
+// freed; v2 has no such file (its groups kill or throttle instead).
+std::vector<std::string> cgroup_oom_control_files(const std::vector<std::string>& limit_files);
+
+// Whether a v1 memory.oom_control text says a task of the group waits for memory
+// ("under_oom 1").
+bool cgroup_under_oom(std::string_view oom_control_text);
+
 // A limit file's bytes; nothing for "max" (v2) or v1's "unlimited" (a number near 2^63).
 std::optional<uint64_t> parse_cgroup_memory_limit(std::string_view text);
 

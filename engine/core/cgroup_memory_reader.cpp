@@ -32,4 +32,9 @@ std::optional<uint64_t> read_cgroup_memory_limit() {
   return smallest;
 }
 
+std::vector<std::string> cgroup_oom_control_paths() {
+  return control::cgroup_oom_control_files(control::cgroup_memory_limit_files(
+      read_text("/proc/self/cgroup"), read_text("/proc/self/mounts")));
+}
+
 }  // namespace mmapurl::core

@@ -102,6 +102,16 @@ class EngineImpl {
   bool yield_memory_to_kernel(uint64_t keep_newest_pages);
   // Gives back part of a limit the kernel made the engine lower (see MemoryLimitGovernor).
   void recover_memory_limit();
+  // memory_pressure_watch.cpp: while the limit is lowered, a task of the process waiting in the
+  // kernel for memory (v1 memory.oom_control's under_oom) makes the engine give memory back.
+  void watch_tasks_waiting_on_memory();
+  void open_oom_control_files();
+  void free_memory_for_waiting_tasks();
+  std::unique_ptr<boost::asio::steady_timer> oom_watch_timer;
+  std::vector<int> oom_control_fds;
+  int oom_watch_failed_opens = 0;
+  bool oom_watch_given_up = false;
+  bool oom_watch_armed = false;
   void fail_unfilled(Mapping& m, uint64_t first, uint64_t count);
   // fill_pages, or for a background GET, store_in_cache.
   void deliver_pages(Mapping& m, Fetch& f, uint64_t upto);

@@ -545,6 +545,7 @@ bool EngineImpl::yield_memory_to_kernel(uint64_t keep_newest_pages) {
                                       std::to_string(before >> 20) + " to " +
                                       std::to_string(memory_limit.limit() >> 20) + " MiB");
   }
+  watch_tasks_waiting_on_memory();
   const uint64_t limit = memory_limit.limit();
   if (used <= limit) return false;
   trim_spare_buffers(used - limit);

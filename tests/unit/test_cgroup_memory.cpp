@@ -57,3 +57,21 @@ TEST(CgroupMemory, DefaultLimitIsHalfOfWhatIsGrantedAtMostTheFallback) {
 }
 
 }  // namespace
+
+TEST(CgroupMemory, OomControlFilesAreV1sBesideTheirLimits) {
+  const std::vector<std::string> limits = {"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes",
+                                           "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+                                           "/sys/fs/cgroup/a/b/memory.max"};
+  EXPECT_EQ(mmapurl::control::cgroup_oom_control_files(limits),
+            (std::vector<std::string>{"/sys/fs/cgroup/memory/a/b/memory.oom_control",
+                                      "/sys/fs/cgroup/memory/a/memory.oom_control"}));
+}
+
+TEST(CgroupMemory, UnderOomOnlyWhenTheKernelSaysOne) {
+  using mmapurl::control::cgroup_under_oom;
+  EXPECT_TRUE(cgroup_under_oom("oom_kill_disable 1\nunder_oom 1\noom_kill 0\n"));
+  EXPECT_FALSE(cgroup_under_oom("oom_kill_disable 1\nunder_oom 0\noom_kill 0\n"));
+  EXPECT_FALSE(cgroup_under_oom("oom_kill_disable 1\n"));
+  EXPECT_FALSE(cgroup_under_oom(""));
+  EXPECT_FALSE(cgroup_under_oom("under_oom 10\n"));
+}
