@@ -225,8 +225,8 @@ uint64_t seed_of(int origin, size_t object, uint64_t generation) {
 // The parent's handle on one server in the child: its URL, and commands down a pipe.
 class ServerProxy {
  public:
-  ServerProxy(int index, std::string base, FILE* commands, std::mutex* mu)
-      : index_(index), base_(std::move(base)), commands_(commands), mu_(mu) {}
+  ServerProxy(int index, std::string base, FILE* commands, FILE* acks, std::mutex* mu)
+      : index_(index), base_(std::move(base)), commands_(commands), acks_(acks), mu_(mu) {}
   std::string url(const std::string& path) const { return base_ + path; }
   void set_fault(Fault f, int count, const std::string& path) {
     send("F " + std::to_string(index_) + " " + std::to_string(static_cast<int>(f)) + " " +
@@ -242,10 +242,15 @@ class ServerProxy {
     std::lock_guard lock(*mu_);
     std::fprintf(commands_, "%s\n", line.c_str());
     std::fflush(commands_);
+    // Applied before it returns: a mapping opened after a generation or fault epoch moved must
+    // meet the server as it now is, or the checks would blame the engine for the server's lag.
+    char ack[16];
+    if (!std::fgets(ack, sizeof ack, acks_)) std::fprintf(stderr, "mmapurl-soak: server gone\n");
   }
   int index_;
   std::string base_;
   FILE* commands_;
+  FILE* acks_;
   std::mutex* mu_;
 };
 
@@ -270,7 +275,7 @@ class ServerProxy {
     servers.push_back(std::move(server));
   }
   std::fprintf(info, "CA %zu\n%s", ca.size(), ca.c_str());
-  std::fclose(info);
+  std::fflush(info);
   FILE* commands = fdopen(cmd_fd, "r");
   char line[1024];
   while (std::fgets(line, sizeof line, commands)) {
@@ -284,6 +289,8 @@ class ServerProxy {
     } else if (std::sscanf(line, "R %d %llu %511s %255s", &origin, &seed, path, etag) == 4) {
       servers.at(static_cast<size_t>(origin))->replace_object(path, seed, etag);
     }
+    std::fputs("A\n", info);  // applied: the parent's send() returns
+    std::fflush(info);
   }
   for (auto& server : servers) server->stop();
   _exit(0);
@@ -291,7 +298,8 @@ class ServerProxy {
 
 struct Origin {
   std::unique_ptr<ServerProxy> server;
-  std::atomic<uint64_t> live_generation{0};  // of /live
+  // Of /live: begun (the server may serve it from now on) and applied (it serves it for sure).
+  std::atomic<uint64_t> live_generation{0}, live_applied{0};
 };
 
 struct Totals {
@@ -384,7 +392,7 @@ class Worker {
     const ObjectDef& def = kObjects[o.object];
     Origin& origin = *s_.origins[static_cast<size_t>(o.origin)];
     o.epoch_before = s_.fault_epoch.load();
-    o.gen_before = origin.live_generation.load();
+    o.gen_before = origin.live_applied.load();
     o.map = Mapping(origin.server->url(def.path));
     o.gen_after = origin.live_generation.load();
     if (!o.map.ok()) {
@@ -562,12 +570,14 @@ void chaos_loop(Shared& s) {
       for (size_t i = 0; i < s.origins.size(); ++i) {
         Origin& o = *s.origins[i];
         const uint64_t g = o.live_generation.load() + 1;
-        // The generation moves first: a mapping that sees the new bytes has g in its range.
+        // Begun before the server switches, applied after it has: a mapping's snapshot is one of
+        // [applied before it mapped, begun after it mapped].
         o.live_generation.store(g);
         size_t live = 0;
         while (!kObjects[live].replaced) ++live;
         o.server->replace_object("/live", seed_of(static_cast<int>(i), live, g),
                                  "\"live-" + std::to_string(g) + "\"");
+        o.live_applied.store(g);
       }
       next_replace = now + std::chrono::seconds(3);
     }
@@ -774,7 +784,7 @@ int main(int argc, char** argv) {
     auto o = std::make_unique<Origin>();
     o->server = std::make_unique<ServerProxy>(
         i, "https://" + all[static_cast<size_t>(i)].bind_address + ":" + std::to_string(port),
-        commands, &commands_mu);
+        commands, info, &commands_mu);
     s.origins.push_back(std::move(o));
   }
   size_t ca_len = 0;
@@ -784,7 +794,6 @@ int main(int argc, char** argv) {
   }
   ca_bundle.resize(ca_len);
   if (std::fread(ca_bundle.data(), 1, ca_len, info) != ca_len) return 2;
-  std::fclose(info);
   const std::string ca_path = dir + "/ca.pem";
   {
     std::ofstream ca(ca_path);
