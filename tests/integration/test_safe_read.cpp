@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,16 +36,25 @@ ServerOptions plain_server() {
   return o;
 }
 
+// Each test reads object /obj of its own embedded server, with the small budgets above.
+class SafeRead : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    configure_engine_environment();
+    server_ = std::make_unique<EmbeddedServer>(plain_server());
+    std::string err;
+    ASSERT_TRUE(server_->start(&err)) << err;
+  }
+  std::string url() const { return server_->url("/obj"); }
+  std::unique_ptr<EmbeddedServer> server_;
+};
+
 bool right_bytes(uint64_t offset, const std::vector<uint8_t>& buf, size_t n) {
   return testserver::check_synthetic(kSeed, offset, buf.data(), n, nullptr);
 }
 
-TEST(SafeRead, ReadsTheWholeObjectAndStopsAtItsEnd) {
-  configure_engine_environment();
-  EmbeddedServer server(plain_server());
-  std::string err;
-  ASSERT_TRUE(server.start(&err)) << err;
-  Mapping m(server.url("/obj"));
+TEST_F(SafeRead, ReadsTheWholeObjectAndStopsAtItsEnd) {
+  Mapping m(url());
   ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
 
   // Nothing touched yet: the read fetches every page itself.
@@ -64,11 +74,7 @@ TEST(SafeRead, ReadsTheWholeObjectAndStopsAtItsEnd) {
   EXPECT_TRUE(testserver::check_synthetic(kSeed, 123457, mid.data(), 3000, nullptr));
 }
 
-TEST(SafeRead, AnAddressOutsideAnyMappingIsEinval) {
-  configure_engine_environment();
-  EmbeddedServer server(plain_server());
-  std::string err;
-  ASSERT_TRUE(server.start(&err)) << err;
+TEST_F(SafeRead, AnAddressOutsideAnyMappingIsEinval) {
   std::vector<uint8_t> buf(4096);
   errno = 0;
   EXPECT_EQ(mmapurl_read(buf.data(), buf.data(), 16), -1);
@@ -79,7 +85,7 @@ TEST(SafeRead, AnAddressOutsideAnyMappingIsEinval) {
 
   const void* gone = nullptr;
   {
-    Mapping m(server.url("/obj"));
+    Mapping m(url());
     ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
     gone = m.data();
     // A length that wraps the address space is refused, not wrapped.
@@ -92,12 +98,8 @@ TEST(SafeRead, AnAddressOutsideAnyMappingIsEinval) {
   EXPECT_EQ(errno, EINVAL);
 }
 
-TEST(SafeRead, AFailedPageInTheMiddleEndsTheReadThenIsEio) {
-  configure_engine_environment();
-  EmbeddedServer server(plain_server());
-  std::string err;
-  ASSERT_TRUE(server.start(&err)) << err;
-  Mapping m(server.url("/obj"));
+TEST_F(SafeRead, AFailedPageInTheMiddleEndsTheReadThenIsEio) {
+  Mapping m(url());
   ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
   ASSERT_EQ(m.advise(0, m.size(), Advice::kRandom), 0);
 
@@ -105,7 +107,7 @@ TEST(SafeRead, AFailedPageInTheMiddleEndsTheReadThenIsEio) {
   constexpr size_t kFirst = 120, kGood = 8, kAsked = 16;
   std::vector<uint8_t> buf(kAsked * kPage);
   ASSERT_EQ(m.read(kFirst * kPage, buf.data(), kGood * kPage), static_cast<ssize_t>(kGood * kPage));
-  server.set_fault(Fault::kStatus500, -1, "/obj");
+  server_->set_fault(Fault::kStatus500, -1, "/obj");
 
   // What lies before the failed page is returned; the read stops there without a signal.
   const auto t0 = std::chrono::steady_clock::now();
@@ -117,7 +119,7 @@ TEST(SafeRead, AFailedPageInTheMiddleEndsTheReadThenIsEio) {
   EXPECT_EQ(m.read((kFirst + kGood) * kPage, buf.data(), kPage), -1);
   EXPECT_EQ(errno, EIO);
   EXPECT_LT(seconds_since(t0), 10.0) << "bounded by the retry budget";
-  server.clear_faults();
+  server_->clear_faults();
 
   // The failure is the page's, as a touch sees it: SIGBUS there, and it stays failed.
   PageScan touched = scan_pages(m.data(), m.size(), kSeed, kFirst + kGood, 1);
@@ -129,12 +131,8 @@ TEST(SafeRead, AFailedPageInTheMiddleEndsTheReadThenIsEio) {
   EXPECT_TRUE(right_bytes(200 * kPage, later, later.size()));
 }
 
-TEST(SafeRead, ManyThreadsReadOneMappingAtOnce) {
-  configure_engine_environment();
-  EmbeddedServer server(plain_server());
-  std::string err;
-  ASSERT_TRUE(server.start(&err)) << err;
-  Mapping m(server.url("/obj"));
+TEST_F(SafeRead, ManyThreadsReadOneMappingAtOnce) {
+  Mapping m(url());
   ASSERT_TRUE(m.ok()) << m.error_string() << ": " << mmapurl_last_error_message();
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
