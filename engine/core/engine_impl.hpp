@@ -81,6 +81,8 @@ class EngineImpl {
   // A held-back readahead marker page goes into the mapping; false if the kernel refused it
   // (the page is then kAbsent again).
   bool fill_marker(Mapping& m, uint64_t page);
+  // Fetches owning a page of [first, end) become demand, and fill what they hold back now.
+  void hurry_fetches(Mapping& m, uint64_t first, uint64_t end);
   void plan_and_schedule(Mapping& m, uint64_t page, uint64_t stream, control::FaultKind kind);
   void schedule_range(Mapping& m, const control::FetchRange& range);
   // Starts (or restarts) a GET of the fetch's part; a staging buffer the kernel refuses fails

@@ -167,15 +167,7 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
       m->waiters.emplace(page, now);
       m->counters.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
       totals.prefetch_hits.fetch_add(1, std::memory_order_relaxed);
-      for (const auto& f : m->fetches) {
-        if (f->owns(page)) {
-          f->demand = true;
-          m->pool->promote(f->exchange);
-          // Its bytes may be here already, waiting for a batch to fill up.
-          on_fetch_progress(f, f->received);
-          break;
-        }
-      }
+      hurry_fetches(*m, page, page + 1);
       plan_and_schedule(*m, page, stream, FaultKind::kInFlight);
       return;
     }
@@ -187,6 +179,21 @@ void EngineImpl::on_fault(const uffd_msg& msg) {
       }
       plan_and_schedule(*m, page, stream, FaultKind::kMissing);
       return;
+  }
+}
+
+// The fetches that own a page of [first, end) now have a thread waiting: ahead in their pool's
+// queue, and the bytes they hold back for a fill batch are filled at once.
+void EngineImpl::hurry_fetches(Mapping& m, uint64_t first, uint64_t end) {
+  for (const auto& f : m.fetches) {
+    const uint64_t stop = std::min(end, f->first_page + f->page_count);
+    for (uint64_t p = std::max(first, f->first_page); p < stop; ++p) {
+      if (!f->owns(p)) continue;
+      f->demand = true;
+      m.pool->promote(f->exchange);
+      on_fetch_progress(f, f->received);
+      break;
+    }
   }
 }
 

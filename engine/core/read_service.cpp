@@ -80,16 +80,7 @@ void EngineImpl::prepare_read(uint64_t addr, uint64_t len, uint64_t stream,
   for (uint64_t p = first; p < end; ++p) {
     if (m->pages.get(p) == PageState::kInFlight) m->waiters.emplace(p, now);
   }
-  for (const auto& f : m->fetches) {
-    const uint64_t f_end = f->first_page + f->page_count;
-    if (f->demand || f_end <= first || f->first_page >= end) continue;
-    for (uint64_t p = std::max(first, f->first_page); p < std::min(end, f_end); ++p) {
-      if (!f->owns(p)) continue;
-      f->demand = true;
-      m->pool->promote(f->exchange);
-      break;
-    }
-  }
+  hurry_fetches(*m, first, end);
   m->read_watches.push_back(std::move(watch));
   settle_reads(*m);
 }
