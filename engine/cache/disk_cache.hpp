@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "base/page_size.hpp"
 #include "cache/cache_directory.hpp"
 #include "control/page_bitmap.hpp"
 
@@ -20,7 +21,7 @@ namespace mmapurl::cache {
 
 class DiskCache {
  public:
-  static constexpr uint64_t kPageSize = 4096;
+  static constexpr uint64_t kPageSize = base::kPageSize;
 
   // A cache file for `pages` pages in `dir` (or this user's subdirectory of it); nullptr and
   // `error` set when it cannot be made or the directory is refused.

@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "source/s3/sha256_hmac.hpp"  // a pure digest helper; SigV4 is its first user
+#include "base/sha256_hmac.hpp"  // a pure digest helper; SigV4 is its first user
 
 namespace mmapurl::cache {
 
@@ -15,7 +15,7 @@ constexpr size_t kDigits = 32;
 }  // namespace
 
 std::string kept_cache_file_name(const std::string& name) {
-  return std::string(kPrefix) + s3::sha256_hex(name).substr(0, kDigits) + std::string(kSuffix);
+  return std::string(kPrefix) + base::sha256_hex(name).substr(0, kDigits) + std::string(kSuffix);
 }
 
 std::string kept_cache_record_name(const std::string& file_name) { return file_name + ".held"; }

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "base/page_size.hpp"
+
 namespace mmapurl::control {
 
 uint64_t part_pages_for(uint64_t range_pages, bool demand, const PartSizing& sizing) {
@@ -14,7 +16,7 @@ uint64_t part_pages_for(uint64_t range_pages, bool demand, const PartSizing& siz
 }
 
 uint64_t readahead_window_cap_bytes(uint64_t memory_limit, uint64_t max_readahead_bytes) {
-  constexpr uint64_t kPage = 4096;
+  constexpr uint64_t kPage = base::kPageSize;
   const uint64_t cap = std::min(memory_limit / 4, max_readahead_bytes) / kPage * kPage;
   return std::max(cap, kPage);
 }

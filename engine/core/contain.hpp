@@ -7,9 +7,11 @@
 #include <new>
 #include <string>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace mmapurl::core {
+
+using base::LogLevel;  // every job of the engine logs through base/log.hpp
 
 struct Contained {
   const char* why;

@@ -4,7 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/engine_impl.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace mmapurl::core {
 
@@ -27,7 +27,7 @@ void EngineImpl::reclaim_idle(Clock::time_point now) {
   const auto idle_time = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(config.idle_release_s));
   std::unordered_set<const net::ConnectionPool*> in_use;
-  for (const auto& [id, m] : mappings) in_use.insert(m->pool);
+  for (const auto& [id, m] : registry.all()) in_use.insert(m->pool);
   for (auto it = pools.begin(); it != pools.end();) {
     net::ConnectionPool* pool = it->second.get();
     if (in_use.count(pool) || !pool->idle()) {
@@ -44,8 +44,8 @@ void EngineImpl::reclaim_idle(Clock::time_point now) {
     }
     ++it;
   }
-  if (spare_bytes > 0 && now - last_buffer_taken >= idle_time) {
-    trim_spare_buffers(spare_bytes);
+  if (staging.spare_bytes() > 0 && now - staging.last_taken() >= idle_time) {
+    staging.trim(staging.spare_bytes());
   }
 }
 

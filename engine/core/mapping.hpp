@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/page_size.hpp"
 #include "cache/disk_cache.hpp"
 #include "control/page_state_table.hpp"
 #include "control/prefetch_planner.hpp"
@@ -23,13 +24,12 @@
 namespace mmapurl::core {
 
 using Clock = std::chrono::steady_clock;
-constexpr uint64_t kPageSize = 4096;
+using base::kPageSize;
 
 struct Counters {
   std::atomic<uint64_t> faults{0}, bytes_fetched{0}, requests{0}, retries{0}, prefetch_hits{0},
       evictions{0}, resident_bytes{0}, in_flight_bytes{0}, failed_pages{0},
-      max_requests_in_flight{0}, connections{0}, staging_buffers_mapped{0},
-      cache_filled_pages{0};
+      max_requests_in_flight{0}, connections{0}, staging_buffers_mapped{0}, cache_filled_pages{0};
   std::atomic<uint64_t> latency[32] = {};
   void record_latency(Clock::duration d);
 };
@@ -66,7 +66,7 @@ struct Mapping {
   net::ConnectionPool* pool = nullptr;
   control::PageStateTable pages;
   control::PrefetchPlanner planner;
-  std::map<uint64_t, Clock::time_point> waiters;  // faulted pages not yet filled
+  std::map<uint64_t, Clock::time_point> waiters;                     // faulted pages not yet filled
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> markers;  // held-back marker pages
   std::unordered_set<std::shared_ptr<Fetch>> fetches;
   std::vector<std::shared_ptr<ReadWatch>> read_watches;  // mmapurl_read calls waiting
@@ -83,28 +83,36 @@ struct Mapping {
       : pages(pages_count), planner(pages_count, planner_config) {}
 };
 
+enum class FetchPurpose {
+  kDemand,      // a thread faulted (or a read waits) on its first page
+  kReadahead,   // pages the planner expects a reader to want next
+  kBackground,  // MMAPURL_CACHE_PREFETCH=whole: the object into the disk cache, from its start
+};
+
 struct Fetch {
   uint64_t mapping_id = 0;
+  FetchPurpose purpose = FetchPurpose::kReadahead;
   uint64_t first_page = 0;
   uint64_t page_count = 0;
-  uint64_t copied_pages = 0;    // filled (or held as marker) so far, from the start
+  uint64_t copied_pages = 0;       // filled (or held as marker) so far, from the start
   uint64_t request_from_page = 0;  // where the current attempt's body starts
   uint64_t received = 0;           // body bytes of the current attempt so far
   uint64_t marker_page = control::FetchRange::kNoMarker;
-  bool demand = false;
-  // A background GET of the cache prefetch: its bytes go to the disk cache only (its pages stay
-  // kAbsent in the table, and a fault on one of them fetches or reads the cache as usual).
-  bool to_cache = false;
-  // A background GET the reader's own plan ran into ("adopted"): the runs of its part it adopted,
-  // [first, end) in the order adopted, are its to fill into the mapping as they arrive (or to
-  // fail), as every page of its part is a reader's fetch's, so a scan never downloads twice what
-  // the background download brings anyway. Other kInFlight pages inside its part belong to other
-  // fetches. Empty: cache only.
+  // A thread waits on one of its pages: its request goes ahead of others in the pool's queue,
+  // and it fills at once what arrives. Set from the start for kDemand, later when a thread
+  // faults on a page a readahead or background fetch brings.
+  bool urgent = false;
+  // A background GET's bytes go to the disk cache only (its pages stay kAbsent in the table,
+  // and a fault on one of them fetches or reads the cache as usual), except the runs of its part
+  // a reader's plan ran into ("adopted"): [first, end) in the order adopted, its to fill into the
+  // mapping as they arrive (or to fail), so a scan never downloads twice what the background
+  // download brings anyway. Other kInFlight pages inside its part belong to other fetches.
   std::vector<std::pair<uint64_t, uint64_t>> adopted;
+  bool background() const { return purpose == FetchPurpose::kBackground; }
   // The page is this fetch's to fill: in its part, and adopted if it is a background GET.
   bool owns(uint64_t page) const {
     if (page < first_page || page >= first_page + page_count) return false;
-    if (!to_cache) return true;
+    if (!background()) return true;
     for (const auto& [first, end] : adopted) {
       if (page >= first && page < end) return true;
     }

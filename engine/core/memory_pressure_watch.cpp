@@ -12,7 +12,7 @@
 #include "control/cgroup_memory.hpp"
 #include "core/cgroup_memory_reader.hpp"
 #include "core/engine_impl.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace mmapurl::core {
 
@@ -21,7 +21,7 @@ constexpr auto kOomWatchTick = std::chrono::milliseconds(100);
 }  // namespace
 
 void EngineImpl::watch_tasks_waiting_on_memory() {
-  if (oom_watch_armed || !memory_limit.lowered() || oom_watch_given_up) return;
+  if (oom_watch_armed || !budget.lowered() || oom_watch_given_up) return;
   if (!oom_watch_timer) oom_watch_timer = std::make_unique<boost::asio::steady_timer>(*io);
   oom_watch_armed = true;
   oom_watch_timer->expires_after(kOomWatchTick);

@@ -29,7 +29,7 @@ constexpr int kMaxIdleRounds = 64;
 void EngineImpl::prepare_read(uint64_t addr, uint64_t len, uint64_t stream,
                               std::shared_ptr<ReadWatch> watch) {
   ReadReady answer;
-  Mapping* m = find_mapping(addr);
+  Mapping* m = registry.find(addr);
   if (!m) return watch->answer(answer);
   answer.mapped = true;
   if (addr >= m->base + m->size) {
@@ -37,7 +37,7 @@ void EngineImpl::prepare_read(uint64_t addr, uint64_t len, uint64_t stream,
     return watch->answer(answer);
   }
   const uint64_t round =
-      std::max<uint64_t>(std::min(kReadRoundBytes, memory_limit.limit() / 4), 16 * kPageSize);
+      std::max<uint64_t>(std::min(kReadRoundBytes, budget.limit() / 4), 16 * kPageSize);
   watch->addr = addr;
   watch->end_byte = std::min({addr + len, m->base + m->size, addr + round});
   watch->first_page = (addr - m->base) / kPageSize;

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "control/open_ahead.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace mmapurl::net {
 
@@ -188,7 +188,7 @@ void ConnectionPool::run_queued() {
         fastest_header_us_ = std::min(fastest_header_us_, header_us);
         ++answers_;
         if (!was_far && control::origin_shown_far(answers_, fastest_header_us_)) {
-          MMAPURL_LOG(core::LogLevel::kDebug,
+          MMAPURL_LOG(base::LogLevel::kDebug,
                       origin_.key() + " is far: the quickest of " + std::to_string(answers_) +
                           " answers took " + std::to_string(fastest_header_us_) +
                           " us, readahead may use " + std::to_string(max_connections_) +

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <optional>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "net/buffered_socket.hpp"
 #include "net/cloexec_connect.hpp"
 #include "net/tls_stream.hpp"
@@ -126,10 +126,10 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       try {
         exchange->on_complete(std::move(r));
       } catch (const std::exception& e) {
-        MMAPURL_LOG(core::LogLevel::kError,
+        MMAPURL_LOG(base::LogLevel::kError,
                     std::string("an exchange's handler threw: ") + e.what());
       } catch (...) {
-        MMAPURL_LOG(core::LogLevel::kError, "an exchange's handler threw");
+        MMAPURL_LOG(base::LogLevel::kError, "an exchange's handler threw");
       }
     }
     if (callback) callback(reusable && connected, header_us);

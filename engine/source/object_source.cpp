@@ -10,9 +10,11 @@ bool is_transient_status(unsigned status) {
          status == 504;
 }
 
-SourceVerdict ObjectSource::classify_status(const net::ResponseHead& head, const std::string&) const {
+SourceVerdict ObjectSource::classify_status(const net::ResponseHead& head,
+                                            const std::string&) const {
   unsigned s = head.status;
-  if (s == 404 || s == 410) return {SourceError::kNotFound, "not found (HTTP " + std::to_string(s) + ")"};
+  if (s == 404 || s == 410)
+    return {SourceError::kNotFound, "not found (HTTP " + std::to_string(s) + ")"};
   if (s == 401 || s == 403) {
     return {SourceError::kPermission, "permission denied (HTTP " + std::to_string(s) + ")"};
   }
@@ -28,7 +30,8 @@ SourceVerdict check_range_response(const net::ResponseHead& head, const ObjectId
   if (head.status == 200) {
     return {SourceError::kRangeIgnored, "server answered 200 (whole object) to a ranged GET"};
   }
-  if (head.status != 206) return {SourceError::kProtocol, "unexpected status " + std::to_string(head.status)};
+  if (head.status != 206)
+    return {SourceError::kProtocol, "unexpected status " + std::to_string(head.status)};
   const std::string* cr = head.find("content-range");
   if (!cr) return {SourceError::kProtocol, "206 without Content-Range"};
   auto range = parse_content_range(*cr);
@@ -102,7 +105,8 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
     }
     return {SourceError::kNoLength, "200 without Content-Length"};
   }
-  if (head.status != 206) return {SourceError::kProtocol, "unexpected status " + std::to_string(head.status)};
+  if (head.status != 206)
+    return {SourceError::kProtocol, "unexpected status " + std::to_string(head.status)};
   const std::string* cr = head.find("content-range");
   if (!cr) return {SourceError::kNoLength, "206 without Content-Range"};
   if (*cr == "bytes 0-0/0") {
@@ -112,10 +116,12 @@ SourceVerdict identity_from_probe(const net::ResponseHead& head, ObjectIdentity*
     return {};
   }
   auto range = parse_content_range(*cr);
-  if (!range || range->unsatisfied) return {SourceError::kProtocol, "malformed Content-Range: " + *cr};
+  if (!range || range->unsatisfied)
+    return {SourceError::kProtocol, "malformed Content-Range: " + *cr};
   if (!range->total) return {SourceError::kNoLength, "Content-Range without total size"};
   if (range->first != 0) return {SourceError::kProtocol, "Content-Range does not start at 0"};
-  if (head.content_encoding_set()) return {SourceError::kProtocol, "compressed body to a ranged GET"};
+  if (head.content_encoding_set())
+    return {SourceError::kProtocol, "compressed body to a ranged GET"};
   out->size = *range->total;
   return {};
 }
@@ -133,6 +139,12 @@ SourceVerdict judge_pinning(const ObjectIdentity& id, uint64_t probe_bytes, bool
     return {SourceError::kUnpinned, what + "; set MMAPURL_ALLOW_UNPINNED=1 to map it anyway"};
   }
   return {SourceError::kNone, "not pinned (MMAPURL_ALLOW_UNPINNED=1): " + what};
+}
+
+std::unique_ptr<ObjectSource> ObjectSource::redirected(const net::ResponseHead&, bool,
+                                                       std::string* why) const {
+  *why = describe() + ": bad or too many redirects";
+  return nullptr;
 }
 
 }  // namespace mmapurl::source

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -47,7 +48,8 @@ class ObjectSource {
   // The URL without its query string: safe for logs and error messages.
   virtual std::string describe() const = 0;
   // Classifies an error status (4xx/5xx) with its body (S3 error XML, ...).
-  virtual SourceVerdict classify_status(const net::ResponseHead& head, const std::string& body) const;
+  virtual SourceVerdict classify_status(const net::ResponseHead& head,
+                                        const std::string& body) const;
 
   // A request that learns the size when the first range was refused with 416 and no total
   // (S3 answers so for empty objects): a HEAD. Nothing if the source has none.
@@ -55,6 +57,12 @@ class ObjectSource {
   // An answer that tells the source to change itself (S3: the bucket's real region, from
   // x-amz-bucket-region on a 301/400). True if the request should be made again.
   virtual bool adapt_to(const net::ResponseHead&, const std::string& /*body*/) { return false; }
+  // The source a 3xx answer sends the reader to, or null with `*why` (the whole message) when it
+  // cannot be followed. Only HTTP sources follow Location; `allow_tls_downgrade` lets an https://
+  // source go to http:// (MMAPURL_ALLOW_TLS_DOWNGRADE).
+  virtual std::unique_ptr<ObjectSource> redirected(const net::ResponseHead& head,
+                                                   bool allow_tls_downgrade,
+                                                   std::string* why) const;
 
   const ObjectIdentity& identity() const { return identity_; }
   void set_identity(ObjectIdentity id) { identity_ = std::move(id); }

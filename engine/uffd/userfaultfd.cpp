@@ -7,12 +7,13 @@
 
 #include <cerrno>
 
+#include "base/page_size.hpp"
 #include "uffd/uffd_abi.hpp"
 
 namespace mmapurl::uffd {
 
 namespace {
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kPage = base::kPageSize;
 
 int open_raw(int flags, std::string* via) {
   int dev = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
@@ -48,8 +49,9 @@ bool Userfaultfd::open(int* err, std::string* why) {
   int probe = open_raw(O_CLOEXEC, &via);
   if (probe < 0) {
     *err = errno;
-    *why = "userfaultfd unavailable (needs /dev/userfaultfd access, CAP_SYS_PTRACE, or "
-           "vm.unprivileged_userfaultfd=1 / kernel >= 5.11 for user-mode-only)";
+    *why =
+        "userfaultfd unavailable (needs /dev/userfaultfd access, CAP_SYS_PTRACE, or "
+        "vm.unprivileged_userfaultfd=1 / kernel >= 5.11 for user-mode-only)";
     return false;
   }
   uffdio_api api{};
@@ -155,6 +157,12 @@ int Userfaultfd::poison(uint64_t dst, uint64_t len) {
     return e;
   }
   return 0;
+}
+
+long Userfaultfd::read_events(void* buf, uint64_t bytes, int* err) {
+  const ssize_t n = ::read(fd_, buf, bytes);
+  if (n < 0) *err = errno;
+  return static_cast<long>(n);
 }
 
 int Userfaultfd::wake(uint64_t dst, uint64_t len) {

@@ -41,6 +41,9 @@ class Userfaultfd {
            uint64_t* copied = nullptr);
   int poison(uint64_t dst, uint64_t len);  // 0 or errno; pages already present are skipped
   int wake(uint64_t dst, uint64_t len);
+  // One read(2) of queued events into `buf` (the descriptor never blocks): the bytes read, or -1
+  // with `*err` (EAGAIN: none queued; EINTR: task work ran, read again).
+  long read_events(void* buf, uint64_t bytes, int* err);
 
  private:
   int fd_ = -1;

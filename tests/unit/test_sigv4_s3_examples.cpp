@@ -2,12 +2,16 @@
 // Header: Transferring Payload in a Single Chunk"), signed with S3's default options.
 #include <gtest/gtest.h>
 
+#include "base/sha256_hmac.hpp"
 #include "source/s3/iso8601_time.hpp"
-#include "source/s3/sha256_hmac.hpp"
 #include "source/s3/sigv4_signer.hpp"
 #include "source/s3/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
+
+using base::kEmptyPayloadSha256;
+using base::sha256_hex;
+
 namespace {
 
 Credentials example_credentials() {

@@ -6,12 +6,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/sha256_hmac.hpp"
 #include "source/s3/iso8601_time.hpp"
 #include "source/s3/json_reader.hpp"
-#include "source/s3/sha256_hmac.hpp"
 #include "source/s3/sigv4_signer.hpp"
 
 namespace mmapurl::s3 {
+
+using base::sha256_hex;
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -1,6 +1,8 @@
 // HttpObjectSource: request building with snapshot conditions, and proxy selection.
 #include "source/http/http_object_source.hpp"
 
+#include "source/source_factory.hpp"
+
 namespace mmapurl::source {
 
 HttpObjectSource::HttpObjectSource(HttpUrl url, net::Origin origin)
@@ -28,6 +30,27 @@ std::string apply_proxy_environment(const HttpUrl& url, net::Origin* origin,
   origin->proxy_host = std::move(choice.host);
   origin->proxy_port = choice.port;
   return std::move(choice.error);
+}
+
+std::unique_ptr<ObjectSource> HttpObjectSource::redirected(const net::ResponseHead& head,
+                                                           bool allow_tls_downgrade,
+                                                           std::string* why) const {
+  const std::string* location = head.find("location");
+  std::optional<HttpUrl> next;
+  if (location) next = resolve_location(url_, *location);
+  if (!next) {
+    *why = describe() + ": bad or too many redirects";
+    return nullptr;
+  }
+  if (url_.tls && !next->tls && !allow_tls_downgrade) {
+    *why = describe() + ": refused a redirect from https:// to http:// (" + next->redacted() +
+           "); MMAPURL_ALLOW_TLS_DOWNGRADE=1 allows it";
+    return nullptr;
+  }
+  auto made = make_http_source(std::string(next->tls ? "https://" : "http://") +
+                               next->host_header() + next->target);
+  if (!made.source) *why = "redirect to an unusable URL: " + made.message;
+  return std::move(made.source);
 }
 
 }  // namespace mmapurl::source

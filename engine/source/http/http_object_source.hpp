@@ -14,6 +14,11 @@ class HttpObjectSource : public ObjectSource {
   const net::Origin& origin() const override { return origin_; }
   net::RequestSpec range_request(uint64_t first, uint64_t last, bool pinned) override;
   std::string describe() const override { return url_.redacted(); }
+  // Follows Location (absolute or relative); never from https:// down to http:// unless allowed:
+  // every range would travel in clear, and the ETag and Content-Range checks that pin the
+  // snapshot could be forged on the way.
+  std::unique_ptr<ObjectSource> redirected(const net::ResponseHead& head, bool allow_tls_downgrade,
+                                           std::string* why) const override;
   const HttpUrl& url() const { return url_; }
 
  private:

@@ -5,10 +5,13 @@
 #include <map>
 #include <thread>
 
+#include "base/sha256_hmac.hpp"
 #include "source/s3/credential_provider_io.hpp"
-#include "source/s3/sha256_hmac.hpp"
 
 namespace mmapurl::s3 {
+
+using base::sha256_hex;
+
 namespace {
 
 constexpr std::chrono::seconds kRefreshMargin{300};

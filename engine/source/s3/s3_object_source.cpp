@@ -4,14 +4,14 @@
 
 #include <cstdlib>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "mmapurl.h"
 #include "source/http/http_object_source.hpp"
 #include "source/s3/aws_config_files.hpp"
 #include "source/s3/aws_responses.hpp"
 #include "source/s3/bucket_region_cache.hpp"
 #include "source/s3/redact.hpp"
-#include "source/s3/sha256_hmac.hpp"
+#include "base/sha256_hmac.hpp"
 #include "source/s3/sigv4_signer.hpp"
 #include "source/s3/uri_encoding.hpp"
 
@@ -85,13 +85,13 @@ net::RequestSpec S3ObjectSource::object_request(const std::string& method,
   signing.query = query;
   signing.headers.emplace_back("Host", endpoint_.host_header);
   for (const auto& h : r.headers) signing.headers.emplace_back(h.name, h.value);
-  signing.payload_hash = std::string(s3::kEmptyPayloadSha256);
+  signing.payload_hash = std::string(base::kEmptyPayloadSha256);
   s3::SigningScope scope{endpoint_.region, "s3", std::chrono::system_clock::now()};
   s3::Credentials creds = credentials_->current();
   auto signed_request = s3::sign_request(signing, creds, scope);
   if (!signed_request) {
     // OpenSSL failed (out of memory): unsigned, S3 will refuse it and the engine retries.
-    MMAPURL_LOG(core::LogLevel::kError, "SigV4 signing failed for " + describe());
+    MMAPURL_LOG(base::LogLevel::kError, "SigV4 signing failed for " + describe());
     return r;
   }
   for (auto& [name, value] : signed_request->headers_to_add) {
@@ -121,7 +121,7 @@ SourceVerdict S3ObjectSource::classify_status(const net::ResponseHead& head,
                                               const std::string& body) const {
   auto error = s3::parse_aws_error(body);
   if (!error) return ObjectSource::classify_status(head, body);
-  MMAPURL_LOG(core::LogLevel::kDebug,
+  MMAPURL_LOG(base::LogLevel::kDebug,
               describe() + ": HTTP " + std::to_string(head.status) + " S3 " + error->code + ": " +
                   s3::redact(error->message) +
                   (error->request_id.empty() ? "" : " (request id " + error->request_id + ")"));
@@ -177,7 +177,7 @@ bool S3ObjectSource::adapt_to(const net::ResponseHead& head, const std::string& 
   next.region = region;
   auto resolved = s3::resolve_endpoint(location_.bucket, location_.key, next);
   if (!resolved.endpoint) return false;
-  MMAPURL_LOG(core::LogLevel::kInfo,
+  MMAPURL_LOG(base::LogLevel::kInfo,
               "bucket " + location_.bucket + " is in region " + region + ", not " +
                   endpoint_.region +
                   (settings_.region_configured ? " (the configured region)" : ""));
@@ -218,7 +218,7 @@ SourceOrError make_s3_object_source(const std::string& url) {
                     s3::redact(lookup.error) + " (set AWS_NO_SIGN_REQUEST=true for public objects)";
       return out;
     }
-    MMAPURL_LOG(core::LogLevel::kDebug, "s3 credentials from " + lookup.credentials->provider());
+    MMAPURL_LOG(base::LogLevel::kDebug, "s3 credentials from " + lookup.credentials->provider());
     credentials = std::move(lookup.credentials);
   }
   out.source =

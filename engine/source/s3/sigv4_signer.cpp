@@ -7,10 +7,17 @@
 #include <algorithm>
 #include <map>
 
-#include "source/s3/sha256_hmac.hpp"
+#include "base/sha256_hmac.hpp"
 #include "source/s3/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
+
+using base::hmac_sha256;
+using base::kEmptyPayloadSha256;
+using base::sha256_hex;
+using base::Sha256Digest;
+using base::to_hex;
+
 namespace {
 
 std::string to_lower(std::string_view text) {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace mmapurl::core {
+namespace mmapurl::base {
 
 // kTimeline: MMAPURL_LOG=debug lines written on every fault's path (each planned range, each
 // finished GET), and only to a MMAPURL_LOG_FILE. Lines for stderr go through a bounded queue
@@ -16,9 +16,9 @@ void log_init(const std::string& level, const std::string& file);
 bool log_enabled(LogLevel level);
 void log_line(LogLevel level, const std::string& message);
 
-}  // namespace mmapurl::core
+}  // namespace mmapurl::base
 
-#define MMAPURL_LOG(level, expr)                                                   \
-  do {                                                                             \
-    if (::mmapurl::core::log_enabled(level)) ::mmapurl::core::log_line(level, expr); \
+#define MMAPURL_LOG(level, expr)                                                     \
+  do {                                                                               \
+    if (::mmapurl::base::log_enabled(level)) ::mmapurl::base::log_line(level, expr); \
   } while (0)

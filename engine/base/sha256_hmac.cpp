@@ -1,11 +1,11 @@
 // SHA-256 and HMAC-SHA256 via OpenSSL's one-shot EVP_Digest and HMAC() calls.
 // One-shot calls keep no state between requests, so the signer is safe on any thread.
-#include "source/s3/sha256_hmac.hpp"
+#include "base/sha256_hmac.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-namespace mmapurl::s3 {
+namespace mmapurl::base {
 
 std::optional<Sha256Digest> sha256(std::string_view data) {
   Sha256Digest out{};
@@ -43,4 +43,4 @@ std::string sha256_hex(std::string_view data) {
   return digest ? to_hex(*digest) : std::string();
 }
 
-}  // namespace mmapurl::s3
+}  // namespace mmapurl::base

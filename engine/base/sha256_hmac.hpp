@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace mmapurl::s3 {
+namespace mmapurl::base {
 
 using Sha256Digest = std::array<uint8_t, 32>;
 
@@ -25,4 +25,4 @@ std::string sha256_hex(std::string_view data);
 inline constexpr std::string_view kEmptyPayloadSha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-}  // namespace mmapurl::s3
+}  // namespace mmapurl::base

@@ -1,7 +1,7 @@
 // Engine log implementation: one line per write(2), level-prefixed, timestamped. Lines for a
 // log file are written by the thread that logs; lines for stderr go through a queue to a writer
 // thread of their own (see StderrWriter).
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,7 +17,7 @@
 #include <mutex>
 #include <thread>
 
-namespace mmapurl::core {
+namespace mmapurl::base {
 
 namespace {
 std::atomic<int> g_level{0};
@@ -154,4 +154,4 @@ void log_line(LogLevel level, const std::string& message) {
   (void)ignored;
 }
 
-}  // namespace mmapurl::core
+}  // namespace mmapurl::base
