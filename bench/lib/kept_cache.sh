@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# bench/run.sh kept-cache [BUILD_DIR] [--runs N] [--no-build]     env: SIZE_MB (512), OUT, WORK
+#
 # MMAPURL_CACHE_KEEP=1, a program's first run against its next ones: a SIZE_MB (default 512)
 # random object behind one nginx, S3-like (mmapurl-shaper: 20 ms round trip, 50 MB/s per
 # connection). In each round, each uffd-bench run a process of its own, every byte verified:
@@ -8,15 +10,36 @@
 #   next     2000 random pages, a new process: from the kept file
 # and, for "download the object first", curl of the whole object through the shaper into a
 # local file, then `cat` of that file (its next runs).
-#   bench/run-kept-cache.sh BUILD [ROUNDS]
-# One line per run: round case scenario seconds MB/s p50_us p99_us requests verified.
+# One line per run, printed and written to bench/results/kept-cache-DATE.txt (OUT): round case
+# scenario seconds MB/s p50_us p99_us requests verified. 3 rounds (--runs) by default, about
+# 3 minutes each at 512 MiB (the uncached random reads take 40 s).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-B=$1 R=${2:-3}
+cd "$here/../.."
+source "$here/common.sh"
+B=build R=3
+while (($#)); do
+  case $1 in
+    --runs) R=${2:?}; shift ;;
+    --no-build) NO_BUILD=1 ;;
+    -*) die "kept-cache: unknown option $1 (bench/run.sh kept-cache --help)" ;;
+    *) if [[ $1 =~ ^[0-9]+$ ]]; then R=$1; else B=$1; fi ;;  # the old BUILD [ROUNDS] too
+  esac
+  shift
+done
+B=$(from_caller "$B")
+[[ -n ${OUT:-} ]] && OUT=$(from_caller "$OUT")
+bench_build "$B" uffd-bench mmapurl-shaper
+B=$(cd "$B" && pwd)
+results=${OUT:-bench/results/kept-cache-$(date +%Y%m%d-%H%M%S).txt}
+mkdir -p "$(dirname "$results")"
+exec > >(tee "$results")
 work=${WORK:-/tmp/mmapurl-kept-cache}
 size_mb=${SIZE_MB:-512}
 mkdir -p "$work"
 source "$here/serve_random_object.sh"
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+trap 'exit 143' TERM INT
 source "$here/warm_up.sh"
 source "$here/start_s3like_shaper.sh" "$B"
 url=https://127.0.0.1:$shaper_port/obj
@@ -54,4 +77,4 @@ for r in $(seq "$R"); do
 done
 rm -f "$work/local"
 kill "$shaper_pid" "$nginx_pid"
-wait 2>/dev/null
+wait "$shaper_pid" "$nginx_pid" 2>/dev/null

@@ -1,19 +1,39 @@
 #!/usr/bin/env bash
+# bench/run.sh loaded-latency [BUILD_DIR] [--runs N] [--size MB] [--out FILE] [--no-build]     env: SIZE_MB (1024), RUNS (3), OUT
+#
 # What a demand request meets while the whole-object download loads the server and the shaper, with
 # nginx on one worker (the benchmarks' setting until 2026-12-05) and on Debian's default
 # (`worker_processes auto`: one per CPU), alternated RUNS times:
 # - during a `-cache` S3-like scan (uffd-bench, MMAPURL_CACHE_PREFETCH=whole, 24 connections),
-#   bench/loaded_latency/prober.py times keep-alive 8 KiB GETs through the shaper and straight to
+#   bench/lib/loaded_latency_prober.py times keep-alive 8 KiB GETs through the shaper and straight to
 #   nginx; only the GETs answered while the scan ran count;
 # - then 2000 random 4 KiB reads with the same settings: p99 of the reads, and the times of the
 #   reads that waited for the network (over 5 ms).
-#   bench/run-loaded-latency.sh [BUILD_DIR]    env: SIZE_MB (1024), RUNS (3), OUT
+# JSON lines to bench/results/loaded-latency-DATE.jsonl (OUT), each also printed. BUILD_DIR
+# defaults to build. About 2 minutes per run at 1 GiB.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source bench/bench_setup.sh "${1:-build-perf}" loaded-latency 3 uffd-bench mmapurl-shaper
-source bench/serve_random_object.sh
-source bench/warm_up.sh
-source bench/start_s3like_shaper.sh "$build"
+cd "$(dirname "$0")/../.."
+source bench/lib/common.sh
+build=build
+while (($#)); do
+  a=$1
+  case $a in
+    --runs) RUNS=${2:?}; shift ;;
+    --size) SIZE_MB=${2:?}; shift ;;
+    --out) OUT=${2:?}; shift ;;
+    --no-build) NO_BUILD=1 ;;
+    -*) die "loaded-latency: unknown option $a (bench/run.sh loaded-latency --help)" ;;
+    *) build=$a ;;
+  esac
+  shift
+done
+build=$(from_caller "$build")
+[[ -n ${OUT:-} ]] && OUT=$(from_caller "$OUT")
+bench_build "$build" uffd-bench mmapurl-shaper
+bench_setup loaded-latency 3
+source bench/lib/serve_random_object.sh
+source bench/lib/warm_up.sh
+source bench/lib/start_s3like_shaper.sh "$build"
 cp "$work/nginx.conf" "$work/nginx-1.conf"
 sed 's/worker_processes 1; daemon off; master_process off;/user root; worker_processes auto; daemon off; master_process on;/' \
   "$work/nginx-1.conf" > "$work/nginx-auto.conf"
@@ -29,9 +49,9 @@ measure() {  # $1 workers, $2 run
   nginx_with "$1"
   rm -rf "$work/cache" && mkdir -p "$work/cache"
   warm_up "$work/www/obj"
-  bench/loaded_latency/prober.py 127.0.0.1 "$shaper_port" "$work/cert.pem" 7 0.01 "$work/shaped.txt" &
+  bench/lib/loaded_latency_prober.py 127.0.0.1 "$shaper_port" "$work/cert.pem" 7 0.01 "$work/shaped.txt" &
   local p1=$!
-  bench/loaded_latency/prober.py 127.0.0.1 "$port" "$work/cert.pem" 7 0.002 "$work/direct.txt" &
+  bench/lib/loaded_latency_prober.py 127.0.0.1 "$port" "$work/cert.pem" 7 0.002 "$work/direct.txt" &
   local p2=$!
   sleep 1
   env "${bench_env[@]}" MMAPURL_LOG=info "$build/tools/uffd-bench" "https://127.0.0.1:$shaper_port/obj" \

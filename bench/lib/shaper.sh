@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
+# bench/run.sh shaper [BUILD_DIR] [--runs N] [--size MB] [--out FILE] [--no-build]     env: SIZE_MB (1024), RUNS (5), OUT
+#
 # The S3-like shaper (20 ms RTT, 50 MB/s per connection) in both of its ways, side by side: the
 # copying forwarder and --splice. Two shapers in front of one nginx object; every run scans the
 # object with uffd-bench and downloads it with curl through each, alternated, and records what
-# each shaper's process spent in CPU for it. JSON lines to $OUT, then a table.
-#   bench/run-shaper-ab.sh [BUILD_DIR]     env: SIZE_MB (1024), RUNS (5), OUT
+# each shaper's process spent in CPU for it. JSON lines to bench/results/shaper-ab-DATE.jsonl
+# (OUT), then a table. About 1 minute per run at 1 GiB.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source bench/bench_setup.sh "${1:-build}" shaper-ab 5 uffd-bench mmapurl-shaper
-source bench/serve_random_object.sh
-source bench/warm_up.sh
+cd "$(dirname "$0")/../.."
+source bench/lib/common.sh
+build=build
+while (($#)); do
+  a=$1
+  case $a in
+    --runs) RUNS=${2:?}; shift ;;
+    --size) SIZE_MB=${2:?}; shift ;;
+    --out) OUT=${2:?}; shift ;;
+    --no-build) NO_BUILD=1 ;;
+    -*) die "shaper: unknown option $a (bench/run.sh shaper --help)" ;;
+    *) build=$a ;;
+  esac
+  shift
+done
+build=$(from_caller "$build")
+[[ -n ${OUT:-} ]] && OUT=$(from_caller "$OUT")
+bench_build "$build" uffd-bench mmapurl-shaper
+bench_setup shaper-ab 5
+source bench/lib/serve_random_object.sh
+source bench/lib/warm_up.sh
 declare -A shaper_port shaper_pid
 for way in copy splice; do
   flags=(--rtt-ms 20 --conn-mbps 50 --handshake-rtt)

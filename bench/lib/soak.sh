@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
+# bench/run.sh soak [BUILD_DIR] [--seconds N] [--no-build]
+#
 # The one-hour soak (issue 29, long-running services): mmapurl-soak's mixed workload against the
-# embedded HTTPS server, then a chart of RSS, heap, descriptors and throughput over time.
-#   bash bench/soak/run-soak.sh [BUILD_DIR]
+# embedded HTTPS server, then a chart of RSS, heap, descriptors and throughput over time
+# (bench/soak/plot_soak.py). --seconds sets SECONDS_TOTAL.
 # SECONDS_TOTAL (3600), INTERVAL (10), THREADS (8), ORIGINS (1: one server; N: N loopback
 # addresses taking turns, servers closing connections idle KEEPALIVE_MS, default 5000), and
 # SOAK_ARGS (more mmapurl-soak options) change the run. Writes bench/soak/results/soak-DATE.csv,
 # .log and .png; the exit status is mmapurl-soak's (0: bytes right, growth within its bounds).
 set -u
 cd "$(dirname "$0")/../.."
-build=${1:-build}
-[[ -f $build/CMakeCache.txt ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j2 --target mmapurl-soak > /dev/null || exit 2
+source bench/lib/common.sh
+build=build
+while (($#)); do
+  case $1 in
+    --seconds) SECONDS_TOTAL=${2:?}; shift ;;
+    --no-build) NO_BUILD=1 ;;
+    -*) die "soak: unknown option $1 (bench/run.sh soak --help)" ;;
+    *) build=$1 ;;
+  esac
+  shift
+done
+build=$(from_caller "$build")
+bench_build "$build" mmapurl-soak
 seconds=${SECONDS_TOTAL:-3600}
 origins=${ORIGINS:-1}
 stamp=$(date +%Y%m%d-%H%M%S)

@@ -1,29 +1,81 @@
 #!/usr/bin/env bash
+# bench/run.sh peers [--size MB] [--runs N] [--profiles "none s3like"] [--contenders REGEX]
+#                    [--timeout S] [--build-dir DIR] [--out FILE] [--no-install] [--list]
+#
 # Peer benchmark, one command: mmapurl side by side with what users would pick instead (curl
 # download, s3fs, rclone mount, httpdirfs), all reading the same random object from the same
 # nginx (HTTPS) and s3rver (S3 API), shaped by the same mmapurl-shaper. See bench/peers/README.md.
-#   sudo bench/run-peer-bench.sh
-#   env: SIZE_MB (1024), RUNS (3), RANDOM_READS (2000), THREADS (8), PROFILES ("none s3like"),
-#        CONTENDERS (regex over contender names, default all), TIMEOUT (s per measurement, 600),
-#        BUILD_DIR (build-peers), OUT (bench/peers/results/peers-DATE.jsonl), NO_INSTALL=1,
-#        MARKDOWN (bench/peers/RESULTS.md), CHART (bench/peers/chart.png),
-#        WARM_MEMORY_MB (bench/warm_up.sh; default SIZE_MB + 512, 0: off)
+# As root (FUSE mounts; installs what it lacks with apt-get and npm unless --no-install). The full
+# run (1 GiB, 3 runs, every contender, both profiles) takes about 2 hours; --list prints the
+# contenders and exits.
+# Options set, and the environment may set instead: SIZE_MB (1024), RUNS (3), RANDOM_READS (2000),
+# THREADS (8), PROFILES ("none s3like"), CONTENDERS (regex over contender names, default all),
+# TIMEOUT (s per measurement, 600), BUILD_DIR (build-peers, configured Release if new),
+# OUT (bench/peers/results/peers-DATE.jsonl), NO_INSTALL=1, MARKDOWN (bench/peers/RESULTS.md) and
+# CHART (bench/peers/chart.png): the table and chart bench/peers/summarize.py makes at the end,
+# WARM_MEMORY_MB (bench/lib/warm_up.sh; default SIZE_MB + 512, 0: off).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$PWD
+source bench/lib/common.sh
+list_only=""
+while (($#)); do
+  case $1 in
+    --size) SIZE_MB=${2:?}; shift ;;
+    --runs) RUNS=${2:?}; shift ;;
+    --profiles) PROFILES=${2:?}; shift ;;
+    --contenders) CONTENDERS=${2:?}; shift ;;
+    --timeout) TIMEOUT=${2:?}; shift ;;
+    --build-dir) BUILD_DIR=${2:?}; shift ;;
+    --out) OUT=${2:?}; shift ;;
+    --no-install) NO_INSTALL=1 ;;
+    --list) list_only=1 ;;
+    *) die "peers: unknown argument $1 (bench/run.sh peers --help)" ;;
+  esac
+  shift
+done
+[[ -n ${BUILD_DIR:-} ]] && BUILD_DIR=$(from_caller "$BUILD_DIR")
+[[ -n ${OUT:-} ]] && OUT=$(from_caller "$OUT")
 size_mb=${SIZE_MB:-1024}
 runs=${RUNS:-3}
 random_reads=${RANDOM_READS:-2000}
 threads=${THREADS:-8}
 profiles=${PROFILES:-none s3like}
+for p in $profiles; do [[ $p == none || $p == s3like ]] || die "peers: unknown profile $p"; done
 only=${CONTENDERS:-.}
 timeout_s=${TIMEOUT:-600}
 build=${BUILD_DIR:-$repo/build-peers}
 stamp=$(date +%Y%m%d-%H%M%S)
 out=${OUT:-$repo/bench/peers/results/peers-$stamp.jsonl}
-command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\"${CONTENDERS:+ CONTENDERS=\"$only\"}${WARM_MEMORY_MB:+ WARM_MEMORY_MB=$WARM_MEMORY_MB} bench/run-peer-bench.sh"
+command_line="SIZE_MB=$size_mb RUNS=$runs RANDOM_READS=$random_reads THREADS=$threads TIMEOUT=$timeout_s PROFILES=\"$profiles\"${CONTENDERS:+ CONTENDERS=\"$only\"}${WARM_MEMORY_MB:+ WARM_MEMORY_MB=$WARM_MEMORY_MB} bench/run.sh peers"
+# Contenders: name -> settings (what the table names) and how it runs.
+contenders=(curl-https curl-s3 curl-https-x16 mmapurl-https mmapurl-s3 mmapurl-https-cache mmapurl-s3-cache s3fs
+            s3fs-tuned rclone-off rclone-full rclone-full-tuned httpdirfs httpdirfs-cache)
+declare -A settings=(
+  [curl-https]="curl -o /dev/null https://nginx/obj (download first; defaults)"
+  [curl-s3]="curl -o /dev/null http://s3rver/bench/obj (download first; defaults)"
+  [curl-https-x16]="16 curls at once, each -r one 16th of https://nginx/obj -o /dev/null (download first on 16 connections)"
+  [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 16 connections, 128M max readahead)"
+  [mmapurl-s3]="uffd-bench s3://bench/obj (defaults)"
+  [mmapurl-https-cache]="uffd-bench https://nginx/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
+  [mmapurl-s3-cache]="uffd-bench s3://bench/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
+  [s3fs]="s3fs -o url=,use_path_request_style (defaults)"
+  [s3fs-tuned]="s3fs + -o parallel_count=16,multipart_size=8,use_cache=DIR"
+  [rclone-off]="rclone mount --vfs-cache-mode off (defaults)"
+  [rclone-full]="rclone mount --vfs-cache-mode full"
+  [rclone-full-tuned]="rclone mount --vfs-cache-mode full --vfs-read-chunk-size 4M --buffer-size 64M --vfs-read-ahead 128M"
+  [httpdirfs]="httpdirfs --no-range-check --insecure-tls https://nginx/ (defaults, no cache)"
+  [httpdirfs-cache]="httpdirfs ... --cache (its disk cache, 8 MB download segments)"
+)
+selected=()
+for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
+if [[ -n $list_only ]]; then
+  for c in "${contenders[@]}"; do printf '%-20s %s\n' "$c" "${settings[$c]}"; done
+  exit 0
+fi
+((${#selected[@]})) || die "peers: no contender matches $only (bench/run.sh peers --list)"
 py=/usr/bin/python3
-source bench/warm_up.sh
+source bench/lib/warm_up.sh
 log() { echo "[peer-bench $(date +%T)] $*" >&2; }
 
 # --- 1. what the benchmark needs, from Debian and npm ----------------------------------------
@@ -42,9 +94,7 @@ if [[ -z "${NO_INSTALL:-}" ]]; then
   bash tests/fixtures/s3/install.sh
 fi
 # Always (incremental): a build left from an older checkout must not stand in for this one.
-log "building uffd-bench and mmapurl-shaper in $build"
-cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target uffd-bench mmapurl-shaper >/dev/null
+bench_build "$build" uffd-bench mmapurl-shaper
 bench_bin=$build/tools/uffd-bench
 shaper_bin=$build/tools/mmapurl-shaper
 
@@ -77,7 +127,7 @@ s3_port=$(free_port)
 # worker_processes auto (one per CPU) is Debian's packaged default. Until 2026-12-05 this ran one
 # worker, whose event loop kept a small GET waiting behind the whole-object download's writes: an
 # 8 KiB GET through the shaper during a `-cache` scan took p90 88-111 ms there against 25-61 ms
-# with auto (bench/run-loaded-latency.sh; bench/RESULTS.md).
+# with auto (bench/run.sh loaded-latency; bench/RESULTS.md).
 cat > "$work/nginx.conf" <<CONF
 user root; worker_processes auto; daemon off; master_process on; error_log $work/logs/error.log; pid $work/logs/pid;
 events { worker_connections 1024; }
@@ -110,7 +160,7 @@ chmod 600 "$work/s3fs.passwd"
 # --- 3. one measurement: network -> contender -> counters -------------------------------------
 # S3-like: every measurement gets its own mmapurl-shaper, so every contender sees the same network
 # and its network bytes are the shaper's count of what it forwarded down; it forwards with
-# splice(2), copying nothing in user space (bench/run-shaper-ab.sh: 0.4 CPU s less per GiB). Unshaped: contenders
+# splice(2), copying nothing in user space (bench/run.sh shaper: 0.4 CPU s less per GiB). Unshaped: contenders
 # connect straight to the server. Any proxy in that path, even one forwarding with splice(2),
 # took CPU from whoever it measured, and more from a client with more connections (bench/RESULTS.md).
 # The bytes are then loopback's own counter, both directions and TCP/IP headers included, and the
@@ -184,31 +234,12 @@ fuse_run() {
   wait "$dpid" 2>/dev/null || true
 }
 
-# Contenders: name -> settings (what the table names) and how it runs.
-contenders=(curl-https curl-s3 curl-https-x16 mmapurl-https mmapurl-s3 mmapurl-https-cache mmapurl-s3-cache s3fs
-            s3fs-tuned rclone-off rclone-full rclone-full-tuned httpdirfs httpdirfs-cache)
-declare -A settings=(
-  [curl-https]="curl -o /dev/null https://nginx/obj (download first; defaults)"
-  [curl-s3]="curl -o /dev/null http://s3rver/bench/obj (download first; defaults)"
-  [curl-https-x16]="16 curls at once, each -r one 16th of https://nginx/obj -o /dev/null (download first on 16 connections)"
-  [mmapurl-https]="uffd-bench https://nginx/obj (defaults: 16 connections, 128M max readahead)"
-  [mmapurl-s3]="uffd-bench s3://bench/obj (defaults)"
-  [mmapurl-https-cache]="uffd-bench https://nginx/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
-  [mmapurl-s3-cache]="uffd-bench s3://bench/obj + MMAPURL_CACHE_DIR=DIR MMAPURL_CACHE_PREFETCH=whole MMAPURL_CONNECTIONS=24"
-  [s3fs]="s3fs -o url=,use_path_request_style (defaults)"
-  [s3fs-tuned]="s3fs + -o parallel_count=16,multipart_size=8,use_cache=DIR"
-  [rclone-off]="rclone mount --vfs-cache-mode off (defaults)"
-  [rclone-full]="rclone mount --vfs-cache-mode full"
-  [rclone-full-tuned]="rclone mount --vfs-cache-mode full --vfs-read-chunk-size 4M --buffer-size 64M --vfs-read-ahead 128M"
-  [httpdirfs]="httpdirfs --no-range-check --insecure-tls https://nginx/ (defaults, no cache)"
-  [httpdirfs-cache]="httpdirfs ... --cache (its disk cache, 8 MB download segments)"
-)
 target_port() { case $1 in curl-https* | mmapurl-https* | httpdirfs*) echo "$https_port" ;; *) echo "$s3_port" ;; esac; }
 
 measure() {  # $1 contender, $2 profile, $3 scenario, $4 run
   local c=$1 profile=$2 scenario=$3 run=$4 mnt=$work/mnt-$1 cache=$work/cache-$1 rc=0
   local curl_rss=null
-  # Untimed, for every contender alike (bench/warm_up.sh): nginx's file and s3rver's copy in the
+  # Untimed, for every contender alike (bench/lib/warm_up.sh): nginx's file and s3rver's copy in the
   # page cache, the guest's free memory backed by its host.
   warm_up $(find "$work/www" "$work/s3data" -type f)
   fail=""
@@ -331,8 +362,6 @@ verify_curl() {  # $1 contender, $2 profile
 }
 
 # --- 4. all runs, contenders alternated (the order rotates every run) -------------------------
-selected=()
-for c in "${contenders[@]}"; do [[ $c =~ $only ]] && selected+=("$c"); done
 printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page digests","nginx_protocols":"TLSv1.2 TLSv1.3","nginx_workers":"auto","warm_memory_mb":%d,"date":"%s","host":"%s","kernel":"%s","cpu":"%s","cpus":%d,"mem_mb":%d,"size_bytes":%d,"runs":%d,"random_reads":%d,"threads":%d,"command":"%s","versions":{"s3fs":"%s","rclone":"%s","httpdirfs":"%s","curl":"%s","nginx":"%s","s3rver":"%s"}}\n' \
   "$(warm_memory_mb)" "$(date -u +%FT%TZ)" "$(hostname)" "$(uname -r)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
   "$(nproc)" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$size_bytes" "$runs" "$random_reads" \
