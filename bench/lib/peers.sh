@@ -74,6 +74,10 @@ if [[ -n $list_only ]]; then
   exit 0
 fi
 ((${#selected[@]})) || die "peers: no contender matches $only (bench/run.sh peers --list)"
+need_s3=""  # s3rver only when a selected contender reads through the S3 API
+for c in "${selected[@]}"; do
+  case $c in curl-https* | mmapurl-https* | httpdirfs*) ;; *) need_s3=1 ;; esac
+done
 py=/usr/bin/python3
 source bench/lib/warm_up.sh
 log() { echo "[peer-bench $(date +%T)] $*" >&2; }
@@ -139,8 +143,10 @@ http { access_log off; sendfile on; keepalive_requests 1000000; autoindex on;
   server { listen 127.0.0.1:$http_port; root $work/www; } }
 CONF
 /usr/sbin/nginx -p "$work" -c "$work/nginx.conf" &
-NODE_OPTIONS= node tests/fixtures/s3/node_modules/s3rver/bin/s3rver.js --directory "$work/s3data" \
-  --address 127.0.0.1 --port "$s3_port" --silent --configure-bucket bench > "$work/logs/s3rver.log" 2>&1 &
+if [[ -n $need_s3 ]]; then
+  NODE_OPTIONS= node tests/fixtures/s3/node_modules/s3rver/bin/s3rver.js --directory "$work/s3data" \
+    --address 127.0.0.1 --port "$s3_port" --silent --configure-bucket bench > "$work/logs/s3rver.log" 2>&1 &
+fi
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
   AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
   AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=
@@ -148,11 +154,14 @@ export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE HTTPS_PROXY \
   https_proxy HTTP_PROXY http_proxy
 for ((i = 0; i < 100; i++)); do
-  curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && curl -s -o /dev/null "http://127.0.0.1:$http_port/" && break
+  { [[ -z $need_s3 ]] || curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; } &&
+    curl -s -o /dev/null "http://127.0.0.1:$http_port/" && break
   sleep 0.2
 done
-log "uploading the object to s3rver"
-/usr/bin/aws --endpoint-url "http://127.0.0.1:$s3_port" s3 cp --only-show-errors "$ref" s3://bench/obj
+if [[ -n $need_s3 ]]; then
+  log "uploading the object to s3rver"
+  /usr/bin/aws --endpoint-url "http://127.0.0.1:$s3_port" s3 cp --only-show-errors "$ref" s3://bench/obj
+fi
 printf 'S3RVER:S3RVER\n' > "$work/s3fs.passwd"
 chmod 600 "$work/s3fs.passwd"
 : > "$work/rclone.conf"
@@ -368,7 +377,7 @@ printf '{"meta":true,"unshaped_path":"direct","shaper":"splice","verify":"page d
   "$threads" "${command_line//\"/\\\"}" "$(s3fs --version 2>&1 | head -1 | awk '{print $7}')" \
   "$(rclone version 2>/dev/null | head -1 | awk '{print $2}')" "$(httpdirfs --version 2>&1 | sed -n 's/HTTPDirFS version //p' | head -1)" \
   "$(curl --version | head -1 | awk '{print $2}')" "$(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///')" \
-  "$(node -p 'require("./tests/fixtures/s3/node_modules/s3rver/package.json").version')" > "$out"
+  "$(node -p 'require("./tests/fixtures/s3/node_modules/s3rver/package.json").version' 2>/dev/null || echo none)" > "$out"
 for profile in $profiles; do
   for c in "${selected[@]}"; do [[ $c == curl-* ]] && verify_curl "$c" "$profile"; done
 done
