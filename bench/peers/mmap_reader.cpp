@@ -5,7 +5,7 @@
 // in uffd-bench's format.
 //   mmap-reader FILE --verify-file REF --scenario seq|rand|threads-rand
 //               [--random-reads N] [--threads T]
-// Built by bench/run-peer-bench.sh with g++ directly (not part of the CMake build), -I tools.
+// Built by bench/lib/peers.sh (bench/run.sh peers) with g++ directly (not part of the CMake build), -I tools.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>

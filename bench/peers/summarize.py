@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Summarizes bench/run-peer-bench.sh JSON lines: medians of the runs, ratios to curl and to the
+"""Summarizes the peer benchmark's JSON lines (bench/run.sh peers): medians of the runs, ratios to curl and to the
 best FUSE peer, the issue's targets checked, a markdown section and a PNG chart.
 
   /usr/bin/python3 bench/peers/summarize.py RESULTS.jsonl [--markdown OUT.md] [--chart OUT.png]
@@ -91,12 +91,12 @@ def network_text(meta):
 
 
 def warm_up_text(meta):
-    """Runs before bench/warm_up.sh touched guest memory have no "warm_memory_mb" in meta."""
+    """Runs before bench/lib/warm_up.sh touched guest memory have no "warm_memory_mb" in meta."""
     mb = meta.get("warm_memory_mb")
     if mb is None:
         return ("- Before each measurement, untimed: the servers' files are read into the page "
                 "cache (this VM pages out what was not touched for a minute).")
-    text = ("- Before each measurement, untimed, for every contender alike (`bench/warm_up.sh`): "
+    text = ("- Before each measurement, untimed, for every contender alike (`bench/lib/warm_up.sh`): "
             "the servers' files are read into the page cache (this VM pages out what was not "
             "touched for a minute)")
     if mb > 0:
@@ -330,7 +330,7 @@ def shrunk_note(meta):
     if not parts:
         return None
     return ("This run was shrunk: " + ", ".join(parts) + ". The full run is "
-            "`sudo bench/run-peer-bench.sh` (SIZE_MB=1024 RUNS=3 RANDOM_READS=2000 TIMEOUT=600).")
+            "`sudo bench/run.sh peers` (SIZE_MB=1024 RUNS=3 RANDOM_READS=2000 TIMEOUT=600).")
 
 
 # Where the peer bench writes its chart; the markdown names it when --chart is not given.
@@ -339,7 +339,8 @@ DEFAULT_CHART = "bench/peers/chart.png"
 
 def markdown(meta, cells, source, note=None, chart_path=DEFAULT_CHART):
     out = ["## Peer benchmark: mmapurl against curl, s3fs, rclone mount and httpdirfs", ""]
-    cmd = meta.get("command", "bench/run-peer-bench.sh")
+    # Runs before bench/run.sh recorded the script's old name.
+    cmd = meta.get("command", "bench/run.sh peers").replace("bench/run-peer-bench.sh", "bench/run.sh peers")
     v = meta.get("versions", {})
     out += [
         f"Command: `{cmd}` (as root on Debian 12; installs what it needs). Results: "
