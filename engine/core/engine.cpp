@@ -15,9 +15,10 @@
 #include <future>
 #include <mutex>
 
+#include "base/log.hpp"
 #include "core/cgroup_memory_reader.hpp"
 #include "core/engine_impl.hpp"
-#include "base/log.hpp"
+#include "core/test_hooks.hpp"
 #include "mmapurl.h"
 #include "net/tls_stream.hpp"
 #include "source/source_factory.hpp"
@@ -271,6 +272,19 @@ bool Engine::stats(const void* addr, Stats* out) {
       out->cached_bytes = cached_bytes(*m);
     }
     return m != nullptr;
+  });
+}
+
+long test_held_marker_pages(const void* addr) {
+  Engine* engine = nullptr;
+  {
+    std::lock_guard lock(g_engine_mutex);
+    engine = g_engine;
+  }
+  if (!engine) return -1;
+  return ask_engine(engine->impl_, -1L, [impl = engine->impl_, addr] {
+    Mapping* m = impl->registry.find(reinterpret_cast<uint64_t>(addr));
+    return m ? static_cast<long>(m->markers.size()) : -1L;
   });
 }
 

@@ -13,9 +13,9 @@ namespace mmapurl::core {
 struct MapOutcome {
   const void* addr = nullptr;
   size_t size = 0;
-  int code = 0;        // MMAP_S3_*
-  int sys_errno = 0;   // with MMAP_S3_ERRNO
-  std::string message; // redacted: no secrets, no query strings
+  int code = 0;         // MMAP_S3_*
+  int sys_errno = 0;    // with MMAP_S3_ERRNO
+  std::string message;  // redacted: no secrets, no query strings
 };
 
 class EngineImpl;
@@ -37,6 +37,7 @@ class Engine {
   void post_freeze(std::function<void()> started, std::function<void()> park);
 
  private:
+  friend long test_held_marker_pages(const void* addr);
   explicit Engine(EngineImpl* impl) : impl_(impl) {}
   EngineImpl* impl_;
 };

@@ -4,8 +4,8 @@
 // the threads asleep on the pages), the pages counted resident. And the ways pages fail.
 #include <cstring>
 
-#include "core/engine_impl.hpp"
 #include "base/log.hpp"
+#include "core/engine_impl.hpp"
 #include "uffd/object_region.hpp"
 
 namespace mmapurl::core {
@@ -14,6 +14,11 @@ using control::PageState;
 
 namespace {
 constexpr uint64_t kCacheChunkBytes = 128 * 1024;
+// Held-back marker pages are heap copies outside the memory budget, one per readahead window
+// whose marker nobody touched: a mapping holds at most this many (256 KiB). Past it a marker page
+// is filled like its neighbours, and the planner learns the reader's progress from its next miss
+// instead (control/prefetch_planner.hpp).
+constexpr size_t kMaxHeldMarkers = 64;
 
 // Calls fn(index, count) for each stretch of [from, upto) (page indexes into the fetch's part)
 // that lies contiguous in its staging ring: split only where the ring wraps.
@@ -44,8 +49,9 @@ void EngineImpl::deliver_pages(Mapping& m, Fetch& f, uint64_t upto) {
 }
 
 // A reader's fetch: [copied_pages, upto) of its part into the mapping and the disk cache. The
-// readahead marker page is held back (its bytes kept aside) unless a thread already waits on it:
-// the fault it takes when touched tells the planner the reader got there.
+// readahead marker page is held back (its bytes kept aside) unless a thread already waits on it
+// or the mapping holds its share of markers: the fault it takes when touched tells the planner
+// the reader got there.
 void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
   zero_past_object_end(m, f, upto);
   const auto now = Clock::now();
@@ -65,7 +71,7 @@ void EngineImpl::fill_pages(Mapping& m, Fetch& f, uint64_t upto) {
     const uint64_t q = f.marker_page - f.first_page;
     fill(from, q);
     keep_in_cache(m, f.marker_page, f.staging_page(q), 1);
-    if (m.waiters.count(f.marker_page)) {
+    if (m.waiters.count(f.marker_page) || m.markers.size() >= kMaxHeldMarkers) {
       fill_run(m, f.marker_page, f.staging_page(q), 1, /*keep_newest_pages=*/q - from);
     } else {
       auto held = std::make_unique<uint8_t[]>(kPageSize);

@@ -9,4 +9,7 @@ namespace mmapurl::core {
 // The next `count` staging buffers are refused, as when mmap fails (0 ends it).
 void test_refuse_staging_buffers(uint64_t count);
 
+// The held-back marker pages of the mapping holding `addr`; -1 when there is none (or no engine).
+long test_held_marker_pages(const void* addr);
+
 }  // namespace mmapurl::core
