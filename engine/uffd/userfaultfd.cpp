@@ -69,7 +69,7 @@ bool Userfaultfd::open(int* err, std::string* why) {
   if (available & UFFD_FEATURE_THREAD_ID) wanted |= UFFD_FEATURE_THREAD_ID;
   if (available & UFFD_FEATURE_POISON) wanted |= UFFD_FEATURE_POISON;
   // Non-blocking: io_uring then waits for it with its internal poll. A blocking userfaultfd
-  // read handed to io_uring fails with EINTR every time (fault_service.cpp says more).
+  // read handed to io_uring fails with EINTR every time (core/fault_dispatch.cpp says more).
   fd_ = open_raw(O_CLOEXEC | O_NONBLOCK, &via);
   if (fd_ < 0) {
     *err = errno;
