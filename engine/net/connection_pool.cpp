@@ -156,10 +156,23 @@ void ConnectionPool::run_queued() {
     if (busy_ >= max_connections_) return;
     HttpConnection* idle = nullptr;
     size_t idle_count = 0;
-    for (auto& slot : slots_) {
-      if (slot.conn->busy()) continue;
-      if (!idle) idle = slot.conn.get();
+    for (auto it = slots_.begin(); it != slots_.end();) {
+      if (it->conn->busy()) {
+        ++it;
+        continue;
+      }
+      // A connection the server has closed would fail the exchange (a failed attempt, a retry):
+      // dropped here, and the next idle one or a new one carries it. Only the one about to be
+      // taken is looked at: one poll per exchange.
+      if (!idle && it->conn->closed_by_peer()) {
+        MMAPURL_LOG(core::LogLevel::kDebug,
+                    origin_.key() + ": an idle connection was closed by the server; dropped");
+        it = slots_.erase(it);  // ~HttpConnection closes the socket
+        continue;
+      }
+      if (!idle) idle = it->conn.get();
       ++idle_count;
+      ++it;
     }
     // The connections kept ready wait for faults: background work opens its own while there is
     // room, and at the limit waits for one opened ahead rather than take one already connected.

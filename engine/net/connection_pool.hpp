@@ -4,7 +4,9 @@
 // behind a long readahead. Readahead from a far origin also opens connections for the next window
 // before its parts need them (control/open_ahead.hpp); demand never does. A connection idle for
 // kIdleConnectionTimeout is closed and forgotten (ahead of servers that close idle ones first), so
-// an origin nobody uses any more holds no descriptor and no TLS state.
+// an origin nobody uses any more holds no descriptor and no TLS state. One its server closed
+// sooner is seen before it is handed an exchange (HttpConnection::closed_by_peer) and dropped;
+// another carries the exchange, which never fails for it.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>

@@ -19,6 +19,7 @@
 #include "base/log.hpp"
 #include "net/buffered_socket.hpp"
 #include "net/cloexec_connect.hpp"
+#include "net/idle_socket.hpp"
 #include "net/tls_stream.hpp"
 
 namespace mmapurl::net {
@@ -475,5 +476,10 @@ void HttpConnection::close() {
 }
 
 bool HttpConnection::busy() const { return impl_->busy; }
+
+bool HttpConnection::closed_by_peer() const {
+  if (impl_->busy || !impl_->connected || !(impl_->plain || impl_->tls)) return false;
+  return idle_socket_closed_by_peer(impl_->lowest().native_handle(), impl_->origin.tls);
+}
 
 }  // namespace mmapurl::net

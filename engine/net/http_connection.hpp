@@ -30,6 +30,9 @@ class HttpConnection {
   // Closes the socket; a running exchange completes with kCancelled.
   void close();
   bool busy() const;
+  // Idle, connected, and the server has closed the connection or is closing it
+  // (net/idle_socket.hpp): it must not carry a request. Neither blocks nor consumes a byte.
+  bool closed_by_peer() const;
 
  private:
   struct Impl;
