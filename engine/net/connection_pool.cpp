@@ -165,7 +165,7 @@ void ConnectionPool::run_queued() {
       // dropped here, and the next idle one or a new one carries it. Only the one about to be
       // taken is looked at: one poll per exchange.
       if (!idle && it->conn->closed_by_peer()) {
-        MMAPURL_LOG(core::LogLevel::kDebug,
+        MMAPURL_LOG(base::LogLevel::kDebug,
                     origin_.key() + ": an idle connection was closed by the server; dropped");
         it = slots_.erase(it);  // ~HttpConnection closes the socket
         continue;
