@@ -35,11 +35,12 @@ const std::set<std::string> kPublicApi = {"mmap_s3",
                                           "mmapurl_last_error_message",
                                           "mmapurl_metrics_text",
                                           "mmapurl_read",
-                                          "mmapurl_stats"};
+                                          "mmapurl_stats_get",
+                                          "mmapurl_version"};
 constexpr const char* kVersionNode = "MMAPURL_0.1";
 
-// Both programs map a URL with the installed mmapurl and print its size and FNV-1a 64 hash; the
-// C++ one exits non-zero if the mapping's counters are empty.
+// Both programs map a URL with the installed mmapurl and print its size and FNV-1a 64 hash; they
+// exit non-zero if the library's version or counters disagree with their headers.
 constexpr const char* kCProgram =
     R"(#include <mmapurl.h>
 #include <mmapurl_ext.h>
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   size_t size = 0;
   int err = 0;
   if (argc != 2) return 2;
+  if (mmapurl_version() != MMAPURL_VERSION) return 3;
   const void* p = mmap_s3(argv[1], &size, &err);
   if (p == MAP_FAILED) {
     fprintf(stderr, "mmap_s3: %s\n", mmap_s3_errstr(err));
@@ -62,6 +64,9 @@ int main(int argc, char** argv) {
     h ^= b[i];
     h *= 1099511628211ULL;
   }
+  struct mmapurl_stats stats = {.size = sizeof stats};
+  if (mmapurl_stats_get(p, &stats) != 0 || stats.size != sizeof stats) return 4;
+  if (stats.faults == 0) return 5;
   printf("%zu %016llx\n", size, (unsigned long long)h);
   return munmap_s3(p) == 0 ? 0 : 1;
 }
@@ -79,6 +84,7 @@ constexpr const char* kCppProgram =
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv, argv + argc);
   if (args.size() != 2) return 2;
+  if (mmapurl_version() != MMAPURL_VERSION) return 3;
   mmapurl::Mapping m(args[1]);
   if (!m.ok()) {
     std::cerr << "mmap_s3: " << m.error_string() << ": " << mmapurl_last_error_message() << "\n";
