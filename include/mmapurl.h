@@ -1,5 +1,6 @@
 /* mmapurl: memory-map a remote object (https://, http://, s3://) with userfaultfd.
- * The three-call C API of the original mmapurl; everything else is additive. */
+ * The three-call C API of the original mmapurl and the library's version; everything else is
+ * additive (mmapurl_ext.h). */
 #ifndef MMAPURL_H
 #define MMAPURL_H
 
@@ -8,6 +9,23 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The version of these headers. A program built against MAJOR.MINOR runs with a library of the
+ * same MAJOR and the same or a later MINOR: every release exports its new calls under a new
+ * symbol version (MMAPURL_0.1, MMAPURL_0.2, ...) and never changes the earlier ones, and
+ * structures grow only at their end, sized by their leading `size` field (struct mmapurl_stats). */
+#define MMAPURL_VERSION_MAJOR 0
+#define MMAPURL_VERSION_MINOR 1
+#define MMAPURL_VERSION_PATCH 0
+/* A version as one number that compares in order: (major << 16) | (minor << 8) | patch. */
+#define MMAPURL_MAKE_VERSION(major, minor, patch) \
+  ((unsigned)(((major) << 16) | ((minor) << 8) | (patch)))
+#define MMAPURL_VERSION \
+  MMAPURL_MAKE_VERSION(MMAPURL_VERSION_MAJOR, MMAPURL_VERSION_MINOR, MMAPURL_VERSION_PATCH)
+
+/* The version of the library the program runs with, packed as MMAPURL_MAKE_VERSION packs it
+ * (MMAPURL_VERSION is the version of the headers it was built with). */
+unsigned mmapurl_version(void);
 
 #define MMAP_S3_OK 0
 #define MMAP_S3_ERRNO 1                       /* a system call failed: see errno */
@@ -21,7 +39,7 @@ extern "C" {
 
 /* Maps the object at `url` read-only. Returns MAP_FAILED on failure. `sz` receives the
  * object's size and `err` an MMAP_S3_* code; both may be NULL. Never throws, never aborts,
- * safe to call from many threads at once. */
+ * safe to call from many threads at once. The first call starts the library's engine thread. */
 const void* mmap_s3(const char* url, size_t* sz, int* err);
 
 /* Unmaps a pointer returned by mmap_s3. Returns 0, or -1 (doing nothing) for a pointer

@@ -1,8 +1,8 @@
 // mmapurl C++ API: RAII mappings, access hints and statistics, on top of the C API.
-// Header-only glue over exported functions; no Boost, no engine internals.
+// Header-only over the exported C calls (no C++ symbol of the library is exported), so it
+// works with the shared library and the static archive alike; no Boost, no engine internals.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,45 +13,25 @@
 
 namespace mmapurl {
 
-// Counters of the whole process, or of one mapping.
-struct Stats {
-  uint64_t faults = 0;              // missing-page faults handled
-  uint64_t bytes_fetched = 0;       // body bytes received
-  uint64_t requests = 0;            // ranged GETs completed (including the mapping-time probe)
-  uint64_t retries = 0;             // requests retried after a transient failure
-  uint64_t prefetch_hits = 0;       // faults on pages already in flight or held as markers
-  uint64_t evictions = 0;           // pages dropped to stay within the memory limit
-  uint64_t resident_bytes = 0;      // filled pages still in memory
-  uint64_t in_flight_bytes = 0;     // staging memory of requests under way
-  uint64_t failed_pages = 0;        // pages that raised SIGBUS (sticky)
-  uint64_t max_requests_in_flight = 0;
-  uint64_t connections = 0;         // connections opened (process-wide only)
-  // staging buffers mapped afresh rather than taken from the pool (process-wide only): each
-  // costs an mmap and a page fault per 4 KiB written into it
-  uint64_t staging_buffers_mapped = 0;
-  // fault latency histogram: bucket i counts faults served in [2^i, 2^(i+1)) microseconds
-  std::array<uint64_t, 32> fault_latency_us_log2{};
-  // percentile (0..100) of the fault latency in microseconds, from the histogram
+// Counters of the whole process, or of one mapping: struct mmapurl_stats (mmapurl_ext.h, its
+// fields and what they count) with its size set, and percentiles of its latency histogram.
+struct Stats : mmapurl_stats {
+  Stats() : mmapurl_stats{} { size = sizeof(mmapurl_stats); }
+  // percentile (0..100) of the fault latency in microseconds, from the histogram: the midpoint
+  // 1.5 * 2^i of the bucket holding the fault of rank p/100 * (n - 1), so within a factor of 1.5
   double fault_latency_percentile_us(double p) const {
     uint64_t total = 0;
     for (uint64_t c : fault_latency_us_log2) total += c;
     if (total == 0) return 0;
     uint64_t rank = static_cast<uint64_t>(p / 100.0 * static_cast<double>(total - 1));
     uint64_t seen = 0;
-    for (size_t i = 0; i < fault_latency_us_log2.size(); ++i) {
+    for (size_t i = 0; i < MMAPURL_STATS_LATENCY_BUCKETS; ++i) {
       seen += fault_latency_us_log2[i];
       if (seen > rank) return static_cast<double>(uint64_t{1} << i) * 1.5;
     }
     return 0;
   }
-  // The disk cache (MMAPURL_CACHE_DIR). Added after the histogram: a program built against a
-  // header without them passes the shorter size and gets the fields before them.
-  uint64_t cache_filled_pages = 0;  // pages filled from the cache file instead of the network
-  uint64_t cached_bytes = 0;        // bytes the cache files hold now (the object's, page-rounded)
 };
-
-// The size of Stats before the disk cache counters: mmapurl_stats accepts it too.
-inline constexpr size_t kStatsSizeBeforeCache = offsetof(Stats, cache_filled_pages);
 
 enum class Advice : int {
   kNormal = MMAPURL_ADVICE_NORMAL,
@@ -61,9 +41,10 @@ enum class Advice : int {
   kDontNeed = MMAPURL_ADVICE_DONTNEED,
 };
 
+// The whole process's counters (all zero before the first mapping).
 inline Stats process_stats() {
   Stats s;
-  mmapurl_stats(nullptr, &s, sizeof s);
+  mmapurl_stats_get(nullptr, &s);
   return s;
 }
 
@@ -107,9 +88,10 @@ class Mapping {
   ssize_t read(size_t offset, void* out, size_t length) const {
     return mmapurl_read(data_ + offset, out, length);
   }
+  // This mapping's counters (all zero for a mapping that failed).
   Stats stats() const {
     Stats s;
-    mmapurl_stats(data_, &s, sizeof s);
+    if (data_) mmapurl_stats_get(data_, &s);
     return s;
   }
   void reset() {

@@ -1,8 +1,12 @@
 // The C API shim: the only place exceptions stop. Every call here is noexcept in effect:
-// anything thrown below becomes an error code.
+// anything thrown below becomes an error code. Each exported call is listed by name in
+// engine/mmapurl.map; only mmap_s3 starts the engine (Engine::get), the others act on the
+// running one (Engine::running) and answer "no mapping" or zeros when there is none.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -14,7 +18,17 @@
 #define MMAPURL_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
+using mmapurl::core::Engine;
+
 thread_local std::string g_last_error;
+
+// The process's counters, or the mapping's at `addr`, into `out`. Without an engine there is no
+// mapping, and the process's counters are all zero.
+bool collect_stats(const void* addr, mmapurl::Stats* out) {
+  Engine* engine = Engine::running();
+  if (!engine) return addr == nullptr;
+  return engine->stats(addr, out);
+}
 
 void set_outputs(size_t* sz, int* err, size_t size, int code) {
   if (sz) *sz = size;
@@ -23,7 +37,6 @@ void set_outputs(size_t* sz, int* err, size_t size, int code) {
 }  // namespace
 
 MMAPURL_EXPORT const void* mmap_s3(const char* url, size_t* sz, int* err) {
-  using mmapurl::core::Engine;
   using mmapurl::core::MapOutcome;
   try {
     g_last_error.clear();
@@ -65,8 +78,7 @@ MMAPURL_EXPORT const void* mmap_s3(const char* url, size_t* sz, int* err) {
 MMAPURL_EXPORT int munmap_s3(const void* ptr) {
   try {
     if (!ptr || ptr == MAP_FAILED) return -1;
-    mmapurl::core::MapOutcome failure;
-    auto* engine = mmapurl::core::Engine::get(&failure);
+    Engine* engine = Engine::running();
     return engine ? engine->unmap(ptr) : -1;
   } catch (...) {
     return -1;
@@ -75,23 +87,32 @@ MMAPURL_EXPORT int munmap_s3(const void* ptr) {
 
 MMAPURL_EXPORT const char* mmap_s3_errstr(int err) {
   switch (err) {
-    case MMAP_S3_OK: return "success";
-    case MMAP_S3_ERRNO: return "system call failed (see errno)";
-    case MMAP_S3_IOERROR: return "I/O error talking to the server";
-    case MMAP_S3_CONTENT_LENGTH_NOT_RETURNED: return "server did not return the object's length";
-    case MMAP_S3_NOT_FOUND: return "object not found";
-    case MMAP_S3_PERMISSION_ERROR: return "permission denied (credentials missing or refused)";
-    case MMAP_S3_NO_BODY_RETURNED: return "server returned no body";
-    case MMAP_S3_INVALID_S3URL: return "invalid or unsupported URL";
-    case MMAP_S3_UNKNOWN: return "unknown error";
-    default: return "unrecognised mmapurl error code";
+    case MMAP_S3_OK:
+      return "success";
+    case MMAP_S3_ERRNO:
+      return "system call failed (see errno)";
+    case MMAP_S3_IOERROR:
+      return "I/O error talking to the server";
+    case MMAP_S3_CONTENT_LENGTH_NOT_RETURNED:
+      return "server did not return the object's length";
+    case MMAP_S3_NOT_FOUND:
+      return "object not found";
+    case MMAP_S3_PERMISSION_ERROR:
+      return "permission denied (credentials missing or refused)";
+    case MMAP_S3_NO_BODY_RETURNED:
+      return "server returned no body";
+    case MMAP_S3_INVALID_S3URL:
+      return "invalid or unsupported URL";
+    case MMAP_S3_UNKNOWN:
+      return "unknown error";
+    default:
+      return "unrecognised mmapurl error code";
   }
 }
 
 MMAPURL_EXPORT int mmapurl_advise(const void* addr, size_t len, int advice) {
   try {
-    mmapurl::core::MapOutcome failure;
-    auto* engine = mmapurl::core::Engine::get(&failure);
+    Engine* engine = Engine::running();
     return engine ? engine->advise(addr, len, advice) : -1;
   } catch (...) {
     return -1;
@@ -103,8 +124,7 @@ MMAPURL_EXPORT size_t mmapurl_metrics_text(char* buf, size_t len, int format) {
     if (format != MMAPURL_METRICS_PROMETHEUS && format != MMAPURL_METRICS_OPENMETRICS)
       return mmapurl::api::copy_like_snprintf("", buf, len);
     mmapurl::Stats s;
-    if (mmapurl_stats(nullptr, &s, sizeof s) != 0)
-      return mmapurl::api::copy_like_snprintf("", buf, len);
+    if (!collect_stats(nullptr, &s)) return mmapurl::api::copy_like_snprintf("", buf, len);
     auto kind = format == MMAPURL_METRICS_OPENMETRICS ? mmapurl::api::MetricsFormat::kOpenMetrics
                                                       : mmapurl::api::MetricsFormat::kPrometheus;
     return mmapurl::api::copy_like_snprintf(mmapurl::api::format_metrics_text(s, kind), buf, len);
@@ -113,17 +133,29 @@ MMAPURL_EXPORT size_t mmapurl_metrics_text(char* buf, size_t len, int format) {
   }
 }
 
-MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
+MMAPURL_EXPORT int mmapurl_stats_get(const void* addr, struct mmapurl_stats* out) {
   try {
-    // This version's Stats, or the one before the disk cache counters (its prefix).
-    if (!out || (out_size != sizeof(mmapurl::Stats) && out_size != mmapurl::kStatsSizeBeforeCache))
+    if (!out || out->size < sizeof out->size) {
+      errno = EINVAL;
       return -1;
-    mmapurl::core::MapOutcome failure;
-    auto* engine = mmapurl::core::Engine::get(&failure);
-    if (!engine) return -1;
+    }
     mmapurl::Stats s;
-    if (!engine->stats(addr, &s)) return -1;
-    std::memcpy(out, &s, out_size);
+    if (!collect_stats(addr, &s)) {
+      errno = EINVAL;
+      return -1;
+    }
+    // Whole fields, as many as the caller's structure has room for, and nothing past them: a
+    // caller built against older headers passes a smaller size, one built against newer headers
+    // a larger one and learns from the size returned which fields this library filled.
+    constexpr size_t kFirst = offsetof(mmapurl_stats, faults);
+    constexpr size_t kField = sizeof(uint64_t);
+    static_assert(kFirst == sizeof out->size && (sizeof(mmapurl_stats) - kFirst) % kField == 0);
+    const size_t fits = std::min(out->size, sizeof(mmapurl_stats));
+    const size_t filled = kFirst + (fits - kFirst) / kField * kField;
+    const mmapurl_stats& from = s;
+    std::memcpy(reinterpret_cast<char*>(out) + kFirst,
+                reinterpret_cast<const char*>(&from) + kFirst, filled - kFirst);
+    out->size = filled;
     return 0;
   } catch (...) {
     return -1;
@@ -132,10 +164,9 @@ MMAPURL_EXPORT int mmapurl_stats(const void* addr, void* out, size_t out_size) {
 
 MMAPURL_EXPORT ssize_t mmapurl_read(const void* addr, void* buf, size_t len) {
   try {
-    mmapurl::core::MapOutcome failure;
-    auto* engine = mmapurl::core::Engine::get(&failure);
+    Engine* engine = Engine::running();
     if (!engine) {
-      errno = failure.sys_errno ? failure.sys_errno : EINVAL;
+      errno = EINVAL;
       return -1;
     }
     int err = 0;
@@ -151,3 +182,5 @@ MMAPURL_EXPORT ssize_t mmapurl_read(const void* addr, void* buf, size_t len) {
 }
 
 MMAPURL_EXPORT const char* mmapurl_last_error_message(void) { return g_last_error.c_str(); }
+
+MMAPURL_EXPORT unsigned mmapurl_version(void) { return MMAPURL_VERSION; }

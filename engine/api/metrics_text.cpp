@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 namespace mmapurl::api {
@@ -99,10 +100,10 @@ uint64_t mul_sat(uint64_t a, uint64_t b) {
 void append_latency_histogram(std::string* out, const Stats& s, MetricsFormat format) {
   append_header(out, kLatencyName, "histogram", "seconds", kLatencyHelp, format);
   const auto& buckets = s.fault_latency_us_log2;
-  const size_t last = buckets.size() - 1;  // open-ended: counted only under +Inf
+  const size_t last = std::size(buckets) - 1;  // open-ended: counted only under +Inf
   uint64_t cumulative = 0;
   uint64_t sum_us = 0;
-  for (size_t i = 0; i < buckets.size(); ++i) {
+  for (size_t i = 0; i < std::size(buckets); ++i) {
     cumulative = add_sat(cumulative, buckets[i]);
     // Midpoint of [0, 2) is 1 µs; of [2^i, 2^(i+1)) it is 3 * 2^(i-1); the open-ended last
     // bucket is taken at the same 1.5 times its lower bound.

@@ -96,6 +96,11 @@ void Counters::record_latency(Clock::duration d) {
   latency[bucket].fetch_add(1, std::memory_order_relaxed);
 }
 
+Engine* Engine::running() {
+  std::lock_guard lock(g_engine_mutex);
+  return g_engine;
+}
+
 Engine* Engine::get(MapOutcome* failure) {
   std::lock_guard lock(g_engine_mutex);
   if (g_engine) return g_engine;

@@ -24,6 +24,9 @@ class Engine {
  public:
   // The process's engine, started on first use. On failure returns null and fills `failure`.
   static Engine* get(MapOutcome* failure);
+  // The process's engine if one has started (a forked child has none until it maps), else null.
+  // Never starts one: calls that act on existing mappings need no engine when there is none.
+  static Engine* running();
 
   MapOutcome map(const std::string& url);
   int unmap(const void* addr);

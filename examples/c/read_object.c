@@ -1,6 +1,8 @@
 /* read_object URL [BYTES]: maps a remote object (https://, http://, s3://), reads its first BYTES
- * (default 1 MiB) as plain memory, prints their FNV-1a hash and the process's counters. */
+ * (default 1 MiB) as plain memory, prints their FNV-1a hash, the mapping's counters and the
+ * process's as a metrics scraper reads them. */
 #define _POSIX_C_SOURCE 200809L /* sigaction, sigsetjmp under -std=c11 */
+#include <inttypes.h>
 #include <mmapurl.h>
 #include <mmapurl_ext.h>
 #include <setjmp.h>
@@ -41,6 +43,13 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s URL [BYTES]\n", argv[0]);
     return 2;
   }
+  /* A library of another major version may differ in any call: refuse rather than guess. A later
+   * minor version of the same major runs this program unchanged. */
+  if (mmapurl_version() >> 16 != MMAPURL_VERSION_MAJOR) {
+    fprintf(stderr, "read_object: built for mmapurl %d.x, running with %u.%u\n",
+            MMAPURL_VERSION_MAJOR, mmapurl_version() >> 16, (mmapurl_version() >> 8) & 0xff);
+    return 1;
+  }
   size_t size = 0;
   int err = 0;
   const unsigned char* p = mmap_s3(argv[1], &size, &err);
@@ -59,8 +68,18 @@ int main(int argc, char** argv) {
   }
   printf("size %zu\nread %zu\nfnv1a %08x\n", size, want, (unsigned)hash);
 
-  /* The counters, as a metrics scraper reads them (a C program has no Stats struct). Ask for the
-   * length, then fetch with room to spare: the counters can grow in between. */
+  /* This mapping's counters. `size` first: the library fills the fields that fit in it and sets
+   * it to the bytes it filled, so this program runs with later libraries (more fields) and
+   * earlier ones (fewer: those past `size` stay zero here). */
+  struct mmapurl_stats stats = {.size = sizeof stats};
+  if (mmapurl_stats_get(p, &stats) == 0) {
+    printf("faults %" PRIu64 "\nrequests %" PRIu64 "\nbytes_fetched %" PRIu64
+           "\nprefetch_hits %" PRIu64 "\n",
+           stats.faults, stats.requests, stats.bytes_fetched, stats.prefetch_hits);
+  }
+
+  /* The process's counters, as a metrics scraper reads them. Ask for the length, then fetch with
+   * room to spare: the counters can grow in between. */
   size_t len = mmapurl_metrics_text(NULL, 0, MMAPURL_METRICS_PROMETHEUS) + 4096;
   char* text = malloc(len);
   if (text && mmapurl_metrics_text(text, len, MMAPURL_METRICS_PROMETHEUS) > 0) {

@@ -381,9 +381,9 @@ PyObject* Mapping_advise(MappingObject* self, PyObject* args, PyObject* kwds) {
 
 // A Stats as a dict, with the fault-latency percentiles (see fault_latency_percentile_us).
 PyObject* stats_dict(const mmapurl::Stats& s) {
-  PyObject* hist = PyList_New(static_cast<Py_ssize_t>(s.fault_latency_us_log2.size()));
+  PyObject* hist = PyList_New(static_cast<Py_ssize_t>(MMAPURL_STATS_LATENCY_BUCKETS));
   if (hist == nullptr) return nullptr;
-  for (size_t i = 0; i < s.fault_latency_us_log2.size(); ++i) {
+  for (size_t i = 0; i < MMAPURL_STATS_LATENCY_BUCKETS; ++i) {
     PyObject* v = PyLong_FromUnsignedLongLong(s.fault_latency_us_log2[i]);
     if (v == nullptr) {
       Py_DECREF(hist);
@@ -421,11 +421,11 @@ PyObject* Mapping_stats(MappingObject* self, PyObject*) {
   ++self->exports;
   {
     GilRelease unlocked;
-    rc = mmapurl_stats(addr, &s, sizeof s);
+    rc = mmapurl_stats_get(addr, &s);
   }
   --self->exports;
   if (rc != 0) {
-    PyErr_SetString(PyExc_RuntimeError, "mmapurl_stats failed for this mapping");
+    PyErr_SetString(PyExc_RuntimeError, "mmapurl_stats_get failed for this mapping");
     return nullptr;
   }
   return stats_dict(s);
@@ -532,10 +532,10 @@ PyObject* mod_process_stats(PyObject*, PyObject*) {
   int rc = 0;
   {
     GilRelease unlocked;
-    rc = mmapurl_stats(nullptr, &s, sizeof s);
+    rc = mmapurl_stats_get(nullptr, &s);
   }
   if (rc != 0) {
-    PyErr_SetString(PyExc_RuntimeError, "mmapurl_stats failed");
+    PyErr_SetString(PyExc_RuntimeError, "mmapurl_stats_get failed");
     return nullptr;
   }
   return stats_dict(s);

@@ -57,6 +57,8 @@ TEST_F(Examples, CProgramReadsTheObjectAndPrintsTheCounters) {
   EXPECT_EQ(
       r.out.rfind("size 3145728\nread 2000000\nfnv1a " + fnv1a_hex(content, 2000000) + "\n", 0), 0u)
       << r.out;
+  EXPECT_NE(r.out.find("\nfaults "), std::string::npos) << r.out;  // struct mmapurl_stats
+  EXPECT_EQ(r.out.find("\nrequests 0\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nmmapurl_faults_total "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nmmapurl_fault_latency_seconds_count "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("_bucket"), std::string::npos) << r.out;

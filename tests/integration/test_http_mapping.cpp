@@ -39,14 +39,12 @@ using itest::describe_failure;
 
 class HttpMapping : public itest::SharedOriginTest {
  protected:
-
   // Writes `n` seeded random bytes as /<name> and returns them.
   std::string put_random(const std::string& name, size_t n, uint64_t seed) {
     std::string content = itest::random_bytes(n, seed);
     EXPECT_TRUE(origin_->put(name, content));
     return content;
   }
-
 };
 
 // --- whole content, by pointer reads and by write(2) from the mapping ---
@@ -539,7 +537,7 @@ TEST_F(HttpMapping, UnmapWithRequestsInFlightReturnsQuicklyAndLeavesNoStaleBytes
   EXPECT_EQ(munmap_s3(p), 0);
 }
 
-// A mapping's own Stats::in_flight_bytes counts its fetches under way (mmapurl_stats(addr)), as
+// A mapping's own Stats::in_flight_bytes counts its fetches under way (Mapping::stats), as
 // the process totals do. Regression guard: engine/core/fault_service.cpp once counted fetch sizes
 // only in the process totals, so the mapping's figure stayed 0.
 TEST_F(HttpMapping, MappingStatsCountItsBytesInFlight) {
@@ -681,29 +679,6 @@ TEST_F(HttpMapping, RaiiMappingAndProcessStats) {
   EXPECT_FALSE(missing.ok());
   EXPECT_EQ(missing.error(), MMAP_S3_NOT_FOUND);
   EXPECT_STRNE(missing.error_string(), "");
-}
-
-// A program built against the header before the disk cache counters passes the shorter Stats:
-// it gets the fields it knows, and nothing is written past them; any other size is refused.
-TEST_F(HttpMapping, StatsOfAnEarlierHeaderSizeGetTheFieldsItKnows) {
-  const std::string content = put_random("stats-size", 1 * kMiB, 78);
-  mmapurl::Mapping m(origin_->url(true, "stats-size"));
-  ASSERT_TRUE(m.ok()) << m.error_string();
-  // Past what the mapping-time probe brings (256 KiB): a fault.
-  ASSERT_EQ(m.data()[kMiB - kPage], static_cast<uint8_t>(content[kMiB - kPage]));
-  std::vector<uint8_t> out(sizeof(mmapurl::Stats) + 64, 0xAB);
-  ASSERT_EQ(mmapurl_stats(m.data(), out.data(), mmapurl::kStatsSizeBeforeCache), 0);
-  mmapurl::Stats earlier;
-  std::memcpy(static_cast<void*>(&earlier), out.data(), mmapurl::kStatsSizeBeforeCache);
-  EXPECT_GE(earlier.faults, 1u);
-  EXPECT_GE(earlier.requests, 1u);
-  EXPECT_EQ(earlier.bytes_fetched, m.stats().bytes_fetched);
-  for (size_t i = mmapurl::kStatsSizeBeforeCache; i < out.size(); ++i) {
-    ASSERT_EQ(out[i], 0xAB) << "byte " << i << " past the earlier Stats was written";
-  }
-  EXPECT_EQ(mmapurl_stats(m.data(), out.data(), mmapurl::kStatsSizeBeforeCache - 8), -1);
-  EXPECT_EQ(mmapurl_stats(m.data(), out.data(), sizeof(mmapurl::Stats) + 8), -1);
-  EXPECT_EQ(mmapurl_stats(nullptr, out.data(), mmapurl::kStatsSizeBeforeCache), 0);
 }
 
 }  // namespace

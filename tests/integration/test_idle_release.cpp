@@ -69,7 +69,7 @@ TEST(IdleRelease, ConnectionsOfOriginsNoMappingUsesAreClosed) {
   // connection (without the release, every origin kept one: 24).
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   Stats idle;
-  ASSERT_EQ(mmapurl_stats(nullptr, &idle, sizeof idle), 0);
+  ASSERT_EQ(mmapurl_stats_get(nullptr, &idle), 0);
   EXPECT_GE(idle.connections, 1u) << "the origin a mapping uses keeps its connection";
   EXPECT_LE(idle.connections, 2u) << "connections left open to origins no mapping uses";
   EXPECT_LE(open_descriptors(), fds_with_one + 2) << "descriptors left behind";

@@ -1,5 +1,9 @@
-// What a user gets from `cmake --install`: the files, a versioned .so that exports only the
-// public API, pkg-config that builds an independent C program, io_uring-only I/O, mmapurl-cat.
+// What a user gets from `cmake --install`: the files; a shared library and a static archive that
+// export exactly the public C API (the shared one under its version node); C and C++ programs
+// built against either, through pkg-config and through the CMake package; io_uring-only I/O;
+// mmapurl-cat.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -22,9 +26,24 @@ namespace itest = mmapurl::itest;
 using mmapurl::testing::RunResult;
 using mmapurl::testing::SpawnOptions;
 
+// The exported symbols, by name: engine/mmapurl.map's node MMAPURL_0.1. A release that adds a
+// call adds its node and names here; none of these ever leaves.
+const std::set<std::string> kPublicApi = {"mmap_s3",
+                                          "munmap_s3",
+                                          "mmap_s3_errstr",
+                                          "mmapurl_advise",
+                                          "mmapurl_last_error_message",
+                                          "mmapurl_metrics_text",
+                                          "mmapurl_read",
+                                          "mmapurl_stats_get",
+                                          "mmapurl_version"};
+constexpr const char* kVersionNode = "MMAPURL_0.1";
+
+// Both programs map a URL with the installed mmapurl and print its size and FNV-1a 64 hash; they
+// exit non-zero if the library's version or counters disagree with their headers.
 constexpr const char* kCProgram =
-    R"(/* Maps a URL with the installed mmapurl and prints its size and FNV-1a 64 hash. */
-#include <mmapurl.h>
+    R"(#include <mmapurl.h>
+#include <mmapurl_ext.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -33,6 +52,7 @@ int main(int argc, char** argv) {
   size_t size = 0;
   int err = 0;
   if (argc != 2) return 2;
+  if (mmapurl_version() != MMAPURL_VERSION) return 3;
   const void* p = mmap_s3(argv[1], &size, &err);
   if (p == MAP_FAILED) {
     fprintf(stderr, "mmap_s3: %s\n", mmap_s3_errstr(err));
@@ -44,9 +64,58 @@ int main(int argc, char** argv) {
     h ^= b[i];
     h *= 1099511628211ULL;
   }
+  struct mmapurl_stats stats = {.size = sizeof stats};
+  if (mmapurl_stats_get(p, &stats) != 0 || stats.size != sizeof stats) return 4;
+  if (stats.faults == 0) return 5;
   printf("%zu %016llx\n", size, (unsigned long long)h);
   return munmap_s3(p) == 0 ? 0 : 1;
 }
+)";
+
+// std::string, std::vector and iostreams: inline code the library's objects instantiate too.
+constexpr const char* kCppProgram =
+    R"(#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <mmapurl.hpp>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv, argv + argc);
+  if (args.size() != 2) return 2;
+  if (mmapurl_version() != MMAPURL_VERSION) return 3;
+  mmapurl::Mapping m(args[1]);
+  if (!m.ok()) {
+    std::cerr << "mmap_s3: " << m.error_string() << ": " << mmapurl_last_error_message() << "\n";
+    return 1;
+  }
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < m.size(); ++i) {
+    h ^= m.data()[i];
+    h *= 1099511628211ULL;
+  }
+  const mmapurl::Stats stats = m.stats();
+  if (stats.faults == 0 || stats.fault_latency_percentile_us(50) <= 0) return 4;
+  std::printf("%zu %016llx\n", m.size(), static_cast<unsigned long long>(h));
+  return 0;
+}
+)";
+
+// Builds the programs four ways through the installed CMake package: C and C++, each against
+// mmapurl::mmapurl (shared) and mmapurl::mmapurl_static.
+constexpr const char* kCMakeProject = R"(cmake_minimum_required(VERSION 3.25)
+project(mmapurl_consumer C CXX)
+set(CMAKE_C_STANDARD 11)
+set(CMAKE_CXX_STANDARD 17)
+add_compile_options(-Wall -Wextra -Werror)
+find_package(mmapurl 0.1 REQUIRED)
+foreach(lang c cpp)
+  add_executable(prog_${lang}_shared prog.${lang})
+  target_link_libraries(prog_${lang}_shared PRIVATE mmapurl::mmapurl)
+  add_executable(prog_${lang}_static prog.${lang})
+  target_link_libraries(prog_${lang}_static PRIVATE mmapurl::mmapurl_static)
+endforeach()
 )";
 
 std::string fnv1a_line(const std::string& bytes) {
@@ -107,19 +176,48 @@ class InstalledTree : public ::testing::Test {
                   {"all_proxy", std::nullopt}};
   }
 
-  // Compiles kCProgram as `cc prog.c $(pkg-config --cflags --libs mmapurl)` against the
-  // installed prefix; `define_prefix` adds pkg-config's --define-prefix (relocates the .pc).
-  std::string build_c_program(bool define_prefix) {
-    const std::string src = scratch_->file("prog.c");
-    const std::string exe = scratch_->file(define_prefix ? "prog-relocated" : "prog");
-    EXPECT_TRUE(mmapurl::testing::write_file(src, kCProgram));
+  // Compiles kCProgram with `cc` (kCppProgram with `c++`) and `$(pkg-config --cflags --libs
+  // mmapurl)` against the installed prefix; `define_prefix` adds pkg-config's --define-prefix
+  // (relocates the .pc).
+  std::string build_program(bool cpp, bool define_prefix) {
+    const std::string src = scratch_->file(cpp ? "prog.cpp" : "prog.c");
+    const std::string exe = scratch_->file(std::string(cpp ? "prog-cpp" : "prog") +
+                                           (define_prefix ? "-relocated" : ""));
+    EXPECT_TRUE(mmapurl::testing::write_file(src, cpp ? kCppProgram : kCProgram));
     const std::string pkg = std::string("pkg-config ") + (define_prefix ? "--define-prefix " : "") +
                             "--cflags --libs mmapurl";
-    RunResult r = shell("cc -std=c11 -Wall -Wextra -Werror '" + src + "' $(" + pkg +
+    const std::string compiler = cpp ? "c++ -std=c++17" : "cc -std=c11";
+    RunResult r = shell(compiler + " -Wall -Wextra -Werror '" + src + "' $(" + pkg +
                             ") -Wl,-rpath,'" + prefix_ + "/lib' -o '" + exe + "'",
                         scratch_->path(), {{"PKG_CONFIG_PATH", prefix_ + "/lib/pkgconfig"}});
     EXPECT_EQ(r.exit_code, 0) << explain(r);
     return r.exit_code == 0 ? exe : "";
+  }
+  std::string build_c_program(bool define_prefix) { return build_program(false, define_prefix); }
+
+  // Runs `exe` on the test object: it must print the object's size and hash.
+  void expect_reads_the_object(const std::string& exe) {
+    RunResult r = shell("'" + exe + "' '" + url_ + "'", scratch_->path(), child_env_);
+    EXPECT_EQ(r.exit_code, 0) << exe << "\n" << explain(r);
+    EXPECT_EQ(r.out, fnv1a_line(content_)) << exe;
+  }
+
+  // The defined global symbols `nm` lists in `file`: name (without @version) → "TYPE@VERSION".
+  std::map<std::string, std::string> defined_globals(const std::string& nm_options,
+                                                     const std::string& file) {
+    RunResult r = shell("nm " + nm_options + " --defined-only '" + file + "'", scratch_->path());
+    EXPECT_EQ(r.exit_code, 0) << explain(r);
+    std::map<std::string, std::string> symbols;
+    std::istringstream lines(r.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string value, type, name;
+      if (!(fields >> value >> type >> name)) continue;  // blank, or the archive member's name
+      const size_t at = name.find('@');
+      symbols[name.substr(0, at)] = type + (at == std::string::npos ? "" : name.substr(at));
+    }
+    return symbols;
   }
 
   std::unique_ptr<itest::TempDir> scratch_;
@@ -155,30 +253,21 @@ TEST_F(InstalledTree, HasHeadersLibrariesPackageFilesAndTools) {
   EXPECT_EQ(r.exit_code, 0) << soname << " and libmmapurl.so are not the same file";
 }
 
-TEST_F(InstalledTree, SharedLibraryExportsOnlyThePublicApi) {
-  RunResult r = shell("nm -D --defined-only '" + prefix_ + "/lib/libmmapurl.so'", scratch_->path());
-  ASSERT_EQ(r.exit_code, 0) << explain(r);
-  std::set<std::string> names;
-  std::istringstream lines(r.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string value, type, name;
-    if (!(fields >> value >> type >> name)) continue;
-    if (type == "A") continue;  // the version node (MMAPURL_0), not a symbol
-    name = name.substr(0, name.find('@'));
-    names.insert(name);
-    EXPECT_EQ(name.find("boost"), std::string::npos) << line;
-    EXPECT_EQ(name.find("asio"), std::string::npos) << line;
-    const bool public_api = name == "mmap_s3" || name == "munmap_s3" || name == "mmap_s3_errstr" ||
-                            name.rfind("mmapurl_", 0) == 0;
-    EXPECT_TRUE(public_api) << "unexpected export: " << line;
-  }
-  for (const char* required : {"mmap_s3", "munmap_s3", "mmap_s3_errstr"}) {
-    EXPECT_EQ(names.count(required), 1u) << required;
-  }
-  // The metrics text a service's /metrics endpoint serves (mmapurl_ext.h).
-  EXPECT_EQ(names.count("mmapurl_metrics_text"), 1u);
+// Every exported symbol is a call of the public API, defined as code under the version node,
+// and every call of the API is exported: no C++ symbol, nothing of Boost or the engine.
+TEST_F(InstalledTree, SharedLibraryExportsExactlyThePublicApiUnderItsVersionNode) {
+  std::map<std::string, std::string> expected;
+  for (const std::string& name : kPublicApi) expected[name] = std::string("T@@") + kVersionNode;
+  expected[kVersionNode] = "A";  // the version node itself
+  EXPECT_EQ(defined_globals("-D", prefix_ + "/lib/libmmapurl.so"), expected);
+}
+
+// The archive keeps the same names global and makes every other symbol of its object local, so
+// its Asio, Beast and inline std:: code never meets a host program's copies.
+TEST_F(InstalledTree, StaticArchiveDefinesExactlyThePublicApiGlobally) {
+  std::map<std::string, std::string> expected;
+  for (const std::string& name : kPublicApi) expected[name] = "T";
+  EXPECT_EQ(defined_globals("-g", prefix_ + "/lib/libmmapurl.a"), expected);
 }
 
 // The installed mmapurl.pc names the prefix given to `cmake --install --prefix`, not the
@@ -208,17 +297,44 @@ TEST_F(InstalledTree, PkgConfigNamesTheInstallPrefix) {
   EXPECT_EQ(std::string(resolved), std::string(expected)) << r.out;
   const std::string exe = build_c_program(false);
   ASSERT_NE(exe, "");
-  r = shell("'" + exe + "' '" + url_ + "'", scratch_->path(), child_env_);
-  ASSERT_EQ(r.exit_code, 0) << explain(r);
-  EXPECT_EQ(r.out, fnv1a_line(content_));
+  expect_reads_the_object(exe);
 }
 
 TEST_F(InstalledTree, CProgramBuiltWithPkgConfigMapsAnHttpsObject) {
   const std::string exe = build_c_program(true);
   ASSERT_NE(exe, "");
-  RunResult r = shell("'" + exe + "' '" + url_ + "'", scratch_->path(), child_env_);
+  expect_reads_the_object(exe);
+}
+
+TEST_F(InstalledTree, CppProgramBuiltWithPkgConfigMapsAnHttpsObject) {
+  const std::string exe = build_program(true, true);
+  ASSERT_NE(exe, "");
+  expect_reads_the_object(exe);
+}
+
+// find_package(mmapurl) gives both libraries with what they need: a C and a C++ program link the
+// shared library and the static archive (the static ones need no libmmapurl.so to run).
+TEST_F(InstalledTree, CAndCppProgramsLinkTheSharedLibraryAndTheStaticArchiveWithCMake) {
+  const std::string project = scratch_->file("consumer");
+  ASSERT_EQ(::mkdir(project.c_str(), 0700), 0) << project;
+  ASSERT_TRUE(mmapurl::testing::write_file(project + "/CMakeLists.txt", kCMakeProject));
+  ASSERT_TRUE(mmapurl::testing::write_file(project + "/prog.c", kCProgram));
+  ASSERT_TRUE(mmapurl::testing::write_file(project + "/prog.cpp", kCppProgram));
+  RunResult r =
+      shell("cmake -S '" + project + "' -B '" + project + "/build' -DCMAKE_PREFIX_PATH='" +
+                prefix_ + "' && cmake --build '" + project + "/build' -j2",
+            scratch_->path(), {}, std::chrono::seconds(300));
   ASSERT_EQ(r.exit_code, 0) << explain(r);
-  EXPECT_EQ(r.out, fnv1a_line(content_));
+  for (const char* lang : {"c", "cpp"}) {
+    for (const char* kind : {"shared", "static"}) {
+      const std::string exe = project + "/build/prog_" + lang + "_" + kind;
+      expect_reads_the_object(exe);
+      r = shell("readelf -d '" + exe + "'", scratch_->path());
+      ASSERT_EQ(r.exit_code, 0) << explain(r);
+      const bool needs_shared = r.out.find("[libmmapurl.so") != std::string::npos;
+      EXPECT_EQ(needs_shared, std::string(kind) == "shared") << exe << "\n" << r.out;
+    }
+  }
 }
 
 TEST_F(InstalledTree, AllNetworkAndFaultIoGoesThroughIoUring) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,7 +56,7 @@ std::string stats_json(const mmapurl::Stats& s) {
   field("cache_filled_pages", s.cache_filled_pages);
   field("cached_bytes", s.cached_bytes);
   j += "\"fault_latency_us_log2\":[";
-  for (size_t i = 0; i < s.fault_latency_us_log2.size(); ++i)
+  for (size_t i = 0; i < std::size(s.fault_latency_us_log2); ++i)
     j += (i ? "," : "") + std::to_string(s.fault_latency_us_log2[i]);
   return j + "]}\n";
 }

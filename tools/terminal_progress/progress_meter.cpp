@@ -34,7 +34,7 @@ void write_all(const std::string& s) {
 
 Stats stats_now() {
   Stats s;
-  mmapurl_stats(nullptr, &s, sizeof s);
+  mmapurl_stats_get(nullptr, &s);
   return s;
 }
 }  // namespace

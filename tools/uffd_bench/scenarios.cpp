@@ -162,7 +162,7 @@ ScenarioResult run_unmap_scenario(const std::string& url, const BenchOptions& op
     mmapurl_advise(p, size, MMAPURL_ADVICE_WILLNEED);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the requests start
     mmapurl::Stats s;
-    if (mmapurl_stats(p, &s, sizeof s) == 0 && s.in_flight_bytes > 0) ++r.reads;
+    if (mmapurl_stats_get(p, &s) == 0 && s.in_flight_bytes > 0) ++r.reads;
     auto t = Clock::now();
     if (munmap_s3(p) != 0) {
       r.ok = false;
