@@ -126,7 +126,7 @@ void map_from_many_origins() {
   }
   const double mapping_s = seconds_since(start);
   Stats after_mapping;
-  ASSERT_EQ(mmapurl_stats(nullptr, &after_mapping, sizeof after_mapping), 0);
+  ASSERT_EQ(mmapurl_stats_get(nullptr, &after_mapping), 0);
 
   // Idle: pools of origins no mapping uses go after 1 s (looked at every 250 ms), and their
   // connections with them. Waits for that, 8 s at most.
@@ -134,7 +134,7 @@ void map_from_many_origins() {
   Stats idle;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    ASSERT_EQ(mmapurl_stats(nullptr, &idle, sizeof idle), 0);
+    ASSERT_EQ(mmapurl_stats_get(nullptr, &idle), 0);
     if ((idle.connections <= 1 && open_descriptors() <= fds_before) ||
         seconds_since(idle_from) > 8) {
       break;
