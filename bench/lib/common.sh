@@ -85,3 +85,25 @@ describe_build() {
   python3 -c 'import json,sys; print(json.dumps(dict(zip(("dir","binary","source","commit","build_type"), sys.argv[1:]))))' \
     "$dir" "$bin" "$src" "${commit:-unknown}" "${type:-unknown}"
 }
+
+# The options of the suites that take only these: --runs, --size, --out, --no-build and a build
+# directory. Sets build, RUNS, SIZE_MB, OUT and NO_BUILD; `suite` names the suite in errors.
+parse_suite_options() {
+  local suite=$1
+  shift
+  build=build
+  while (($#)); do
+    case $1 in
+      --runs) RUNS=${2:?}; shift ;;
+      --size) SIZE_MB=${2:?}; shift ;;
+      --out) OUT=${2:?}; shift ;;
+      --no-build) NO_BUILD=1 ;;
+      -*) die "$suite: unknown option $1 (bench/run.sh $suite --help)" ;;
+      *) build=$1 ;;
+    esac
+    shift
+  done
+  build=$(from_caller "$build")
+  if [[ -n ${OUT:-} ]]; then OUT=$(from_caller "$OUT"); fi
+  return 0
+}

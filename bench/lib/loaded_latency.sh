@@ -14,21 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib/common.sh
-build=build
-while (($#)); do
-  a=$1
-  case $a in
-    --runs) RUNS=${2:?}; shift ;;
-    --size) SIZE_MB=${2:?}; shift ;;
-    --out) OUT=${2:?}; shift ;;
-    --no-build) NO_BUILD=1 ;;
-    -*) die "loaded-latency: unknown option $a (bench/run.sh loaded-latency --help)" ;;
-    *) build=$a ;;
-  esac
-  shift
-done
-build=$(from_caller "$build")
-[[ -n ${OUT:-} ]] && OUT=$(from_caller "$OUT")
+parse_suite_options loaded-latency "$@"
 bench_build "$build" uffd-bench mmapurl-shaper
 bench_setup loaded-latency 3
 source bench/lib/serve_random_object.sh

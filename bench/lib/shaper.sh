@@ -9,21 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib/common.sh
-build=build
-while (($#)); do
-  a=$1
-  case $a in
-    --runs) RUNS=${2:?}; shift ;;
-    --size) SIZE_MB=${2:?}; shift ;;
-    --out) OUT=${2:?}; shift ;;
-    --no-build) NO_BUILD=1 ;;
-    -*) die "shaper: unknown option $a (bench/run.sh shaper --help)" ;;
-    *) build=$a ;;
-  esac
-  shift
-done
-build=$(from_caller "$build")
-[[ -n ${OUT:-} ]] && OUT=$(from_caller "$OUT")
+parse_suite_options shaper "$@"
 bench_build "$build" uffd-bench mmapurl-shaper
 bench_setup shaper-ab 5
 source bench/lib/serve_random_object.sh
