@@ -1,5 +1,5 @@
 // Shared helpers of the fault, lifecycle and unprivileged tests: read a mapping page by page
-// catching SIGBUS per thread (sigsetjmp/siglongjmp), check bytes, bound waits, re-run oneself.
+// catching SIGBUS per thread (sigsetjmp/siglongjmp), check bytes, bound waits.
 #pragma once
 
 #include <fcntl.h>
@@ -201,36 +201,15 @@ inline std::string describe_status(const std::optional<int>& status) {
   return "status " + std::to_string(*status);
 }
 
-// This test binary's path, to run one of its own tests again in a fresh process.
-inline std::string self_exe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
-}
+// The fresh-process helper (integration/fresh_process.hpp) under the names test_idle_release.cpp
+// calls: the child's role, and test `full_name` run in a child with `role` and `env`.
+inline std::string child_role() { return itest::fresh_process_role(); }
 
-// The role a re-run copy of this binary plays, from MMAPURL_TEST_CHILD_ROLE ("" in the parent).
-inline std::string child_role() {
-  const char* r = std::getenv("MMAPURL_TEST_CHILD_ROLE");
-  return r ? r : "";
-}
-
-// Runs test `full_name` of this binary in a fresh process (a fresh engine reading `env`).
-// The child's stdout and stderr come back with "[  SKIPPED ]" written "[  skipped ]"
-// (itest::neutralize_skip_marker), so callers may print them: ctest would otherwise report the
-// calling test as Skipped whenever its failure message quotes a child that skipped something.
-// A child's skips are counted with itest::gtest_summary_count(out, itest::kNeutralSkippedTag).
 inline testing::RunResult run_test_in_fresh_process(
     const std::string& full_name, const std::string& role,
     std::map<std::string, std::optional<std::string>> env, const std::string& scratch_dir,
     std::chrono::milliseconds timeout) {
-  testing::SpawnOptions opts;
-  opts.argv = {self_exe(), "--gtest_filter=" + full_name, "--gtest_also_run_disabled_tests"};
-  env["MMAPURL_TEST_CHILD_ROLE"] = role;
-  opts.env_overrides = std::move(env);
-  testing::RunResult r = testing::run_program(opts, scratch_dir, timeout);
-  r.out = itest::neutralize_skip_marker(std::move(r.out));
-  r.err = itest::neutralize_skip_marker(std::move(r.err));
-  return r;
+  return itest::run_in_fresh_process({full_name, role, std::move(env), timeout, scratch_dir});
 }
 
 // Writes object `seed` of `size` bytes to `path` (for nginx's docroot).

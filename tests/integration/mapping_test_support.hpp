@@ -1,5 +1,6 @@
 // Helpers shared by the mapping integration tests: one nginx per test process over a temp docroot,
-// seeded random objects, the client environment, byte checks, and re-running a test afresh.
+// seeded random objects, the client environment, byte checks; and (integration/fresh_process.hpp)
+// re-running a test afresh.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@
 
 #include "fixtures/nginx_server.hpp"
 #include "fixtures/process.hpp"
+#include "integration/fresh_process.hpp"
 #include "mmapurl.h"
 #include "mmapurl.hpp"
 #include "mmapurl_ext.h"
@@ -172,39 +174,6 @@ class SharedOriginTest : public ::testing::Test {
   SharedOrigin* origin_ = nullptr;
 };
 
-// gtest's "[  SKIPPED ]" in a test's output makes ctest report the test as Skipped, whatever its
-// exit status: CMake's gtest_discover_tests sets SKIP_REGULAR_EXPRESSION on every test, and that
-// match outranks a non-zero exit. Output of a child gtest run must therefore never reach this
-// process's output unaltered, or a real failure that prints it turns into a green "Skipped".
-inline constexpr std::string_view kGtestSkippedTag = "[  SKIPPED ]";
-inline constexpr std::string_view kNeutralSkippedTag = "[  skipped ]";
-
-// `text` with every "[  SKIPPED ]" written "[  skipped ]": what any child gtest output must go
-// through before it is printed (in an assertion message, on stdout or stderr).
-inline std::string neutralize_skip_marker(std::string text) {
-  for (size_t at = text.find(kGtestSkippedTag); at != std::string::npos;
-       at = text.find(kGtestSkippedTag, at + kNeutralSkippedTag.size())) {
-    text.replace(at, kGtestSkippedTag.size(), kNeutralSkippedTag);
-  }
-  return text;
-}
-
-// The N of a gtest summary line "<tag> N test(s)..." (e.g. tag "[  PASSED  ]", or
-// kNeutralSkippedTag in neutralized output); 0 when there is no such line. Per-test lines
-// ("<tag> Suite.Name") are not summaries: only a tag followed by a number counts.
-inline int gtest_summary_count(const std::string& out, std::string_view tag) {
-  for (size_t at = out.find(tag); at != std::string::npos; at = out.find(tag, at + 1)) {
-    size_t p = at + tag.size();
-    while (p < out.size() && out[p] == ' ') ++p;
-    size_t digits = p;
-    while (digits < out.size() && std::isdigit(static_cast<unsigned char>(out[digits]))) ++digits;
-    if (digits > p && out.compare(digits, 5, " test") == 0) {
-      return std::stoi(out.substr(p, digits - p));
-    }
-  }
-  return 0;
-}
-
 // Whether every page of [p, p+len) is resident (mincore).
 inline bool all_resident(const uint8_t* p, size_t len) {
   std::vector<unsigned char> v((len + 4095) / 4096);
@@ -254,48 +223,6 @@ inline bool wait_until_resident(const uint8_t* p, size_t len, std::chrono::secon
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return all_resident(p, len);
-}
-
-// A test that needs the engine to start with its own environment (the engine reads it once per
-// process) runs its body in a new process of this executable; the parent only checks the result.
-constexpr const char* kFreshProcessMarker = "MMAPURL_ITEST_FRESH_PROCESS";
-
-inline std::string current_test_name() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return std::string(info->test_suite_name()) + "." + info->name();
-}
-
-// True in the child started by run_current_test_in_fresh_process.
-inline bool in_fresh_process() {
-  const char* v = std::getenv(kFreshProcessMarker);
-  return v && current_test_name() == v;
-}
-
-inline ::testing::AssertionResult run_current_test_in_fresh_process(
-    std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  std::string error;
-  auto scratch = TempDir::create("mmapurl-itest-fresh", &error);
-  if (!scratch) return ::testing::AssertionFailure() << error;
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return ::testing::AssertionFailure() << "readlink /proc/self/exe failed";
-  self[n] = '\0';
-  mmapurl::testing::SpawnOptions options;
-  options.argv = {self, "--gtest_filter=" + current_test_name(), "--gtest_also_run_disabled_tests"};
-  options.env_overrides[kFreshProcessMarker] = current_test_name();
-  auto result = mmapurl::testing::run_program(options, scratch->path(), timeout);
-  const std::string out = neutralize_skip_marker(std::move(result.out));
-  const std::string err = neutralize_skip_marker(std::move(result.err));
-  // Exactly this one test ran and passed; a skip in the child is a failure here (the body never
-  // ran), and so is a child that ran no test at all.
-  bool passed = result.exit_code == 0 && gtest_summary_count(out, "[  PASSED  ]") == 1 &&
-                out.find(kNeutralSkippedTag) == std::string::npos;
-  if (passed) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "the test in a fresh process failed (exit " << result.exit_code
-         << (result.timed_out ? ", timed out" : "") << "):\n"
-         << out << "\n"
-         << err;
 }
 
 }  // namespace mmapurl::itest

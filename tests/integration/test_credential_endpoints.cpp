@@ -19,6 +19,7 @@
 
 #include "fixtures/process.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "source/s3/aws_environment.hpp"
 #include "source/s3/credential_provider_io.hpp"
 
@@ -104,13 +105,7 @@ class CredentialEndpoints : public ::testing::Test {
     std::string error;
     dir_ = TempDir::create("mmapurl-credential-endpoints", &error);
     ASSERT_NE(dir_, nullptr) << error;
-    for (const char* name :
-         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-          "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-          "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"}) {
-      unset_env(name);
-    }
+    for (const char* name : mmapurl::itest::kS3ClientVariables) unset_env(name);
     mmapurl::itest::unset_proxy_environment();
     set_env("AWS_EC2_METADATA_DISABLED", "true");
     ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), ""));

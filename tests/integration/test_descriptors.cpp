@@ -20,6 +20,7 @@
 #include "fixtures/process.hpp"
 #include "fixtures/s3_server.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 
@@ -105,37 +106,27 @@ class Descriptors : public itest::SharedOriginTest {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    dir_ = TempDir::create("mmapurl-descriptors", &error).release();
-    ASSERT_NE(dir_, nullptr) << error;
-    s3_ = S3Server::start(&error).release();
-    ASSERT_NE(s3_, nullptr) << error;
-    ASSERT_TRUE(s3_->create_bucket(kBucket, &error)) << error;
+    env_ = itest::S3TestEnvironment::start("mmapurl-descriptors", {kBucket}, &error).release();
+    ASSERT_NE(env_, nullptr) << error;
+    s3_ = &env_->server();
+    dir_ = &env_->dir();
     content_ = itest::random_bytes(kObjectBytes, 24);
-    ASSERT_TRUE(s3_->put_object_content(kBucket, "object.bin", content_, &error)) << error;
+    ASSERT_TRUE(env_->put(kBucket, "object.bin", content_));
   }
   static void TearDownTestSuite() {
-    delete s3_;
+    delete env_;
+    env_ = nullptr;
     s3_ = nullptr;
-    delete dir_;
     dir_ = nullptr;
   }
 
+  // The object on nginx too; no keys in the environment (each test says where they come from).
   void SetUp() override {
     itest::SharedOriginTest::SetUp();
-    ASSERT_NE(s3_, nullptr);
-    for (const char* name :
-         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-          "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CA_BUNDLE", "AWS_NO_SIGN_REQUEST",
-          "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-          "MMAPURL_S3_ADDRESSING"}) {
-      unset_env(name);
-    }
-    set_env("AWS_ENDPOINT_URL_S3", s3_->endpoint_url());
-    set_env("AWS_REGION", "us-east-1");
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), ""));
-    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
+    ASSERT_NE(env_, nullptr);
+    itest::S3Client client;
+    client.keys = false;
+    ASSERT_TRUE(env_->prepare(client));
     ASSERT_TRUE(origin_->put("object.bin", content_));
   }
 
@@ -159,12 +150,14 @@ class Descriptors : public itest::SharedOriginTest {
 
   static std::string s3_url() { return std::string("s3://") + kBucket + "/object.bin"; }
 
+  static itest::S3TestEnvironment* env_;
   static TempDir* dir_;
   static S3Server* s3_;
   static std::string content_;
   std::vector<const void*> mappings_;
 };
 
+itest::S3TestEnvironment* Descriptors::env_ = nullptr;
 TempDir* Descriptors::dir_ = nullptr;
 S3Server* Descriptors::s3_ = nullptr;
 std::string Descriptors::content_;

@@ -1,5 +1,9 @@
 // Fault-injection matrix: each HTTP- and TCP-level fault in front of a real server, after mapping.
 // Bytes are right or exactly the affected pages raise SIGBUS, in bounded time, and nothing else.
+// Two tables, one row per (fault, how often it repeats, the outcome it must have): the embedded
+// server's HTTP faults (EmbeddedServerFault) and the shaping proxy's TCP faults in front of nginx
+// (NginxTcpFault); each row is one test, named after its columns. Cases that are no single fault
+// (a replaced object, a server gone, 16 threads, a restart, the SIGBUS itself) follow as TESTs.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
@@ -9,6 +13,7 @@
 #include <latch>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -67,6 +72,29 @@ enum class Expect {
   kSigbus,         // every touched page raises SIGBUS; other pages unaffected
   kBrokenForGood,  // the object changed: every later fetch of this mapping fails
 };
+
+// How often a fault repeats: a number of answers (HTTP) or connections (TCP), or until cleared.
+constexpr int kForever = -1;
+
+std::string outcome_label(Expect e) {
+  switch (e) {
+    case Expect::kRight:
+      return "Recovers";
+    case Expect::kRightOrSigbus:
+      return "RightOrSigbus";
+    case Expect::kSigbus:
+      return "FailsTouchedPages";
+    case Expect::kBrokenForGood:
+      return "BreaksMappingForGood";
+  }
+  return "Unknown";
+}
+
+std::string repeat_label(int times) {
+  if (times == kForever) return "Forever";
+  if (times == 1) return "Once";
+  return std::to_string(times) + "Times";
+}
 
 void report_sigbus(const char* what, const PageScan& scan) {
   for (size_t i = 0; i < scan.records.size() && i < 2; ++i) {
@@ -150,9 +178,10 @@ void check_fault_outcome(const Mapping& m, uint64_t seed, const PageScan& during
 }
 
 // One HTTP-level fault from the embedded server: `count` answers (-1: until cleared) carry it.
-void run_http_fault(Fault fault, int count, Expect expect, bool ignore_if_match = false) {
+void run_http_fault(Fault fault, int count, Expect expect, bool ignore_if_match,
+                    const std::string& row) {
   configure_engine_environment();
-  const char* name = testserver::fault_name(fault);
+  const char* name = row.c_str();
   EmbeddedServer server(plain_server(kSeed, ignore_if_match));
   std::string err;
   ASSERT_TRUE(server.start(&err)) << err;
@@ -195,80 +224,102 @@ void run_http_fault(Fault fault, int count, Expect expect, bool ignore_if_match 
   expect_healthy_mapping_works();
 }
 
-// --- Transient: a burst of bad answers, then recovery: bytes right, retries counted. ---
-TEST(FaultMatrix, Status500StormRecovers) { run_http_fault(Fault::kStatus500, 3, Expect::kRight); }
-TEST(FaultMatrix, Status503StormRecovers) { run_http_fault(Fault::kStatus503, 3, Expect::kRight); }
-TEST(FaultMatrix, SlowDownStormRecovers) {
-  run_http_fault(Fault::kStatus503SlowDown, 3, Expect::kRight);
-}
-TEST(FaultMatrix, ResetMidBodyOnceRecovers) { run_http_fault(Fault::kReset, 1, Expect::kRight); }
-TEST(FaultMatrix, TruncatedBodyOnceRecovers) {
-  run_http_fault(Fault::kTruncate, 1, Expect::kRight);
-}
-TEST(FaultMatrix, StallPastIoTimeoutOnceRecovers) {
-  run_http_fault(Fault::kStall, 1, Expect::kRight);
-}
-TEST(FaultMatrix, WrongContentRangeOnceRecovers) {
-  run_http_fault(Fault::kWrongContentRange, 1, Expect::kRight);
-}
-TEST(FaultMatrix, Status200InsteadOf206OnceRecovers) {
-  run_http_fault(Fault::kIgnoreRange, 1, Expect::kRight);
-}
-TEST(FaultMatrix, MoreBytesOnceRightOrFails) {
-  run_http_fault(Fault::kMoreBytes, 1, Expect::kRightOrSigbus);
-}
-TEST(FaultMatrix, AbsurdContentLengthOnceRecovers) {
-  run_http_fault(Fault::kAbsurdContentLength, 1, Expect::kRight);
-}
-TEST(FaultMatrix, EndlessHeadersOnceRecovers) {
-  run_http_fault(Fault::kEndlessHeaders, 1, Expect::kRight);
+// --- The embedded server's HTTP faults: one row per fault, repeat count and outcome. ---
+struct HttpFaultRow {
+  Fault fault;
+  int times;  // answers that carry the fault (kForever: until cleared)
+  Expect expect;
+  bool ignore_if_match = false;  // the server ignores If-Match/If-Unmodified-Since
+};
+
+std::string http_fault_label(Fault f) {
+  switch (f) {
+    case Fault::kStatus500:
+      return "Status500";
+    case Fault::kStatus503:
+      return "Status503";
+    case Fault::kStatus503SlowDown:
+      return "SlowDown";
+    case Fault::kReset:
+      return "ResetMidBody";
+    case Fault::kTruncate:
+      return "TruncatedBody";
+    case Fault::kStall:
+      return "StallPastIoTimeout";
+    case Fault::kWrongContentRange:
+      return "WrongContentRange";
+    case Fault::kWrongTotal:
+      return "WrongTotal";
+    case Fault::kIgnoreRange:
+      return "Status200InsteadOf206";
+    case Fault::kMoreBytes:
+      return "MoreBytes";
+    case Fault::kChunked:
+      return "Chunked";
+    case Fault::kGzip:
+      return "Gzip";
+    case Fault::kAbsurdContentLength:
+      return "AbsurdContentLength";
+    case Fault::kEndlessHeaders:
+      return "EndlessHeaders";
+    case Fault::kChangeEtag:
+      return "ChangedEtag";
+    default:
+      return testserver::fault_name(f);
+  }
 }
 
-// --- Persistent: the fault never clears within the retry budget. ---
-TEST(FaultMatrix, Status500ForeverFailsTouchedPages) {
-  run_http_fault(Fault::kStatus500, -1, Expect::kSigbus);
-}
-TEST(FaultMatrix, SlowDownForeverFailsTouchedPages) {
-  run_http_fault(Fault::kStatus503SlowDown, -1, Expect::kSigbus);
-}
-TEST(FaultMatrix, ResetMidBodyForever) {
-  run_http_fault(Fault::kReset, -1, Expect::kRightOrSigbus);
-}
-TEST(FaultMatrix, TruncatedBodyForever) {
-  run_http_fault(Fault::kTruncate, -1, Expect::kRightOrSigbus);
-}
-TEST(FaultMatrix, StallForeverBoundedByBudget) {
-  run_http_fault(Fault::kStall, -1, Expect::kRightOrSigbus);
-}
-TEST(FaultMatrix, WrongContentRangeForeverFails) {
-  run_http_fault(Fault::kWrongContentRange, -1, Expect::kSigbus);
-}
-// A different Content-Range total means a different object: the mapping breaks for good.
-TEST(FaultMatrix, WrongTotalForeverFails) {
-  run_http_fault(Fault::kWrongTotal, -1, Expect::kBrokenForGood);
-}
-TEST(FaultMatrix, Status200InsteadOf206ForeverFails) {
-  run_http_fault(Fault::kIgnoreRange, -1, Expect::kSigbus);
-}
-TEST(FaultMatrix, MoreBytesForever) {
-  run_http_fault(Fault::kMoreBytes, -1, Expect::kRightOrSigbus);
-}
-TEST(FaultMatrix, ChunkedForever) { run_http_fault(Fault::kChunked, -1, Expect::kRightOrSigbus); }
-TEST(FaultMatrix, GzipForever) { run_http_fault(Fault::kGzip, -1, Expect::kRightOrSigbus); }
-TEST(FaultMatrix, AbsurdContentLengthForeverFails) {
-  run_http_fault(Fault::kAbsurdContentLength, -1, Expect::kSigbus);
-}
-TEST(FaultMatrix, EndlessHeadersForeverFails) {
-  run_http_fault(Fault::kEndlessHeaders, -1, Expect::kSigbus);
+// e.g. "Status500_3Times_Recovers", "ChangedEtag_Once_BreaksMappingForGood_IgnoringIfMatch".
+std::string http_row_name(const HttpFaultRow& row) {
+  return http_fault_label(row.fault) + "_" + repeat_label(row.times) + "_" +
+         outcome_label(row.expect) + (row.ignore_if_match ? "_IgnoringIfMatch" : "");
 }
 
-// --- The object changed after mapping: never mixed bytes, every later fetch fails. ---
-TEST(FaultMatrix, ChangedEtagOnceBreaksMappingForGood) {
-  run_http_fault(Fault::kChangeEtag, 1, Expect::kBrokenForGood);
+const HttpFaultRow kHttpFaultRows[] = {
+    // Transient: a burst of bad answers, then recovery: bytes right, retries counted.
+    {Fault::kStatus500, 3, Expect::kRight},
+    {Fault::kStatus503, 3, Expect::kRight},
+    {Fault::kStatus503SlowDown, 3, Expect::kRight},
+    {Fault::kReset, 1, Expect::kRight},
+    {Fault::kTruncate, 1, Expect::kRight},
+    {Fault::kStall, 1, Expect::kRight},
+    {Fault::kWrongContentRange, 1, Expect::kRight},
+    {Fault::kIgnoreRange, 1, Expect::kRight},
+    {Fault::kMoreBytes, 1, Expect::kRightOrSigbus},
+    {Fault::kAbsurdContentLength, 1, Expect::kRight},
+    {Fault::kEndlessHeaders, 1, Expect::kRight},
+    // Persistent: the fault never clears within the retry budget.
+    {Fault::kStatus500, kForever, Expect::kSigbus},
+    {Fault::kStatus503SlowDown, kForever, Expect::kSigbus},
+    {Fault::kReset, kForever, Expect::kRightOrSigbus},
+    {Fault::kTruncate, kForever, Expect::kRightOrSigbus},
+    {Fault::kStall, kForever, Expect::kRightOrSigbus},
+    {Fault::kWrongContentRange, kForever, Expect::kSigbus},
+    // A different Content-Range total means a different object: the mapping breaks for good.
+    {Fault::kWrongTotal, kForever, Expect::kBrokenForGood},
+    {Fault::kIgnoreRange, kForever, Expect::kSigbus},
+    {Fault::kMoreBytes, kForever, Expect::kRightOrSigbus},
+    {Fault::kChunked, kForever, Expect::kRightOrSigbus},
+    {Fault::kGzip, kForever, Expect::kRightOrSigbus},
+    {Fault::kAbsurdContentLength, kForever, Expect::kSigbus},
+    {Fault::kEndlessHeaders, kForever, Expect::kSigbus},
+    // The object changed after mapping: never mixed bytes, every later fetch fails.
+    {Fault::kChangeEtag, 1, Expect::kBrokenForGood},
+    {Fault::kChangeEtag, 1, Expect::kBrokenForGood, /*ignore_if_match=*/true},
+};
+
+// gtest prints a row by its name.
+void PrintTo(const HttpFaultRow& row, std::ostream* os) { *os << http_row_name(row); }
+
+class EmbeddedServerFault : public ::testing::TestWithParam<HttpFaultRow> {};
+
+TEST_P(EmbeddedServerFault, Outcome) {
+  const HttpFaultRow& row = GetParam();
+  run_http_fault(row.fault, row.times, row.expect, row.ignore_if_match, http_row_name(row));
 }
-TEST(FaultMatrix, ChangedEtagIgnoringIfMatchBreaksMappingForGood) {
-  run_http_fault(Fault::kChangeEtag, 1, Expect::kBrokenForGood, /*ignore_if_match=*/true);
-}
+
+INSTANTIATE_TEST_SUITE_P(FaultMatrix, EmbeddedServerFault, ::testing::ValuesIn(kHttpFaultRows),
+                         [](const auto& info) { return http_row_name(info.param); });
 
 void run_replaced_object(bool ignore_if_match) {
   configure_engine_environment();
@@ -343,7 +394,7 @@ struct ProxiedNginx {
   }
 };
 
-// One TCP fault; `max_connections` connections (-1: all) suffer it until cleared.
+// One TCP fault; `max_connections` connections (kForever: all) suffer it until cleared.
 void run_tcp_fault(netshaper::TcpFault fault, uint64_t after_bytes, int max_connections,
                    Expect expect, const char* name, bool tls = false) {
   configure_engine_environment();
@@ -368,49 +419,83 @@ void run_tcp_fault(netshaper::TcpFault fault, uint64_t after_bytes, int max_conn
   expect_healthy_mapping_works();
 }
 
-// 6000 bytes: the response head and about a page of a 16 KiB body.
-TEST(FaultMatrix, NginxResetMidBodyOnceRecovers) {
-  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, 1, Expect::kRight, "tcp reset");
-}
-TEST(FaultMatrix, NginxTruncatedOnceRecovers) {
-  run_tcp_fault(netshaper::TcpFault::kCloseAfterBytes, 6000, 1, Expect::kRight, "tcp close");
-}
-TEST(FaultMatrix, NginxStallPastIoTimeoutOnceRecovers) {
-  run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 6000, 1, Expect::kRight, "tcp stall");
-}
-TEST(FaultMatrix, NginxResetMidBodyForever) {
-  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, -1, Expect::kRightOrSigbus,
-                "tcp reset forever");
-}
-// The same faults inside TLS: records cut short, a reset mid-record, a stall.
-TEST(FaultMatrix, NginxTlsResetMidBodyOnceRecovers) {
-  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, 1, Expect::kRight, "tls reset", true);
-}
-TEST(FaultMatrix, NginxTlsTruncatedOnceRecovers) {
-  run_tcp_fault(netshaper::TcpFault::kCloseAfterBytes, 6000, 1, Expect::kRight, "tls close", true);
-}
-TEST(FaultMatrix, NginxTlsStallPastIoTimeoutOnceRecovers) {
-  run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 6000, 1, Expect::kRight, "tls stall", true);
-}
-TEST(FaultMatrix, NginxTlsResetMidBodyForever) {
-  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 6000, -1, Expect::kRightOrSigbus,
-                "tls reset forever", true);
-}
-TEST(FaultMatrix, NginxTlsClosedInHandshakeForeverFails) {
-  run_tcp_fault(netshaper::TcpFault::kCloseAfterBytes, 100, -1, Expect::kSigbus,
-                "tls closed in handshake or head forever", true);
+// --- The shaping proxy's TCP faults in front of nginx: one row per fault, place, repeat count
+// and outcome, over plain HTTP or TLS (then the faults cut TLS records). ---
+enum class Transport { kHttp, kTls };
+
+// Where in a connection's byte stream from nginx the fault strikes.
+constexpr uint64_t kAtOnce = 0;
+constexpr uint64_t kInHead = 100;    // inside the response head, or the TLS handshake
+constexpr uint64_t kMidBody = 6000;  // the response head and about a page of a 16 KiB body
+
+struct TcpFaultRow {
+  Transport transport;
+  netshaper::TcpFault fault;
+  uint64_t after_bytes;
+  int connections;  // connections that suffer it (kForever: all, until cleared)
+  Expect expect;
+};
+
+std::string tcp_fault_label(netshaper::TcpFault f) {
+  switch (f) {
+    case netshaper::TcpFault::kResetAfterBytes:
+      return "Reset";
+    case netshaper::TcpFault::kCloseAfterBytes:
+      return "Close";
+    case netshaper::TcpFault::kStallAfterBytes:
+      return "Stall";
+    case netshaper::TcpFault::kRefuse:
+      return "Refused";
+    case netshaper::TcpFault::kNone:
+      break;
+  }
+  return "None";
 }
 
-TEST(FaultMatrix, NginxResetInHeadForeverFails) {
-  run_tcp_fault(netshaper::TcpFault::kResetAfterBytes, 100, -1, Expect::kSigbus,
-                "tcp reset in head forever");
+std::string place_label(const TcpFaultRow& row) {
+  if (row.after_bytes == kMidBody) return "MidBody";
+  if (row.after_bytes == kInHead)
+    return row.transport == Transport::kTls ? "InHandshake" : "InHead";
+  if (row.after_bytes == kAtOnce) return "";
+  return "After" + std::to_string(row.after_bytes) + "Bytes";
 }
-TEST(FaultMatrix, NginxStallForeverFails) {
-  run_tcp_fault(netshaper::TcpFault::kStallAfterBytes, 0, -1, Expect::kSigbus, "tcp stall forever");
+
+// e.g. "Http_ResetMidBody_Once_Recovers", "Tls_CloseInHandshake_Forever_FailsTouchedPages".
+std::string tcp_row_name(const TcpFaultRow& row) {
+  return std::string(row.transport == Transport::kTls ? "Tls" : "Http") + "_" +
+         tcp_fault_label(row.fault) + place_label(row) + "_" + repeat_label(row.connections) + "_" +
+         outcome_label(row.expect);
 }
-TEST(FaultMatrix, NginxRefusedForGoodFails) {
-  run_tcp_fault(netshaper::TcpFault::kRefuse, 0, -1, Expect::kSigbus, "refused");
+
+using netshaper::TcpFault;
+const TcpFaultRow kTcpFaultRows[] = {
+    {Transport::kHttp, TcpFault::kResetAfterBytes, kMidBody, 1, Expect::kRight},
+    {Transport::kHttp, TcpFault::kCloseAfterBytes, kMidBody, 1, Expect::kRight},
+    {Transport::kHttp, TcpFault::kStallAfterBytes, kMidBody, 1, Expect::kRight},
+    {Transport::kHttp, TcpFault::kResetAfterBytes, kMidBody, kForever, Expect::kRightOrSigbus},
+    // The same faults inside TLS: records cut short, a reset mid-record, a stall.
+    {Transport::kTls, TcpFault::kResetAfterBytes, kMidBody, 1, Expect::kRight},
+    {Transport::kTls, TcpFault::kCloseAfterBytes, kMidBody, 1, Expect::kRight},
+    {Transport::kTls, TcpFault::kStallAfterBytes, kMidBody, 1, Expect::kRight},
+    {Transport::kTls, TcpFault::kResetAfterBytes, kMidBody, kForever, Expect::kRightOrSigbus},
+    {Transport::kTls, TcpFault::kCloseAfterBytes, kInHead, kForever, Expect::kSigbus},
+    {Transport::kHttp, TcpFault::kResetAfterBytes, kInHead, kForever, Expect::kSigbus},
+    {Transport::kHttp, TcpFault::kStallAfterBytes, kAtOnce, kForever, Expect::kSigbus},
+    {Transport::kHttp, TcpFault::kRefuse, kAtOnce, kForever, Expect::kSigbus},
+};
+
+void PrintTo(const TcpFaultRow& row, std::ostream* os) { *os << tcp_row_name(row); }
+
+class NginxTcpFault : public ::testing::TestWithParam<TcpFaultRow> {};
+
+TEST_P(NginxTcpFault, Outcome) {
+  const TcpFaultRow& row = GetParam();
+  run_tcp_fault(row.fault, row.after_bytes, row.connections, row.expect, tcp_row_name(row).c_str(),
+                row.transport == Transport::kTls);
 }
+
+INSTANTIATE_TEST_SUITE_P(FaultMatrix, NginxTcpFault, ::testing::ValuesIn(kTcpFaultRows),
+                         [](const auto& info) { return tcp_row_name(info.param); });
 
 // --- 16 threads faulting at once under a fault, each on its own fetch block. ---
 constexpr int kThreads = 16;
@@ -598,19 +683,16 @@ void sigbus_delivery_checks(const char* path_name) {
 
 TEST(FaultMatrix, SigbusCodeAndAddressWithPoison) { sigbus_delivery_checks("poison"); }
 
-// The body of the re-run children below; does nothing when run directly.
-TEST(FaultMatrix, SigbusDeliveryInFreshProcess) {
-  if (child_role() != "sigbus-delivery") GTEST_SKIP() << "runs as a child of another test";
-  sigbus_delivery_checks(std::getenv("MMAPURL_DISABLE_POISON") ? "fallback" : "poison");
-}
-
-// MMAPURL_DISABLE_POISON=1 needs a fresh engine: run the same checks in a new process.
+// MMAPURL_DISABLE_POISON=1 needs a fresh engine: the same checks in a new process.
 TEST(FaultMatrix, PoisonFallbackRaisesSigbus) {
-  auto dir = testing::TempDir::create("mmapurl-faults-fallback", nullptr);
-  ASSERT_TRUE(dir);
-  auto r = run_test_in_fresh_process("FaultMatrix.SigbusDeliveryInFreshProcess", "sigbus-delivery",
-                                     {{"MMAPURL_DISABLE_POISON", "1"}}, dir->path(),
-                                     std::chrono::seconds(60));
+  if (itest::in_fresh_process()) {
+    sigbus_delivery_checks(std::getenv("MMAPURL_DISABLE_POISON") ? "fallback" : "poison");
+    return;
+  }
+  itest::FreshProcess child;
+  child.env = {{"MMAPURL_DISABLE_POISON", "1"}};
+  child.timeout = std::chrono::seconds(60);
+  auto r = itest::run_in_fresh_process(child);
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(itest::gtest_summary_count(r.out, "[  PASSED  ]"), 1) << r.out;
@@ -623,17 +705,19 @@ TEST(FaultMatrix, PoisonFallbackRaisesSigbus) {
   EXPECT_NE(line.find("(BUS_ADRERR)"), std::string::npos) << line;
 }
 
-// How many tests of this binary the gtest filter "<positive>:-<negative>" selects, where each
-// pattern is "Suite.*word*" or "*word*": the child run below must have run exactly those.
+// How many tests of this binary the gtest filter "FaultMatrix*<word>*:...:-*<excluded>*:..."
+// selects (the suites FaultMatrix and FaultMatrix/<table>, words matched in the full name): the
+// child run below must have run exactly those.
 int count_tests_matching(const std::vector<std::string>& words,
                          const std::vector<std::string>& excluded) {
   int n = 0;
   const auto* unit = ::testing::UnitTest::GetInstance();
   for (int i = 0; i < unit->total_test_suite_count(); ++i) {
     const auto* suite = unit->GetTestSuite(i);
-    if (std::string(suite->name()) != "FaultMatrix") continue;
+    const std::string suite_name = suite->name();
+    if (suite_name != "FaultMatrix" && suite_name.rfind("FaultMatrix/", 0) != 0) continue;
     for (int j = 0; j < suite->total_test_count(); ++j) {
-      const std::string test = suite->GetTestInfo(j)->name();
+      const std::string test = suite_name + "." + suite->GetTestInfo(j)->name();
       auto has = [&](const std::string& w) { return test.find(w) != std::string::npos; };
       if (std::any_of(excluded.begin(), excluded.end(), has)) continue;
       if (std::any_of(words.begin(), words.end(), has)) ++n;
@@ -647,19 +731,22 @@ int count_tests_matching(const std::vector<std::string>& words,
 // the TLS cases, which need a process of their own: the engine trusts nginx's test CA only if
 // it starts after them).
 TEST(FaultMatrix, PersistentFaultsWithPoisonFallback) {
-  if (!child_role().empty()) GTEST_SKIP() << "not inside a re-run child";
-  auto dir = testing::TempDir::create("mmapurl-faults-fallback-matrix", nullptr);
-  ASSERT_TRUE(dir);
-  // One selection, used for the child's gtest filter and for counting what it must run.
+  if (!itest::fresh_process_role().empty()) GTEST_SKIP() << "not inside a re-run child";
+  // One selection, used for the child's gtest filter and for counting what it must run: the
+  // rows repeated forever and the cases that break a mapping for good.
   const std::vector<std::string> words{"Forever", "ForGood"};
   const std::vector<std::string> excluded{"Stall", "Tls"};
   std::string filter;
-  for (const auto& w : words) filter += "FaultMatrix.*" + w + "*:";
+  for (const auto& w : words) filter += "FaultMatrix*" + w + "*:";
   filter += "-";
   for (const auto& w : excluded) filter += "*" + w + "*:";
   filter.pop_back();
-  auto r = run_test_in_fresh_process(filter, "fallback-matrix", {{"MMAPURL_DISABLE_POISON", "1"}},
-                                     dir->path(), std::chrono::seconds(200));
+  itest::FreshProcess child;
+  child.tests = filter;
+  child.role = "fallback-matrix";
+  child.env = {{"MMAPURL_DISABLE_POISON", "1"}};
+  child.timeout = std::chrono::seconds(200);
+  auto r = itest::run_in_fresh_process(child);
   EXPECT_FALSE(r.timed_out) << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   // Every selected case ran and passed: none skipped, none missing from the run.

@@ -87,7 +87,7 @@ TEST(HostileServer, AHugeSizeFailsTheMappingPromptly) {
 
 // MMAPURL_MAX_OBJECT_SIZE lowers the bound (read once per process: a fresh one).
 TEST(HostileServer, TheConfiguredMaximumRefusesLargerObjects) {
-  if (child_role() == "max-object-size") {
+  if (itest::in_fresh_process()) {
     configure_engine_environment();
     EmbeddedServer server(plain_server({ObjectSpec{"/obj", kObjectSize, kSeed, "\"o\"", ""},
                                         ObjectSpec{"/small", 4096, kSeed, "\"s\"", ""}}));
@@ -100,11 +100,8 @@ TEST(HostileServer, TheConfiguredMaximumRefusesLargerObjects) {
     EXPECT_TRUE(small.ok()) << mmapurl_last_error_message();
     return;
   }
-  auto scratch = testing::TempDir::create("mmapurl-maxsize", nullptr);
-  ASSERT_TRUE(scratch);
-  auto r = run_test_in_fresh_process("HostileServer.TheConfiguredMaximumRefusesLargerObjects",
-                                     "max-object-size", {{"MMAPURL_MAX_OBJECT_SIZE", "64K"}},
-                                     scratch->path(), std::chrono::seconds(60));
+  auto r =
+      itest::run_in_fresh_process({{"MMAPURL_MAX_OBJECT_SIZE", "64K"}}, std::chrono::seconds(60));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out << r.err;
 }
@@ -206,31 +203,32 @@ class TlsDowngrade : public ::testing::Test {
   std::unique_ptr<testing::NginxServer> nginx_;
 };
 
-TEST_F(TlsDowngrade, ARedirectFromHttpsToHttpIsRefused) {
-  if (child_role() == "allow-downgrade") {
-    Mapping m(nginx_->https_url("/to-http/obj"));
-    ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
-    EXPECT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, 16).all_right());
-    return;
-  }
+TEST_F(TlsDowngrade, ARedirectFromHttpsToHttpIsRefusedNamingTheOptIn) {
   Attempt a = try_map(nginx_->https_url("/to-http/obj"));
   EXPECT_EQ(a.addr, MAP_FAILED);
   EXPECT_EQ(a.code, MMAP_S3_IOERROR);
   EXPECT_NE(a.message.find("https:// to http://"), std::string::npos) << a.message;
   EXPECT_NE(a.message.find("MMAPURL_ALLOW_TLS_DOWNGRADE"), std::string::npos) << a.message;
-  // Redirects that keep or raise the protection still work.
+}
+
+TEST_F(TlsDowngrade, RedirectsThatKeepOrRaiseTheProtectionAreFollowed) {
   Mapping same(nginx_->https_url("/redirect/obj"));
   EXPECT_TRUE(same.ok()) << mmapurl_last_error_message();
   Mapping up(nginx_->http_url("/to-https/obj"));
   ASSERT_TRUE(up.ok()) << mmapurl_last_error_message();
   EXPECT_TRUE(scan_pages(up.data(), up.size(), kSeed, 0, 16).all_right());
+}
 
-  // The documented opt-in, in a fresh process (the engine reads it once).
-  auto scratch = testing::TempDir::create("mmapurl-downgrade-child", nullptr);
-  ASSERT_TRUE(scratch);
-  auto r = run_test_in_fresh_process("TlsDowngrade.ARedirectFromHttpsToHttpIsRefused",
-                                     "allow-downgrade", {{"MMAPURL_ALLOW_TLS_DOWNGRADE", "1"}},
-                                     scratch->path(), std::chrono::seconds(60));
+// The documented opt-in, in a fresh process (the engine reads it once).
+TEST_F(TlsDowngrade, WithTheOptInARedirectFromHttpsToHttpIsFollowed) {
+  if (itest::in_fresh_process()) {
+    Mapping m(nginx_->https_url("/to-http/obj"));
+    ASSERT_TRUE(m.ok()) << mmapurl_last_error_message();
+    EXPECT_TRUE(scan_pages(m.data(), m.size(), kSeed, 0, 16).all_right());
+    return;
+  }
+  auto r =
+      itest::run_in_fresh_process({{"MMAPURL_ALLOW_TLS_DOWNGRADE", "1"}}, std::chrono::seconds(60));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out << r.err;
 }

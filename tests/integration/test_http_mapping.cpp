@@ -642,39 +642,53 @@ TEST_F(HttpMapping, PartsLargerThanEightMiBArriveWhole) {
   EXPECT_LE(m.stats().requests, 4u);
 }
 
-TEST_F(HttpMapping, RaiiMappingAndProcessStats) {
+TEST_F(HttpMapping, ProcessAndMappingStatsCountTheFaultsBytesAndRequestsOfReads) {
   const std::string content = put_random("raii", 8 * kMiB, 77);
   const mmapurl::Stats before = mmapurl::process_stats();
+  mmapurl::Mapping m(origin_->url(true, "raii"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  EXPECT_EQ(m.error(), MMAP_S3_OK);
+  ASSERT_EQ(m.size(), content.size());
+  size_t touched = 0;
+  for (size_t off = 0; off < m.size(); off += 16 * kPage) {
+    ASSERT_EQ(std::memcmp(m.data() + off, content.data() + off, kPage), 0) << "offset " << off;
+    touched += kPage;
+  }
+  const mmapurl::Stats after = mmapurl::process_stats();
+  EXPECT_GT(after.faults, before.faults);
+  EXPECT_GE(after.bytes_fetched - before.bytes_fetched, touched);
+  EXPECT_GT(after.requests, before.requests);
+  EXPECT_GT(m.stats().faults, 0u);
+  EXPECT_GE(m.stats().bytes_fetched, touched);
+}
+
+TEST_F(HttpMapping, AMovedMappingKeepsItsAddressAndLeavesTheOldOneEmpty) {
+  const std::string content = put_random("raii-moved", 8 * kMiB, 78);
+  mmapurl::Mapping m(origin_->url(true, "raii-moved"));
+  ASSERT_TRUE(m.ok()) << m.error_string();
+  const uint8_t* address = m.data();
+  mmapurl::Mapping moved = std::move(m);
+  EXPECT_FALSE(m.ok());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved.data(), address);
+  EXPECT_EQ(
+      std::memcmp(moved.data() + moved.size() - 100, content.data() + content.size() - 100, 100),
+      0);
+}
+
+TEST_F(HttpMapping, AMappingsDestructorUnmapsIt) {
+  put_random("raii-destroyed", 8 * kMiB, 79);
   const uint8_t* address = nullptr;
   {
-    mmapurl::Mapping m(origin_->url(true, "raii"));
+    mmapurl::Mapping m(origin_->url(true, "raii-destroyed"));
     ASSERT_TRUE(m.ok()) << m.error_string();
-    EXPECT_EQ(m.error(), MMAP_S3_OK);
-    ASSERT_EQ(m.size(), content.size());
     address = m.data();
-    size_t touched = 0;
-    for (size_t off = 0; off < m.size(); off += 16 * kPage) {
-      ASSERT_EQ(std::memcmp(m.data() + off, content.data() + off, kPage), 0) << "offset " << off;
-      touched += kPage;
-    }
-    const mmapurl::Stats after = mmapurl::process_stats();
-    EXPECT_GT(after.faults, before.faults);
-    EXPECT_GE(after.bytes_fetched - before.bytes_fetched, touched);
-    EXPECT_GT(after.requests, before.requests);
-    EXPECT_GT(m.stats().faults, 0u);
-    EXPECT_GE(m.stats().bytes_fetched, touched);
-
-    mmapurl::Mapping moved = std::move(m);
-    EXPECT_FALSE(m.ok());  // NOLINT(bugprone-use-after-move): checking the moved-from state
-    ASSERT_TRUE(moved.ok());
-    EXPECT_EQ(moved.data(), address);
-    EXPECT_EQ(
-        std::memcmp(moved.data() + moved.size() - 100, content.data() + content.size() - 100, 100),
-        0);
   }
   // The destructor unmapped it: the pointer is no longer a mapping.
   EXPECT_EQ(munmap_s3(address), -1);
+}
 
+TEST_F(HttpMapping, AMappingThatFailedSaysWhy) {
   mmapurl::Mapping missing(origin_->url(true, "no-such-object"));
   EXPECT_FALSE(missing.ok());
   EXPECT_EQ(missing.error(), MMAP_S3_NOT_FOUND);

@@ -202,7 +202,7 @@ TEST(Lifecycle, SixteenThreadsReadRandomPagesOfOneNginxMapping) {
 
 // --- exit(0) from main while 8 threads sleep in page faults. ---
 TEST(Lifecycle, ExitWhileEightThreadsRead) {
-  if (child_role() == "exit-while-reading") {
+  if (itest::in_fresh_process()) {
     configure_engine_environment();
     const uint64_t kSize = 64ull << 20;
     auto server = start_server({{"/big", kSize, 0xb16}}, /*conn_mbps=*/2, /*latency_ms=*/20);
@@ -223,11 +223,8 @@ TEST(Lifecycle, ExitWhileEightThreadsRead) {
     std::fflush(stdout);
     std::exit(0);
   }
-  auto dir = testing::TempDir::create("mmapurl-lifecycle-exit", nullptr);
-  ASSERT_TRUE(dir);
   auto t0 = std::chrono::steady_clock::now();
-  auto r = run_test_in_fresh_process("Lifecycle.ExitWhileEightThreadsRead", "exit-while-reading",
-                                     {}, dir->path(), std::chrono::seconds(30));
+  auto r = itest::run_in_fresh_process({}, std::chrono::seconds(30));
   EXPECT_FALSE(r.timed_out) << "the process hung at exit";
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_LT(seconds_since(t0), 15.0);
@@ -312,8 +309,7 @@ std::string synthetic_bytes(uint64_t seed, uint64_t offset, size_t length) {
 
 // --- A thread faulting inside fwrite() holds the FILE lock: the engine must not need it. ---
 TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
-  const std::string role = child_role();
-  if (role == "fwrite-stderr") {
+  if (itest::in_fresh_process()) {
     // stderr is also where the engine would log (MMAPURL_LOG=debug without a log file).
     configure_engine_environment();
     const uint64_t kSize = 4 << 20;
@@ -330,11 +326,8 @@ TEST(Lifecycle, FaultInsideFwriteDoesNotDeadlock) {
     std::fflush(stderr);
     std::_Exit(0);
   }
-  auto dir = testing::TempDir::create("mmapurl-lifecycle-fwrite", nullptr);
-  ASSERT_TRUE(dir);
-  auto r = run_test_in_fresh_process("Lifecycle.FaultInsideFwriteDoesNotDeadlock", "fwrite-stderr",
-                                     {{"MMAPURL_LOG", "debug"}, {"MMAPURL_LOG_FILE", std::nullopt}},
-                                     dir->path(), std::chrono::seconds(40));
+  auto r = itest::run_in_fresh_process(
+      {{"MMAPURL_LOG", "debug"}, {"MMAPURL_LOG_FILE", std::nullopt}}, std::chrono::seconds(40));
   EXPECT_FALSE(r.timed_out) << "deadlock: a thread faulting inside fwrite(stderr) never returned";
   EXPECT_EQ(r.exit_code, 0) << r.out;
   // The bytes went through: 768 KiB of the object, plus the engine's log lines.
@@ -352,8 +345,7 @@ bool blocks_every_signal(pid_t tid);
 // and so holds the pipe: the GET for the faulting page is answered 503, and the engine logs
 // each retry (MMAPURL_LOG=info). It must queue those lines, not wait on the pipe for them.
 TEST(Lifecycle, LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr) {
-  const std::string role = child_role();
-  if (role == "log-while-fwrite") {
+  if (itest::in_fresh_process()) {
     configure_engine_environment();
     const uint64_t kSize = 4 << 20;
     auto server = start_server({{"/w", kSize, 0x6}}, 0, /*latency_ms=*/30);
@@ -368,12 +360,8 @@ TEST(Lifecycle, LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr) {
     if (!blocks_every_signal(writers[0])) std::_Exit(8);
     std::exit(0);  // not _Exit: the lines still queued are written at exit
   }
-  auto dir = testing::TempDir::create("mmapurl-lifecycle-log-fwrite", nullptr);
-  ASSERT_TRUE(dir);
-  auto r = run_test_in_fresh_process(
-      "Lifecycle.LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr", "log-while-fwrite",
-      {{"MMAPURL_LOG", "info"}, {"MMAPURL_LOG_FILE", std::nullopt}}, dir->path(),
-      std::chrono::seconds(40));
+  auto r = itest::run_in_fresh_process(
+      {{"MMAPURL_LOG", "info"}, {"MMAPURL_LOG_FILE", std::nullopt}}, std::chrono::seconds(40));
   EXPECT_FALSE(r.timed_out) << "deadlock: the engine waited on the stderr pipe a reader held";
   EXPECT_EQ(r.exit_code, 0) << r.out
                             << " (5: fwrite failed, 6: no retry, 7: no thread named mmapurl-log, "
@@ -386,8 +374,7 @@ TEST(Lifecycle, LogLinesToStderrWhileAThreadFaultsInsideWriteToStderr) {
 // MMAPURL_LOG=debug with a log file: a line per planned range and per finished GET, with its
 // pages, kind and time (the timeline of a throughput question). Never on stderr: see log.hpp.
 TEST(Lifecycle, DebugLogFileHasTheTimelineOfPlansAndGets) {
-  const std::string role = child_role();
-  if (role == "timeline") {
+  if (itest::in_fresh_process()) {
     configure_engine_environment();
     const uint64_t kSize = 4 << 20;
     auto server = start_server({{"/t", kSize, 0x5}});
@@ -400,9 +387,8 @@ TEST(Lifecycle, DebugLogFileHasTheTimelineOfPlansAndGets) {
   auto dir = testing::TempDir::create("mmapurl-lifecycle-timeline", nullptr);
   ASSERT_TRUE(dir);
   const std::string log = dir->file("engine.log");
-  auto r = run_test_in_fresh_process(
-      "Lifecycle.DebugLogFileHasTheTimelineOfPlansAndGets", "timeline",
-      {{"MMAPURL_LOG", "debug"}, {"MMAPURL_LOG_FILE", log}}, dir->path(), std::chrono::seconds(40));
+  auto r = itest::run_in_fresh_process({{"MMAPURL_LOG", "debug"}, {"MMAPURL_LOG_FILE", log}},
+                                       std::chrono::seconds(40));
   ASSERT_FALSE(r.timed_out);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   std::ifstream in(log);

@@ -127,7 +127,7 @@ TEST_F(MetricsText, RealParsersReadTheCountersOfRealTrafficAsMmapurlStatsGivesTh
   EXPECT_EQ(munmap_s3(p), 0);
 }
 
-TEST_F(MetricsText, TruncatesLikeSnprintfAndRefusesAnUnknownFormat) {
+TEST_F(MetricsText, ASmallBufferGetsTheTextsStartAndTheFullLengthLikeSnprintf) {
   const size_t need = mmapurl_metrics_text(nullptr, 0, MMAPURL_METRICS_PROMETHEUS);
   ASSERT_GT(need, 1000u);
   std::vector<char> small(64, 'x');
@@ -135,6 +135,9 @@ TEST_F(MetricsText, TruncatesLikeSnprintfAndRefusesAnUnknownFormat) {
   EXPECT_GT(mmapurl_metrics_text(small.data(), small.size(), MMAPURL_METRICS_PROMETHEUS), 1000u);
   EXPECT_EQ(std::strlen(small.data()), 63u);
   EXPECT_EQ(std::string(small.data(), 20), "# HELP mmapurl_fault");
+}
+
+TEST_F(MetricsText, AnUnknownFormatWritesAnEmptyStringAndReturnsZero) {
   std::vector<char> buf(8, 'x');
   EXPECT_EQ(mmapurl_metrics_text(buf.data(), buf.size(), 7), 0u);
   EXPECT_EQ(buf[0], '\0');

@@ -27,6 +27,7 @@
 #include "fixtures/process.hpp"
 #include "fixtures/s3_server.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 
@@ -34,6 +35,7 @@ namespace {
 
 using mmapurl::itest::describe_failure;
 using mmapurl::itest::random_bytes;
+using mmapurl::itest::S3TestEnvironment;
 using mmapurl::itest::set_env;
 using mmapurl::itest::unset_env;
 using mmapurl::testing::S3Server;
@@ -194,61 +196,26 @@ class S3CredentialProviders : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    dir_ = TempDir::create("mmapurl-s3-providers", &error).release();
-    server_ = S3Server::start(&error).release();
-    ASSERT_NE(server_, nullptr) << error;
-    ASSERT_TRUE(server_->create_bucket(kBucket, &error)) << error;
+    s3_ = S3TestEnvironment::start("mmapurl-s3-providers", {kBucket}, &error).release();
+    ASSERT_NE(s3_, nullptr) << error;
+    server_ = &s3_->server();
+    dir_ = &s3_->dir();
     content_ = random_bytes(3 * 1024 * 1024 + 11, 99);
-    ASSERT_TRUE(server_->put_object_content(kBucket, "object.bin", content_, &error)) << error;
+    ASSERT_TRUE(s3_->put(kBucket, "object.bin", content_));
   }
   static void TearDownTestSuite() {
-    delete server_;
+    delete s3_;
+    s3_ = nullptr;
     server_ = nullptr;
-    delete dir_;
     dir_ = nullptr;
   }
 
   // No credentials anywhere but the provider under test.
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->require_session_token("", std::nullopt));
-    for (const char* name : {"AWS_ACCESS_KEY_ID",
-                             "AWS_SECRET_ACCESS_KEY",
-                             "AWS_PROFILE",
-                             "AWS_DEFAULT_PROFILE",
-                             "AWS_SESSION_TOKEN",
-                             "AWS_SECURITY_TOKEN",
-                             "AWS_CA_BUNDLE",
-                             "AWS_NO_SIGN_REQUEST",
-                             "AWS_ENDPOINT_URL",
-                             "AWS_DEFAULT_REGION",
-                             "AWS_ROLE_ARN",
-                             "AWS_WEB_IDENTITY_TOKEN_FILE",
-                             "AWS_ROLE_SESSION_NAME",
-                             "AWS_ENDPOINT_URL_STS",
-                             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                             "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                             "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-                             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-                             "MMAPURL_S3_ADDRESSING",
-                             "HTTPS_PROXY",
-                             "https_proxy",
-                             "HTTP_PROXY",
-                             "http_proxy",
-                             "NO_PROXY",
-                             "no_proxy"}) {
-      unset_env(name);
-    }
-    set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
-    set_env("AWS_REGION", "us-east-1");
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), ""));
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), ""));
-    set_env("AWS_CONFIG_FILE", dir_->file("config"));
-    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
+    ASSERT_NE(s3_, nullptr);
+    mmapurl::itest::S3Client client;
+    client.keys = false;
+    ASSERT_TRUE(s3_->prepare(client));
   }
 
   static std::string credentials_json(const std::string& token, SystemClock::time_point expires) {
@@ -268,11 +235,13 @@ class S3CredentialProviders : public ::testing::Test {
     EXPECT_EQ(munmap_s3(p), 0);
   }
 
+  static S3TestEnvironment* s3_;
   static S3Server* server_;
   static TempDir* dir_;
   static std::string content_;
 };
 
+S3TestEnvironment* S3CredentialProviders::s3_ = nullptr;
 S3Server* S3CredentialProviders::server_ = nullptr;
 TempDir* S3CredentialProviders::dir_ = nullptr;
 std::string S3CredentialProviders::content_;

@@ -17,18 +17,20 @@
 #include "fixtures/process.hpp"
 #include "fixtures/s3_server.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 #include "source/s3/s3_object_source.hpp"
 
 namespace {
 
-using mmapurl::testing::S3Server;
-using mmapurl::testing::TempDir;
 using mmapurl::itest::describe_failure;
 using mmapurl::itest::random_bytes;
+using mmapurl::itest::S3TestEnvironment;
 using mmapurl::itest::set_env;
 using mmapurl::itest::unset_env;
+using mmapurl::testing::S3Server;
+using mmapurl::testing::TempDir;
 constexpr size_t kPage = 4096;
 constexpr size_t kMiB = 1 << 20;
 const char* const kBucket = "mmapurl-s3-test";
@@ -38,63 +40,27 @@ class S3Mapping : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    dir_ = TempDir::create("mmapurl-s3-mapping", &error).release();
-    server_ = S3Server::start(&error).release();
-    ASSERT_NE(server_, nullptr) << error;
-    ASSERT_TRUE(server_->create_bucket(kBucket, &error)) << error;
+    s3_ = S3TestEnvironment::start("mmapurl-s3-mapping", {kBucket}, &error).release();
+    ASSERT_NE(s3_, nullptr) << error;
+    server_ = &s3_->server();
+    dir_ = &s3_->dir();
   }
   static void TearDownTestSuite() {
-    delete server_;
+    delete s3_;
+    s3_ = nullptr;
     server_ = nullptr;
-    delete dir_;
     dir_ = nullptr;
   }
 
+  // The server's keys and region, empty AWS files.
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->require_session_token("", std::nullopt));
-    ASSERT_TRUE(server_->allow_anonymous(false));
-    ASSERT_TRUE(server_->set_empty_range_answer("invalid-range"));
-    ASSERT_TRUE(server_->inject_errors("HEAD", 200, "", 0));
-    for (const char* name : {"AWS_PROFILE",
-                             "AWS_DEFAULT_PROFILE",
-                             "AWS_SESSION_TOKEN",
-                             "AWS_SECURITY_TOKEN",
-                             "AWS_CA_BUNDLE",
-                             "AWS_NO_SIGN_REQUEST",
-                             "AWS_ENDPOINT_URL",
-                             "AWS_DEFAULT_REGION",
-                             "AWS_ROLE_ARN",
-                             "AWS_WEB_IDENTITY_TOKEN_FILE",
-                             "AWS_ROLE_SESSION_NAME",
-                             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                             "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-                             "MMAPURL_S3_ADDRESSING",
-                             "HTTPS_PROXY",
-                             "https_proxy",
-                             "HTTP_PROXY",
-                             "http_proxy",
-                             "NO_PROXY",
-                             "no_proxy"}) {
-      unset_env(name);
-    }
-    set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
-    set_env("AWS_ACCESS_KEY_ID", server_->access_key_id());
-    set_env("AWS_SECRET_ACCESS_KEY", server_->secret_access_key());
-    set_env("AWS_REGION", "us-east-1");
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
-    write_aws_files("", "");
+    ASSERT_NE(s3_, nullptr);
+    ASSERT_TRUE(s3_->prepare());
   }
 
   // The shared config and credentials files (both set, so ~/.aws never matters).
   void write_aws_files(const std::string& config, const std::string& credentials) {
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), config));
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), credentials));
-    set_env("AWS_CONFIG_FILE", dir_->file("config"));
-    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
+    ASSERT_TRUE(s3_->write_aws_files(config, credentials));
   }
 
   std::string put(const std::string& key, size_t size, uint64_t seed) {
@@ -157,10 +123,12 @@ class S3Mapping : public ::testing::Test {
     EXPECT_EQ(munmap_s3(p), 0);
   }
 
+  static S3TestEnvironment* s3_;
   static S3Server* server_;
   static TempDir* dir_;
 };
 
+S3TestEnvironment* S3Mapping::s3_ = nullptr;
 S3Server* S3Mapping::server_ = nullptr;
 TempDir* S3Mapping::dir_ = nullptr;
 

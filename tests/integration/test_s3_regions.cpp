@@ -14,6 +14,7 @@
 #include "fixtures/process.hpp"
 #include "fixtures/s3_server.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 
@@ -21,6 +22,7 @@ namespace {
 
 using mmapurl::itest::describe_failure;
 using mmapurl::itest::random_bytes;
+using mmapurl::itest::S3TestEnvironment;
 using mmapurl::itest::set_env;
 using mmapurl::itest::unset_env;
 using mmapurl::testing::S3ProxyRequest;
@@ -35,9 +37,10 @@ class S3Regions : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    dir_ = TempDir::create("mmapurl-s3-regions", &error).release();
-    server_ = S3Server::start(&error).release();
-    ASSERT_NE(server_, nullptr) << error;
+    s3_ = S3TestEnvironment::start("mmapurl-s3-regions", {}, &error).release();
+    ASSERT_NE(s3_, nullptr) << error;
+    server_ = &s3_->server();
+    dir_ = &s3_->dir();
   }
 
   // A bucket with first.bin and second.bin, made while it still answers in us-east-1 (awscli is
@@ -52,32 +55,19 @@ class S3Regions : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    delete server_;
+    delete s3_;
+    s3_ = nullptr;
     server_ = nullptr;
-    delete dir_;
     dir_ = nullptr;
   }
 
-  // AWS credentials and endpoint, and no region anywhere (no variable, empty config file).
+  // AWS credentials and endpoint, and no region anywhere (no variable, no region in the config).
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    for (const char* name :
-         {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_NO_SIGN_REQUEST",
-          "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN",
-          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-          "MMAPURL_S3_ADDRESSING"}) {
-      unset_env(name);
-    }
-    mmapurl::itest::unset_proxy_environment();
-    set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
-    set_env("AWS_ACCESS_KEY_ID", server_->access_key_id());
-    set_env("AWS_SECRET_ACCESS_KEY", server_->secret_access_key());
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), "[default]\n"));
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), ""));
-    set_env("AWS_CONFIG_FILE", dir_->file("config"));
-    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
+    ASSERT_NE(s3_, nullptr);
+    mmapurl::itest::S3Client client;
+    client.region = false;
+    client.config = "[default]\n";
+    ASSERT_TRUE(s3_->prepare(client));
   }
 
   // Maps s3://bucket/key and compares every byte.
@@ -117,11 +107,13 @@ class S3Regions : public ::testing::Test {
     return n;
   }
 
+  static S3TestEnvironment* s3_;
   static S3Server* server_;
   static TempDir* dir_;
   static std::map<std::string, std::string>* contents_;
 };
 
+S3TestEnvironment* S3Regions::s3_ = nullptr;
 S3Server* S3Regions::server_ = nullptr;
 TempDir* S3Regions::dir_ = nullptr;
 std::map<std::string, std::string>* S3Regions::contents_ = new std::map<std::string, std::string>;

@@ -14,6 +14,7 @@
 #include "fixtures/s3_server.hpp"
 #include "integration/fault_test_support.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 
@@ -21,6 +22,7 @@ namespace {
 
 using mmapurl::itest::describe_failure;
 using mmapurl::itest::random_bytes;
+using mmapurl::itest::S3TestEnvironment;
 using mmapurl::itest::set_env;
 using mmapurl::itest::unset_env;
 using mmapurl::testing::S3ProxyRequest;
@@ -35,38 +37,23 @@ class S3Versioning : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    dir_ = TempDir::create("mmapurl-s3-versioning", &error).release();
-    server_ = S3Server::start(&error).release();
-    ASSERT_NE(server_, nullptr) << error;
-    ASSERT_TRUE(server_->create_bucket(kBucket, &error)) << error;
+    s3_ = S3TestEnvironment::start("mmapurl-s3-versioning", {kBucket}, &error).release();
+    ASSERT_NE(s3_, nullptr) << error;
+    server_ = &s3_->server();
+    dir_ = &s3_->dir();
     ASSERT_TRUE(server_->set_versioned_buckets({kBucket}));
   }
   static void TearDownTestSuite() {
-    delete server_;
+    delete s3_;
+    s3_ = nullptr;
     server_ = nullptr;
-    delete dir_;
     dir_ = nullptr;
   }
 
+  // The server's keys and region, empty AWS files.
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    for (const char* name :
-         {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_NO_SIGN_REQUEST",
-          "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-          "MMAPURL_S3_ADDRESSING"}) {
-      unset_env(name);
-    }
-    mmapurl::itest::unset_proxy_environment();
-    set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
-    set_env("AWS_ACCESS_KEY_ID", server_->access_key_id());
-    set_env("AWS_SECRET_ACCESS_KEY", server_->secret_access_key());
-    set_env("AWS_REGION", "us-east-1");
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), ""));
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), ""));
-    set_env("AWS_CONFIG_FILE", dir_->file("config"));
-    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
+    ASSERT_NE(s3_, nullptr);
+    ASSERT_TRUE(s3_->prepare());
   }
 
   // Uploads with awscli; the version id S3 (here: the proxy) gave the upload, "" on failure.
@@ -120,10 +107,12 @@ class S3Versioning : public ::testing::Test {
     return static_cast<const uint8_t*>(p);
   }
 
+  static S3TestEnvironment* s3_;
   static S3Server* server_;
   static TempDir* dir_;
 };
 
+S3TestEnvironment* S3Versioning::s3_ = nullptr;
 S3Server* S3Versioning::server_ = nullptr;
 TempDir* S3Versioning::dir_ = nullptr;
 

@@ -16,6 +16,7 @@
 #include "fixtures/s3_server.hpp"
 #include "fixtures/test_cert.hpp"
 #include "integration/mapping_test_support.hpp"
+#include "integration/s3_test_support.hpp"
 #include "mmapurl.h"
 #include "mmapurl_ext.h"
 
@@ -23,6 +24,7 @@ namespace {
 
 using mmapurl::itest::describe_failure;
 using mmapurl::itest::random_bytes;
+using mmapurl::itest::S3TestEnvironment;
 using mmapurl::itest::set_env;
 using mmapurl::itest::unset_env;
 using mmapurl::testing::ChildProcess;
@@ -38,13 +40,12 @@ class S3WebIdentityTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    dir_ = TempDir::create("mmapurl-s3-sts-tls", &error).release();
-    ASSERT_NE(dir_, nullptr) << error;
-    server_ = S3Server::start(&error).release();
-    ASSERT_NE(server_, nullptr) << error;
-    ASSERT_TRUE(server_->create_bucket(kBucket, &error)) << error;
+    s3_ = S3TestEnvironment::start("mmapurl-s3-sts-tls", {kBucket}, &error).release();
+    ASSERT_NE(s3_, nullptr) << error;
+    server_ = &s3_->server();
+    dir_ = &s3_->dir();
     *content_ = random_bytes(1024 * 1024 + 7, 77);
-    ASSERT_TRUE(server_->put_object_content(kBucket, "object.bin", *content_, &error)) << error;
+    ASSERT_TRUE(s3_->put(kBucket, "object.bin", *content_));
     ASSERT_TRUE(mmapurl::testing::generate_test_certificates(dir_->path(), certs_, &error))
         << error;
     sts_ = start_sts(&error).release();
@@ -53,9 +54,9 @@ class S3WebIdentityTls : public ::testing::Test {
   static void TearDownTestSuite() {
     delete sts_;
     sts_ = nullptr;
-    delete server_;
+    delete s3_;
+    s3_ = nullptr;
     server_ = nullptr;
-    delete dir_;
     dir_ = nullptr;
   }
 
@@ -101,24 +102,14 @@ class S3WebIdentityTls : public ::testing::Test {
     return nullptr;
   }
 
+  // No keys: the web identity provider's, from the STS over HTTPS, whose session token the
+  // proxy requires.
   void SetUp() override {
     ASSERT_NE(sts_, nullptr);
-    for (const char* name :
-         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-          "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE", "AWS_NO_SIGN_REQUEST", "AWS_ENDPOINT_URL",
-          "AWS_DEFAULT_REGION", "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "MMAPURL_S3_ADDRESSING"}) {
-      unset_env(name);
-    }
-    mmapurl::itest::unset_proxy_environment();
-    set_env("AWS_ENDPOINT_URL_S3", server_->endpoint_url());
+    mmapurl::itest::S3Client client;
+    client.keys = false;
+    ASSERT_TRUE(s3_->prepare(client));
     set_env("AWS_ENDPOINT_URL_STS", "https://127.0.0.1:" + std::to_string(sts_port_));
-    set_env("AWS_REGION", "us-east-1");
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("config"), ""));
-    ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("credentials"), ""));
-    set_env("AWS_CONFIG_FILE", dir_->file("config"));
-    set_env("AWS_SHARED_CREDENTIALS_FILE", dir_->file("credentials"));
     ASSERT_TRUE(mmapurl::testing::write_file(dir_->file("oidc-token"), std::string(kOidcToken)));
     set_env("AWS_ROLE_ARN", kRoleArn);
     set_env("AWS_WEB_IDENTITY_TOKEN_FILE", dir_->file("oidc-token"));
@@ -140,6 +131,7 @@ class S3WebIdentityTls : public ::testing::Test {
     return mmapurl::testing::read_file(dir_->file("sts.log")).value_or("");
   }
 
+  static S3TestEnvironment* s3_;
   static S3Server* server_;
   static TempDir* dir_;
   static ChildProcess* sts_;
@@ -148,6 +140,7 @@ class S3WebIdentityTls : public ::testing::Test {
   static std::string* content_;
 };
 
+S3TestEnvironment* S3WebIdentityTls::s3_ = nullptr;
 S3Server* S3WebIdentityTls::server_ = nullptr;
 TempDir* S3WebIdentityTls::dir_ = nullptr;
 ChildProcess* S3WebIdentityTls::sts_ = nullptr;

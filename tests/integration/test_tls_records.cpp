@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,9 @@ TEST_P(TlsStreamRecords, TwoGetsOnOneConnectionReturnTheObject) {
   EXPECT_GE(server.counters().tls_key_updates_received, c.key_updates);
 }
 
+// gtest prints a client (and ctest names its tests) by its name.
+void PrintTo(const Client& client, std::ostream* os) { *os << client.name; }
+
 INSTANTIATE_TEST_SUITE_P(
     Ways, TlsStreamRecords,
     ::testing::Values(
@@ -167,9 +171,18 @@ INSTANTIATE_TEST_SUITE_P(
 
 constexpr uint64_t kMappedSize = (24 << 20) + 5;  // several parts and connections
 
-// The child: maps an object through a server whose KeyUpdates ask for ours, reads every page.
-TEST(TlsRecordsChild, MappingReadsEveryPageThroughServerKeyUpdates) {
-  if (faulttest::child_role() != "tls-records") GTEST_SKIP() << "runs as a child of another test";
+// Maps an object through a server whose KeyUpdates ask for ours and reads every page, in a fresh
+// process whose engine reads TLS records as MMAPURL_TLS_RECORDS=`records` says.
+void map_through_key_updates_in_fresh_process(const char* records) {
+  if (!itest::in_fresh_process()) {
+    auto r =
+        itest::run_in_fresh_process({{"MMAPURL_TLS_RECORDS", records}}, std::chrono::seconds(120));
+    EXPECT_FALSE(r.timed_out) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(itest::gtest_summary_count(r.out, "[  PASSED  ]"), 1) << r.out;
+    EXPECT_EQ(itest::gtest_summary_count(r.out, itest::kNeutralSkippedTag), 0) << r.out;
+    return;
+  }
   ServerOptions opts;
   opts.tls = true;
   opts.objects.push_back(ObjectSpec{"/obj", kMappedSize, kSeed, "\"v1\"", ""});
@@ -195,22 +208,12 @@ TEST(TlsRecordsChild, MappingReadsEveryPageThroughServerKeyUpdates) {
       << counters.requests << " requests on " << counters.connections_accepted << " connections";
 }
 
-void run_mapping_child(const char* records) {
-  if (!faulttest::child_role().empty()) GTEST_SKIP() << "not inside a re-run child";
-  std::string err;
-  auto dir = testing::TempDir::create("mmapurl-tls-records-run", &err);
-  ASSERT_TRUE(dir) << err;
-  auto r = faulttest::run_test_in_fresh_process(
-      "TlsRecordsChild.MappingReadsEveryPageThroughServerKeyUpdates", "tls-records",
-      {{"MMAPURL_TLS_RECORDS", records}}, dir->path(), std::chrono::seconds(120));
-  EXPECT_FALSE(r.timed_out) << r.out;
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(itest::gtest_summary_count(r.out, "[  PASSED  ]"), 1) << r.out;
-  EXPECT_EQ(itest::gtest_summary_count(r.out, itest::kNeutralSkippedTag), 0) << r.out;
+TEST(TlsRecords, MappingWithTheEngineReadingRecords) {
+  map_through_key_updates_in_fresh_process("engine");
 }
-
-TEST(TlsRecords, MappingWithTheEngineReadingRecords) { run_mapping_child("engine"); }
-TEST(TlsRecords, MappingWithOpenSslReadingRecords) { run_mapping_child("openssl"); }
+TEST(TlsRecords, MappingWithOpenSslReadingRecords) {
+  map_through_key_updates_in_fresh_process("openssl");
+}
 
 }  // namespace
 }  // namespace mmapurl::net

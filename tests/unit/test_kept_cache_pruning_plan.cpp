@@ -1,7 +1,6 @@
 // kept_caches_to_delete: which kept cache files go so that the rest fit the bounds.
 #include <gtest/gtest.h>
 
-#include "cache/kept_cache_paths.hpp"
 #include "cache/kept_cache_pruning_plan.hpp"
 
 namespace mmapurl::cache {
@@ -45,19 +44,6 @@ TEST(KeptCachePruningPlan, DeletesUntilTheFreeSpaceFloorIsReached) {
 }
 
 // Pruning judges only the files kept caches are named by, never a record or anything else.
-TEST(KeptCachePaths, PruningKnowsTheBytesFilesByTheirNames) {
-  const std::string file = kept_cache_file_name("https://h:443 https://h/o");
-  EXPECT_TRUE(is_kept_cache_file_name(file)) << file;
-  EXPECT_EQ(kept_cache_record_name(file), file + ".held");
-  EXPECT_EQ(kept_cache_temporary_record_name(file), file + ".held.tmp");
-  EXPECT_FALSE(is_kept_cache_file_name(kept_cache_record_name(file)));
-  EXPECT_FALSE(is_kept_cache_file_name(kept_cache_temporary_record_name(file)));
-  EXPECT_FALSE(is_kept_cache_file_name("mmapurl-0123456789abcdef0123456789ABCDEF.cache"));
-  EXPECT_FALSE(is_kept_cache_file_name("mmapurl-0123456789abcdef.cache"));
-  EXPECT_FALSE(is_kept_cache_file_name("mmapurl-1000"));  // a per-user subdirectory
-  EXPECT_FALSE(is_kept_cache_file_name("notes.txt"));
-  EXPECT_NE(kept_cache_file_name("a"), kept_cache_file_name("b"));
-}
 
 }  // namespace
 }  // namespace mmapurl::cache

@@ -46,7 +46,7 @@ TEST(MemoryBudget, ADemandRunOverTheCapTakesThePowerOfTwoThatFitsButAtLeastTheMi
   EXPECT_EQ(b.demand_pages_that_fit(80 * kMiB, 2, 4, kPage), 2u);
 }
 
-TEST(MemoryBudget, ARefusalLowersEveryCapAndRecoveryRaisesThemAgain) {
+TEST(MemoryBudget, ARefusalLowersTheLimitAndEveryCapDerivedFromIt) {
   MemoryBudget b(1024 * kMiB);
   EXPECT_TRUE(b.refused(64 * kMiB, t0));
   EXPECT_TRUE(b.lowered());
@@ -54,6 +54,11 @@ TEST(MemoryBudget, ARefusalLowersEveryCapAndRecoveryRaisesThemAgain) {
   EXPECT_EQ(b.cap(MemoryUse::kReadahead), 49 * kMiB);
   EXPECT_EQ(b.part_bytes(8 * kMiB), 56 * kMiB / 16);
   EXPECT_EQ(b.configured(), 1024 * kMiB);
+}
+
+TEST(MemoryBudget, ALoweredLimitRisesAgainAfterASecondWithoutARefusal) {
+  MemoryBudget b(1024 * kMiB);
+  ASSERT_TRUE(b.refused(64 * kMiB, t0));
   EXPECT_FALSE(b.recover(t0 + std::chrono::milliseconds(500)));
   EXPECT_TRUE(b.recover(t0 + std::chrono::seconds(1)));
   EXPECT_EQ(b.limit(), (56 + 128) * kMiB);

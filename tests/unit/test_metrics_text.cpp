@@ -34,7 +34,8 @@ bool has_line(const std::string& text, const std::string& line) {
 
 }  // namespace
 
-TEST(MetricsText, CountersAndGaugesInPrometheusFormat) {
+// A value with every counter and gauge the Prometheus tests below read.
+Stats counters_and_gauges() {
   Stats s;
   s.faults = 7;
   s.bytes_fetched = 1ull << 40;
@@ -43,16 +44,28 @@ TEST(MetricsText, CountersAndGaugesInPrometheusFormat) {
   s.in_flight_bytes = 131072;
   s.cache_filled_pages = 3;
   s.connections = 2;
-  std::string t = format_metrics_text(s, MetricsFormat::kPrometheus);
+  return s;
+}
+
+TEST(MetricsText, CountersAreTypedCounterAndNamedTotal) {
+  std::string t = format_metrics_text(counters_and_gauges(), MetricsFormat::kPrometheus);
   EXPECT_TRUE(has_line(t, "# TYPE mmapurl_faults_total counter")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_faults_total 7")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_fetched_bytes_total 1099511627776")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_requests_total 12")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_cache_filled_pages_total 3")) << t;
+}
+
+TEST(MetricsText, GaugesAreTypedGauge) {
+  std::string t = format_metrics_text(counters_and_gauges(), MetricsFormat::kPrometheus);
   EXPECT_TRUE(has_line(t, "# TYPE mmapurl_resident_bytes gauge")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_resident_bytes 4096")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_in_flight_bytes 131072")) << t;
   EXPECT_TRUE(has_line(t, "mmapurl_connections 2")) << t;
+}
+
+TEST(MetricsText, PrometheusTextHasNoEofOrUnitLinesAndEndsInANewline) {
+  std::string t = format_metrics_text(counters_and_gauges(), MetricsFormat::kPrometheus);
   EXPECT_EQ(t.find("# EOF"), std::string::npos);
   EXPECT_EQ(t.find("# UNIT"), std::string::npos) << "0.0.4 has no UNIT lines";
   ASSERT_FALSE(t.empty());

@@ -2,6 +2,7 @@
 // whole mapping, at open and after.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "control/retry_policy.hpp"
@@ -56,6 +57,12 @@ std::string row_name(const testing::TestParamInfo<Row>& info) {
   const Row& r = info.param;
   return std::string(r.phase == RetryPhase::kOpen ? "Open" : "Fetch") + name_of(r.failure) +
          "After" + std::to_string(r.attempts_before);
+}
+
+// gtest prints a row (and ctest names it) by what it expects.
+void PrintTo(const Row& r, std::ostream* os) {
+  *os << (r.transient ? "transient" : "not transient") << ", "
+      << (r.mapping_wide ? "fails the mapping" : "fails its pages");
 }
 
 constexpr auto kOpen = RetryPhase::kOpen;

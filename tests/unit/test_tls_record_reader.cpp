@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -294,6 +295,9 @@ TEST(TlsRecordReader, Tls12RenegotiationIsAnError) {
   EXPECT_EQ(got.last, Status::kError);
   EXPECT_EQ(pair.reader->error_reason(), SSL_R_NO_RENEGOTIATION) << pair.reader->error();
 }
+
+// gtest prints a suite (and ctest names its tests) by its name.
+void PrintTo(const Suite& suite, std::ostream* os) { *os << suite.name; }
 
 std::string suite_name(const ::testing::TestParamInfo<Suite>& info) {
   std::string name =

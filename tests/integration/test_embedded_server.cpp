@@ -1,114 +1,18 @@
-// Self-test of the embedded server: its pure parsing/planning, then the real server on loopback
-// spoken to over plain TCP and over TLS (trusting its own certificate), faults included.
-#include "embedded_server/embedded_server.hpp"
-
+// The embedded test server (tools/embedded_server) on loopback, spoken to over plain TCP and over
+// TLS (trusting its own certificate) with embedded_server/raw_http_client.hpp: ranges, keep-alive,
+// preconditions, redirects, pacing and every fault. Its pure parts are unit-tested in
+// tests/unit/test_embedded_server_*.cpp.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
 
-#include "embedded_server/fault_schedule.hpp"
-#include "embedded_server/http_date.hpp"
-#include "embedded_server/http_request.hpp"
+#include "embedded_server/embedded_server.hpp"
 #include "embedded_server/raw_http_client.hpp"
 
 namespace mmapurl::testserver {
 namespace {
-
-using Kind = ResolvedRange::Kind;
-
-// ---- pure parts ----------------------------------------------------------------------------
-
-TEST(ResolveRange, Forms) {
-  auto r = resolve_range(std::string("bytes=10-19"), 100);
-  EXPECT_EQ(r.kind, Kind::kPartial);
-  EXPECT_EQ(r.first, 10u);
-  EXPECT_EQ(r.last, 19u);
-  r = resolve_range(std::string("bytes=90-"), 100);
-  EXPECT_EQ(r.kind, Kind::kPartial);
-  EXPECT_EQ(r.first, 90u);
-  EXPECT_EQ(r.last, 99u);
-  r = resolve_range(std::string("bytes=-5"), 100);
-  EXPECT_EQ(r.kind, Kind::kPartial);
-  EXPECT_EQ(r.first, 95u);
-  EXPECT_EQ(r.last, 99u);
-  r = resolve_range(std::string("bytes=-500"), 100);
-  EXPECT_EQ(r.first, 0u);
-  EXPECT_EQ(r.last, 99u);
-  r = resolve_range(std::string("bytes=50-1000"), 100);  // last clamped
-  EXPECT_EQ(r.last, 99u);
-}
-
-TEST(ResolveRange, UnsatisfiableAndIgnored) {
-  EXPECT_EQ(resolve_range(std::string("bytes=100-200"), 100).kind, Kind::kUnsatisfiable);
-  EXPECT_EQ(resolve_range(std::string("bytes=-0"), 100).kind, Kind::kUnsatisfiable);
-  EXPECT_EQ(resolve_range(std::string("bytes=0-10"), 0).kind, Kind::kUnsatisfiable);
-  EXPECT_EQ(resolve_range(std::string("bytes=-10"), 0).kind, Kind::kUnsatisfiable);
-  EXPECT_EQ(resolve_range(std::nullopt, 100).kind, Kind::kWhole);
-  EXPECT_EQ(resolve_range(std::string("bytes=5-1"), 100).kind, Kind::kWhole);
-  EXPECT_EQ(resolve_range(std::string("bytes=0-1,5-6"), 100).kind, Kind::kWhole);
-  EXPECT_EQ(resolve_range(std::string("items=0-1"), 100).kind, Kind::kWhole);
-  EXPECT_EQ(resolve_range(std::string("bytes=x-1"), 100).kind, Kind::kWhole);
-  EXPECT_EQ(resolve_range(std::string("bytes=99999999999999999999-"), 100).kind, Kind::kWhole);
-}
-
-TEST(IfMatch, StrongComparison) {
-  EXPECT_TRUE(if_match_satisfied("\"a\"", "\"a\""));
-  EXPECT_TRUE(if_match_satisfied("\"x\", \"a\"", "\"a\""));
-  EXPECT_TRUE(if_match_satisfied("*", "\"a\""));
-  EXPECT_FALSE(if_match_satisfied("*", ""));
-  EXPECT_FALSE(if_match_satisfied("\"b\"", "\"a\""));
-  EXPECT_FALSE(if_match_satisfied("W/\"a\"", "\"a\""));
-}
-
-TEST(RequestHead, ParsesWhatTheServerUses) {
-  auto req = parse_request_head(
-      "GET /obj?x=1 HTTP/1.1\r\nHost: h\r\nrange:  bytes=0-9 \r\nIf-Match: \"e\"\r\n"
-      "Connection: Close");
-  ASSERT_TRUE(req);
-  EXPECT_EQ(req->method, "GET");
-  EXPECT_EQ(req->path, "/obj");
-  EXPECT_EQ(*req->range, "bytes=0-9");
-  EXPECT_EQ(*req->if_match, "\"e\"");
-  EXPECT_TRUE(req->wants_close);
-  req = parse_request_head("GET / HTTP/1.0\r\nHost: h");
-  ASSERT_TRUE(req);
-  EXPECT_TRUE(req->wants_close);
-  req = parse_request_head("GET / HTTP/1.1\r\nHost: h");
-  ASSERT_TRUE(req);
-  EXPECT_FALSE(req->wants_close);
-  EXPECT_FALSE(parse_request_head("garbage"));
-  EXPECT_FALSE(parse_request_head("GET / HTTP/1.1\r\nno colon here"));
-}
-
-TEST(HttpDate, RoundTrip) {
-  EXPECT_EQ(format_http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
-  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
-  EXPECT_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));
-}
-
-TEST(FaultScheduleTest, QueueOrderCountsAndPaths) {
-  FaultSchedule s;
-  s.add(Fault::kNone, 1, "");
-  s.add(Fault::kStatus503, 2, "");
-  s.add(Fault::kReset, 1, "/b");
-  EXPECT_EQ(s.take("/a"), Fault::kNone);
-  EXPECT_EQ(s.take("/a"), Fault::kStatus503);
-  EXPECT_EQ(s.take("/b"), Fault::kStatus503);
-  EXPECT_EQ(s.take("/a"), Fault::kNone);
-  EXPECT_EQ(s.take("/b"), Fault::kReset);
-  EXPECT_EQ(s.take("/b"), Fault::kNone);
-  s.add(Fault::kStall, -1, "");
-  EXPECT_EQ(s.take("/a"), Fault::kStall);
-  EXPECT_EQ(s.take("/a"), Fault::kStall);
-  const uint64_t epoch = s.epoch();
-  s.clear();
-  EXPECT_NE(s.epoch(), epoch);
-  EXPECT_EQ(s.take("/a"), Fault::kNone);
-}
-
-// ---- the server ----------------------------------------------------------------------------
 
 constexpr uint64_t kSize = 3 * 1024 * 1024 + 123;  // not a multiple of anything
 constexpr uint64_t kSeed = 77;
@@ -160,10 +64,13 @@ class ServerTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<EmbeddedServer> server_;
 };
 
-TEST_P(ServerTest, UrlAndCertificate) {
+TEST_P(ServerTest, TheUrlNamesTheSchemeLoopbackAndPort) {
   const std::string scheme = GetParam() ? "https" : "http";
   EXPECT_EQ(server_->url("/obj"),
             scheme + "://127.0.0.1:" + std::to_string(server_->port()) + "/obj");
+}
+
+TEST_P(ServerTest, OnlyATlsServerHasACertificate) {
   EXPECT_EQ(server_->ca_pem().empty(), !GetParam());
 }
 
@@ -180,30 +87,42 @@ TEST_P(ServerTest, RangedGetReturnsTheRightBytes) {
   EXPECT_TRUE(body_is(r, kSeed, 1001));
 }
 
-TEST_P(ServerTest, SuffixOpenAndWholeObject) {
+TEST_P(ServerTest, ASuffixRangeGetsTheLastBytes) {
   RawResponse r = roundtrip(get("/obj", "Range: bytes=-100\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body.size(), 100u);
   EXPECT_TRUE(body_is(r, kSeed, kSize - 100));
-  r = roundtrip(get("/obj", "Range: bytes=3145700-\r\n"));
+}
+
+TEST_P(ServerTest, AnOpenRangeRunsToTheEnd) {
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=3145700-\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body.size(), kSize - 3145700);
   EXPECT_TRUE(body_is(r, kSeed, 3145700));
-  r = roundtrip(get("/obj"));
+}
+
+TEST_P(ServerTest, NoRangeGetsTheWholeObjectWith200) {
+  RawResponse r = roundtrip(get("/obj"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-range"), "");
   ASSERT_EQ(r.body.size(), kSize);
   EXPECT_TRUE(body_is(r, kSeed, 0));
 }
 
-TEST_P(ServerTest, UnsatisfiableRangesAnswer416) {
+TEST_P(ServerTest, ARangeStartingAtTheEndAnswers416NamingTheSize) {
   RawResponse r = roundtrip(get("/obj", "Range: bytes=" + std::to_string(kSize) + "-\r\n"));
   EXPECT_EQ(r.status, 416);
   EXPECT_EQ(r.header("content-range"), "bytes */" + std::to_string(kSize));
-  r = roundtrip(get("/empty", "Range: bytes=0-4095\r\n"));
+}
+
+TEST_P(ServerTest, AnyRangeOfAnEmptyObjectAnswers416) {
+  RawResponse r = roundtrip(get("/empty", "Range: bytes=0-4095\r\n"));
   EXPECT_EQ(r.status, 416);
   EXPECT_EQ(r.header("content-range"), "bytes */0");
-  r = roundtrip(get("/empty"));
+}
+
+TEST_P(ServerTest, AnEmptyObjectWithoutARangeIs200OfNothing) {
+  RawResponse r = roundtrip(get("/empty"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-length"), "0");
 }
@@ -256,15 +175,22 @@ TEST_P(ServerTest, HeadHasHeadersButNoBody) {
 TEST_P(ServerTest, IfMatchMismatchAnswers412) {
   RawResponse r = roundtrip(get("/obj", "Range: bytes=0-9\r\nIf-Match: \"other\"\r\n"));
   EXPECT_EQ(r.status, 412);
-  r = roundtrip(get("/obj", std::string("Range: bytes=0-9\r\nIf-Match: ") + kEtag + "\r\n"));
+}
+
+TEST_P(ServerTest, IfMatchOfTheObjectsEtagIsServed) {
+  RawResponse r =
+      roundtrip(get("/obj", std::string("Range: bytes=0-9\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 206);
-  r = roundtrip(get("/obj",
-                    "Range: bytes=0-9\r\nIf-Unmodified-Since: "
-                    "Sat, 05 Nov 1994 08:49:37 GMT\r\n"));
+}
+
+TEST_P(ServerTest, IfUnmodifiedSinceBeforeTheLastModificationAnswers412) {
+  RawResponse r = roundtrip(get("/obj",
+                                "Range: bytes=0-9\r\nIf-Unmodified-Since: "
+                                "Sat, 05 Nov 1994 08:49:37 GMT\r\n"));
   EXPECT_EQ(r.status, 412);
 }
 
-TEST_P(ServerTest, ReplacedObjectHasNewBytesAndEtag) {
+TEST_P(ServerTest, AReplacedObjectFailsThePreconditionsOfTheOldOne) {
   server_->replace_object("/obj", 999, "\"obj-v2\"");
   RawResponse r =
       roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
@@ -272,23 +198,34 @@ TEST_P(ServerTest, ReplacedObjectHasNewBytesAndEtag) {
   r = roundtrip(get(
       "/obj", std::string("Range: bytes=0-99\r\nIf-Unmodified-Since: ") + kLastModified + "\r\n"));
   EXPECT_EQ(r.status, 412);
-  r = roundtrip(get("/obj", "Range: bytes=0-99\r\n"));
+}
+
+TEST_P(ServerTest, AReplacedObjectHasNewBytesEtagAndLastModified) {
+  server_->replace_object("/obj", 999, "\"obj-v2\"");
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=0-99\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.header("etag"), "\"obj-v2\"");
   EXPECT_NE(r.header("last-modified"), kLastModified);
   EXPECT_TRUE(body_is(r, 999, 0));
 }
 
-TEST_P(ServerTest, PutObjectAddsAndResizes) {
-  server_->replace_object("/new", 1, "\"x\"");  // nothing there: no effect
+TEST_P(ServerTest, ReplacingAnObjectThatIsNotThereDoesNothing) {
+  server_->replace_object("/new", 1, "\"x\"");
   EXPECT_EQ(roundtrip(get("/new")).status, 404);
+}
+
+TEST_P(ServerTest, PutObjectAddsAnObject) {
   server_->put_object({"/new", 100, 9, "\"n1\"", ""});
   RawResponse r = roundtrip(get("/new", "Range: bytes=90-\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.header("content-range"), "bytes 90-99/100");
   EXPECT_TRUE(body_is(r, 9, 90));
+}
+
+TEST_P(ServerTest, PutObjectResizesAnObject) {
+  server_->put_object({"/new", 100, 9, "\"n1\"", ""});
   server_->put_object({"/new", 200, 9, "\"n2\"", ""});
-  r = roundtrip(get("/new", "Range: bytes=90-\r\n"));
+  RawResponse r = roundtrip(get("/new", "Range: bytes=90-\r\n"));
   EXPECT_EQ(r.header("content-range"), "bytes 90-199/200");
   EXPECT_EQ(r.header("etag"), "\"n2\"");
 }
@@ -385,42 +322,56 @@ TEST_P(ServerTest, StopEndsStalledAndIdleConnections) {
   idle.read_until_close(1, &error);  // returns because the server closed it
 }
 
-TEST_P(ServerTest, MoreBytesWrongRangeWrongTotalChangeEtag) {
+TEST_P(ServerTest, MoreBytesSendsMoreThanTheContentRangeSays) {
   server_->set_fault(Fault::kMoreBytes, 1);
   RawResponse r = roundtrip(get("/obj", "Range: bytes=0-999\r\n"));
   EXPECT_EQ(r.header("content-range"), "bytes 0-999/" + std::to_string(kSize));
   EXPECT_GT(r.body.size(), 1000u);
   EXPECT_TRUE(body_is(r, kSeed, 0));
+}
 
+TEST_P(ServerTest, WrongContentRangeShiftsTheRangeAndItsBytes) {
   server_->set_fault(Fault::kWrongContentRange, 1);
-  r = roundtrip(get("/obj", "Range: bytes=4096-8191\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=4096-8191\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_NE(r.header("content-range"), "bytes 4096-8191/" + std::to_string(kSize));
   uint64_t bad = 0;
   EXPECT_FALSE(check_synthetic(kSeed, 4096, reinterpret_cast<const uint8_t*>(r.body.data()),
                                r.body.size(), &bad));
+}
 
+TEST_P(ServerTest, WrongTotalNamesAnotherSize) {
   server_->set_fault(Fault::kWrongTotal, 1);
-  r = roundtrip(get("/obj", "Range: bytes=0-9\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=0-9\r\n"));
   EXPECT_NE(r.header("content-range"), "bytes 0-9/" + std::to_string(kSize));
   EXPECT_EQ(r.header("content-range").substr(0, 10), "bytes 0-9/");
+}
 
+TEST_P(ServerTest, ChangeEtagAnswersFromAChangedObject) {
   server_->set_fault(Fault::kChangeEtag, 1);
-  r = roundtrip(get("/obj", "Range: bytes=0-99\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=0-99\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_NE(r.header("etag"), kEtag);
+  uint64_t bad = 0;
   EXPECT_FALSE(check_synthetic(kSeed, 0, reinterpret_cast<const uint8_t*>(r.body.data()),
                                r.body.size(), &bad));
+}
+
+TEST_P(ServerTest, ChangeEtagFailsTheOldObjectsIfMatchWith412) {
   server_->set_fault(Fault::kChangeEtag, 1);
-  r = roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
+  RawResponse r =
+      roundtrip(get("/obj", std::string("Range: bytes=0-99\r\nIf-Match: ") + kEtag + "\r\n"));
   EXPECT_EQ(r.status, 412);
+}
+
+TEST_P(ServerTest, ChangeEtagFailsTheOldObjectsIfUnmodifiedSinceWith412) {
   server_->set_fault(Fault::kChangeEtag, 1);
-  r = roundtrip(get(
+  RawResponse r = roundtrip(get(
       "/obj", std::string("Range: bytes=0-99\r\nIf-Unmodified-Since: ") + kLastModified + "\r\n"));
   EXPECT_EQ(r.status, 412);
 }
 
-TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
+TEST_P(ServerTest, ChunkedSendsTheRightBytesInChunks) {
   server_->set_fault(Fault::kChunked, 1);
   RawResponse r = roundtrip(get("/obj", "Range: bytes=10-200009\r\n"));
   EXPECT_EQ(r.header("transfer-encoding"), "chunked");
@@ -428,34 +379,45 @@ TEST_P(ServerTest, ChunkedGzipAbsurdLengthEndlessHeaders) {
   EXPECT_TRUE(r.body_complete);
   EXPECT_EQ(r.body.size(), 200000u);
   EXPECT_TRUE(body_is(r, kSeed, 10));
+}
 
+TEST_P(ServerTest, GzipLabelsTheBytesGzip) {
   server_->set_fault(Fault::kGzip, 1);
-  r = roundtrip(get("/obj", "Range: bytes=0-9\r\n"));
+  RawResponse r = roundtrip(get("/obj", "Range: bytes=0-9\r\n"));
   EXPECT_EQ(r.header("content-encoding"), "gzip");
+}
 
+TEST_P(ServerTest, AbsurdContentLengthAnnouncesATebibyteAndSendsTheAskedBytes) {
   server_->set_fault(Fault::kAbsurdContentLength, 1);
   RawHttpClient c;
   connect(c);
   ASSERT_TRUE(c.send(get("/obj", "Range: bytes=0-9\r\n")));
-  r = c.read_response(/*head_request=*/true);  // head only: the length is a lie
+  RawResponse r = c.read_response(/*head_request=*/true);  // head only: the length is a lie
   EXPECT_GE(std::stoull(r.header("content-length")), 1ull << 40);
   bool error = false;
   EXPECT_EQ(c.read_until_close(1 << 20, &error).size(), 10u);
+}
 
+TEST_P(ServerTest, EndlessHeadersNeverEndTheHead) {
   server_->set_fault(Fault::kEndlessHeaders, 1);
   RawHttpClient e;
   connect(e);
   ASSERT_TRUE(e.send(get("/obj")));
+  bool error = false;
   const std::string junk = e.read_until_close(256 * 1024, &error);
   EXPECT_EQ(junk.size(), 256u * 1024);
   EXPECT_EQ(junk.find("\r\n\r\n"), std::string::npos);
 }
 
-TEST_P(ServerTest, NotFoundRedirectAndOversizedHead) {
-  EXPECT_EQ(roundtrip(get("/nothing")).status, 404);
+TEST_P(ServerTest, AnUnknownPathIs404) { EXPECT_EQ(roundtrip(get("/nothing")).status, 404); }
+
+TEST_P(ServerTest, RedirectFromAnswers302ToRedirectTo) {
   const RawResponse redirect = roundtrip(get("/old"));
   EXPECT_EQ(redirect.status, 302);
   EXPECT_EQ(redirect.header("location"), "/obj");
+}
+
+TEST_P(ServerTest, ARequestHeadOver16KiBIs431) {
   const RawResponse big = roundtrip(get("/obj", "X-Big: " + std::string(20000, 'x') + "\r\n"));
   EXPECT_EQ(big.status, 431);
 }

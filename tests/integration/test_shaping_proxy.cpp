@@ -1,9 +1,7 @@
-// Tests for netshaper::ShapingProxy over loopback: integrity both ways, added RTT, bandwidth cap,
-// each injected TcpFault, and a prompt stop(). Timing asserts are lower bounds with loose tops.
-
-// Until the unit_tests target links mmapurl_netshaper (which carries the tools/ include path),
-// this file compiles to one skipped test that says so, rather than breaking the build.
-#if __has_include("netshaper/shaping_proxy.hpp")
+// netshaper::ShapingProxy over loopback (tools/netshaper): integrity both ways, added RTT,
+// bandwidth cap, each injected TcpFault and a prompt stop(); and the mmapurl-shaper program.
+// Timing asserts are lower bounds with loose tops. Its pure parts are unit-tested in
+// tests/unit/test_token_bucket.cpp and test_timed_byte_queue.cpp.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -27,8 +25,6 @@
 #include <vector>
 
 #include "netshaper/shaping_proxy.hpp"
-#include "netshaper/timed_byte_queue.hpp"
-#include "netshaper/token_bucket.hpp"
 
 namespace mmapurl::netshaper {
 namespace {
@@ -197,47 +193,6 @@ ReadResult fetch(uint16_t port) {
   }
   close(fd);
   return r;
-}
-
-TEST(NetShaperTokenBucket, PacesToTheRateInSmallSteps) {
-  const auto t0 = Clock::now();
-  TokenBucket bucket(1e6, t0);  // 1 MB/s: 16 KiB bucket (the floor), 8 KiB quantum
-  size_t sent = 0;
-  int writes = 0;
-  for (auto now = t0; now < t0 + std::chrono::seconds(1); now += std::chrono::milliseconds(1)) {
-    const size_t n = bucket.allowance(now, 1 << 20);
-    if (n == 0) {
-      EXPECT_GT(bucket.ready_at(1 << 20), now);
-      continue;
-    }
-    bucket.consume(n);
-    sent += n;
-    ++writes;
-  }
-  // One second of 1 MB/s plus at most the initial bucket, in many small writes.
-  EXPECT_GE(sent, 990'000u);
-  EXPECT_LE(sent, 1'000'000u + 16 * 1024);
-  EXPECT_GE(writes, 50);
-}
-
-TEST(NetShaperTimedByteQueue, DeliversOnlyWhatIsDueInOrder) {
-  TimedByteQueue q;
-  const auto t0 = Clock::now();
-  q.push(std::vector<char>{'a', 'b', 'c'}, 3, t0);
-  q.push(std::vector<char>{'d', 'e', 'x'}, 2, t0 + std::chrono::milliseconds(10));
-  EXPECT_EQ(q.bytes(), 5u);
-  ASSERT_EQ(q.front_due(t0).size(), 3u);
-  iovec iov[4];
-  ASSERT_EQ(q.gather_due(t0, 100, iov, 4), 1u);  // the second chunk is not due yet
-  EXPECT_EQ(iov[0].iov_len, 3u);
-  q.consume(2);
-  EXPECT_EQ(q.front_due(t0)[0], 'c');
-  ASSERT_EQ(q.gather_due(t0 + std::chrono::milliseconds(10), 2, iov, 4), 2u);
-  EXPECT_EQ(iov[0].iov_len, 1u);
-  EXPECT_EQ(iov[1].iov_len, 1u);  // capped by max_bytes; the 'x' past length never shows
-  q.consume(3);
-  EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.bytes(), 0u);
 }
 
 // Three clients through the proxy, each with a byte sent: connections stop() has to end.
@@ -652,13 +607,3 @@ TEST(NetShaperCli, ListensForwardsAndStopsOnSigterm) {
 
 }  // namespace
 }  // namespace mmapurl::netshaper
-
-#else  // netshaper not reachable from this target
-
-#include <gtest/gtest.h>
-
-TEST(NetShaperBuild, NotLinked) {
-  GTEST_SKIP() << "unit_tests must link mmapurl_netshaper (tests/CMakeLists.txt) to run these";
-}
-
-#endif
