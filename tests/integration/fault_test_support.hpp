@@ -201,17 +201,6 @@ inline std::string describe_status(const std::optional<int>& status) {
   return "status " + std::to_string(*status);
 }
 
-// The fresh-process helper (integration/fresh_process.hpp) under the names test_idle_release.cpp
-// calls: the child's role, and test `full_name` run in a child with `role` and `env`.
-inline std::string child_role() { return itest::fresh_process_role(); }
-
-inline testing::RunResult run_test_in_fresh_process(
-    const std::string& full_name, const std::string& role,
-    std::map<std::string, std::optional<std::string>> env, const std::string& scratch_dir,
-    std::chrono::milliseconds timeout) {
-  return itest::run_in_fresh_process({full_name, role, std::move(env), timeout, scratch_dir});
-}
-
 // Writes object `seed` of `size` bytes to `path` (for nginx's docroot).
 inline bool write_synthetic_file(const std::string& path, uint64_t seed, size_t size) {
   std::string data(size, '\0');

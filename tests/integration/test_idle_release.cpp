@@ -37,14 +37,9 @@ size_t open_descriptors() {
 }
 
 TEST(IdleRelease, ConnectionsOfOriginsNoMappingUsesAreClosed) {
-  if (child_role() != "idle-release") {
-    auto scratch = testing::TempDir::create("mmapurl-idle", nullptr);
-    ASSERT_TRUE(scratch);
-    auto r = run_test_in_fresh_process("IdleRelease.ConnectionsOfOriginsNoMappingUsesAreClosed",
-                                       "idle-release", {{"MMAPURL_IDLE_RELEASE", "1"}},
-                                       scratch->path(), std::chrono::seconds(120));
-    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out << r.err;
+  if (!itest::in_fresh_process()) {
+    EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(120),
+                                                         {{"MMAPURL_IDLE_RELEASE", "1"}}));
     return;
   }
   std::vector<std::unique_ptr<EmbeddedServer>> servers;
@@ -171,15 +166,10 @@ void map_from_many_origins() {
 }
 
 TEST(IdleRelease, AFewHundredOriginsLeaveNoPoolsOrDescriptorsOnceIdle) {
-  if (child_role() == "many-origins") return map_from_many_origins();
-  if (!child_role().empty()) GTEST_SKIP() << "runs in its own child only";
-  auto scratch = testing::TempDir::create("mmapurl-many-origins-child", nullptr);
-  ASSERT_TRUE(scratch);
-  auto r = run_test_in_fresh_process(
-      "IdleRelease.AFewHundredOriginsLeaveNoPoolsOrDescriptorsOnceIdle", "many-origins",
-      {{"MMAPURL_IDLE_RELEASE", "1"}}, scratch->path(), std::chrono::seconds(120));
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out << r.err;
+  if (itest::in_fresh_process()) return map_from_many_origins();
+  const auto r =
+      itest::run_in_fresh_process({{"MMAPURL_IDLE_RELEASE", "1"}}, std::chrono::seconds(120));
+  EXPECT_TRUE(itest::passed_in_fresh_process(r));
   // The child's figures, for the log.
   const size_t at = r.out.find(" origins mapped in ");
   if (at != std::string::npos) {
