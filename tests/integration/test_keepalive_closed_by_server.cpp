@@ -77,16 +77,8 @@ void read_after_pauses(const Transport& t) {
 
 TEST_P(KeepAliveClosedByServer, AReadAfterThePauseNeedsNoRetry) {
   const Transport t = GetParam();
-  const std::string role = std::string("keepalive-") + t.name;
-  if (child_role() == role) return read_after_pauses(t);
-  if (!child_role().empty()) GTEST_SKIP() << "runs in its own child only";
-  auto scratch = TempDir::create("mmapurl-keepalive-child", nullptr);
-  ASSERT_TRUE(scratch);
-  const std::string name =
-      std::string("Transports/KeepAliveClosedByServer.AReadAfterThePauseNeedsNoRetry/") + t.name;
-  auto r = run_test_in_fresh_process(name, role, {}, scratch->path(), std::chrono::seconds(60));
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out << r.err;
+  if (itest::in_fresh_process()) return read_after_pauses(t);
+  EXPECT_TRUE(itest::run_current_test_in_fresh_process(std::chrono::seconds(60)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, KeepAliveClosedByServer,
