@@ -5,7 +5,7 @@
 
 #include "mmapurl.h"
 #include "source/http/http_object_source.hpp"
-#include "source/http/http_url.hpp"
+#include "source/url/http_url.hpp"
 
 namespace mmapurl::source {
 
@@ -28,21 +28,23 @@ static void refuse_for_proxy(SourceOrError* out, const std::string& what, std::s
 
 SourceOrError make_http_source(const std::string& url) {
   SourceOrError out;
-  auto parsed = parse_http_url(url);
-  if (!parsed) {
+  UrlParse parse = parse_http_url(url, UrlUse::kObject);
+  if (!parse.url) {
     out.code = MMAP_S3_INVALID_S3URL;
-    out.message = "malformed or unsupported URL (expected https://, http:// or s3://)";
+    out.message =
+        "malformed or unsupported URL (expected https://, http:// or s3://): " + parse.error();
     return out;
   }
+  const HttpUrl& parsed = *parse.url;
   net::Origin origin;
-  origin.tls = parsed->tls;
-  origin.host = parsed->host;
-  origin.port = parsed->port;
-  if (std::string why = apply_proxy_environment(*parsed, &origin, getenv_string); !why.empty()) {
-    refuse_for_proxy(&out, parsed->redacted(), std::move(why));
+  origin.tls = parsed.tls;
+  origin.host = parsed.host;
+  origin.port = parsed.port;
+  if (std::string why = apply_proxy_environment(parsed, &origin, getenv_string); !why.empty()) {
+    refuse_for_proxy(&out, parsed.redacted(), std::move(why));
     return out;
   }
-  out.source = std::make_unique<HttpObjectSource>(*parsed, origin);
+  out.source = std::make_unique<HttpObjectSource>(parsed, origin);
   return out;
 }
 

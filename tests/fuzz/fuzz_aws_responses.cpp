@@ -58,14 +58,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(err->code.size() <= doc.size() && err->message.size() <= doc.size());
       }
       break;
-    case 1: check_credentials(s3::parse_sts_web_identity_response(doc)); break;
-    case 2: check_credentials(s3::parse_container_credentials(doc)); break;
-    case 3: check_credentials(s3::parse_imds_credentials(doc)); break;
+    case 1:
+      check_credentials(s3::parse_sts_web_identity_response(doc));
+      break;
+    case 2:
+      check_credentials(s3::parse_container_credentials(doc));
+      break;
+    case 3:
+      check_credentials(s3::parse_imds_credentials(doc));
+      break;
     case 4:
       if (auto v = s3::parse_json(doc)) FUZZ_CHECK(json_depth(*v) <= 66);
       break;
-    case 5: check_ini(doc, s3::AwsIniKind::kCredentials); break;
-    case 6: check_ini(doc, s3::AwsIniKind::kConfig); break;
+    case 5:
+      check_ini(doc, s3::AwsIniKind::kCredentials);
+      break;
+    case 6:
+      check_ini(doc, s3::AwsIniKind::kConfig);
+      break;
     case 7:
       if (auto role = s3::parse_imds_role_name(doc)) {
         FUZZ_CHECK(!role->empty() && role->find('\n') == std::string::npos);
@@ -73,10 +83,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::string error;
         auto spec = s3::imds_credentials_request(s3::kImdsDefaultEndpoint, "token", *role, error);
         FUZZ_CHECK(spec.has_value());
-        FUZZ_CHECK(!fuzz::has_forbidden_bytes(spec->url.target()));
+        FUZZ_CHECK(!fuzz::has_forbidden_bytes(spec->url.request_target()));
       }
       break;
-    case 8: check_credentials(s3::parse_credential_process_output(doc)); break;
+    case 8:
+      check_credentials(s3::parse_credential_process_output(doc));
+      break;
     default: {
       // "<name>\n<xml>": arbitrary element names, including empty and odd ones.
       size_t nl = doc.find('\n');

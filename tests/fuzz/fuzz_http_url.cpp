@@ -1,4 +1,4 @@
-// Fuzz target: the HTTP source's URL parser and redirect resolution. Input: "<url>\n<location>".
+// Fuzz target: the URL parser for object URLs, and redirect resolution. Input: "<url>\n<location>".
 // Checks every accepted URL is sendable (target starts with '/', no control bytes or spaces,
 // a host) and that redacted() never leaks the query.
 #include <cstddef>
@@ -7,9 +7,10 @@
 #include <string_view>
 
 #include "fuzz_check.hpp"
-#include "source/http/http_url.hpp"
+#include "source/url/http_url.hpp"
 
 using mmapurl::source::HttpUrl;
+using mmapurl::source::UrlUse;
 
 namespace {
 
@@ -45,14 +46,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view url = input.substr(0, nl);
   std::string_view location = nl == std::string_view::npos ? "" : input.substr(nl + 1);
 
-  auto parsed = mmapurl::source::parse_http_url(url);
+  auto parsed = mmapurl::source::parse_http_url(url, UrlUse::kObject).url;
   if (parsed) {
     check_sendable(*parsed);
     // The raw URL must have been free of forbidden bytes to be accepted at all.
     FUZZ_CHECK(!fuzz::has_forbidden_bytes(url));
   }
   // Redirects are resolved against the parsed URL, or a fixed one when it did not parse.
-  HttpUrl base = parsed ? *parsed : *mmapurl::source::parse_http_url("https://h.example/d/o?x=1");
+  HttpUrl base =
+      parsed ? *parsed
+             : *mmapurl::source::parse_http_url("https://h.example/d/o?x=1", UrlUse::kObject).url;
   auto resolved = mmapurl::source::resolve_location(base, location.empty() ? url : location);
   if (resolved) check_sendable(*resolved);
   return 0;

@@ -22,11 +22,12 @@ flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer
        -I "$repo/engine" -I "$repo/include" -I "$repo/tests/fuzz")
 
 s3="engine/source/s3"
+url="engine/source/url/http_url.cpp"
 declare -A sources=(
-  [fuzz_http_url]="engine/source/http/http_url.cpp"
+  [fuzz_http_url]="$url"
   [fuzz_content_range]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
-  [fuzz_s3_url]="$s3/s3_url.cpp $s3/s3_endpoint.cpp $s3/http_url.cpp $s3/uri_encoding.cpp engine/source/http/http_url.cpp"
-  [fuzz_aws_responses]="$s3/aws_responses.cpp $s3/json_reader.cpp $s3/iso8601_time.cpp $s3/uri_encoding.cpp $s3/http_url.cpp engine/source/http/http_url.cpp $s3/aws_config_files.cpp $s3/aws_environment.cpp $s3/sigv4_signer.cpp engine/base/sha256_hmac.cpp"
+  [fuzz_s3_url]="$s3/s3_url.cpp $s3/s3_endpoint.cpp $s3/uri_encoding.cpp $url"
+  [fuzz_aws_responses]="$s3/aws_responses.cpp $s3/json_reader.cpp $s3/iso8601_time.cpp $s3/uri_encoding.cpp $url $s3/aws_config_files.cpp $s3/aws_environment.cpp $s3/sigv4_signer.cpp engine/base/sha256_hmac.cpp"
   [fuzz_http_response_head]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
   [fuzz_tls_records]="engine/net/tls_record_reader.cpp"
 )

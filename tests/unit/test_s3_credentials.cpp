@@ -186,7 +186,7 @@ TEST(CredentialChain, NetworkProvidersInOrder) {
   EXPECT_EQ(container.kind, NetworkProviderKind::kContainer);
   ASSERT_TRUE(container.request.has_value());
   EXPECT_EQ(container.request->url.host, "169.254.170.2");
-  EXPECT_EQ(container.request->url.target(), "/v2/credentials/abc");
+  EXPECT_EQ(container.request->url.request_target(), "/v2/credentials/abc");
   bool has_auth = false;
   for (const auto& [name, value] : container.request->headers) {
     if (name == "Authorization") has_auth = value == "Bearer xyz";

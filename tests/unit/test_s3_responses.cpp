@@ -63,9 +63,9 @@ TEST(StsWebIdentity, BuildsRegionalFormPost) {
   auto spec = sts_web_identity_request(settings, "tok+en/=", error);
   ASSERT_TRUE(spec.has_value()) << error;
   EXPECT_EQ(spec->method, "POST");
-  EXPECT_EQ(spec->url.scheme, "https");
+  EXPECT_EQ(spec->url.scheme(), "https");
   EXPECT_EQ(spec->url.host, "sts.eu-west-1.amazonaws.com");
-  EXPECT_EQ(spec->url.target(), "/");
+  EXPECT_EQ(spec->url.request_target(), "/");
   EXPECT_EQ(header(*spec, "Host"), "sts.eu-west-1.amazonaws.com");
   EXPECT_EQ(spec->body,
             "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
@@ -119,12 +119,12 @@ TEST(Imds, RequestsAndParsers) {
   EXPECT_EQ(token->method, "PUT");
   EXPECT_EQ(token->url.host, "169.254.169.254");
   EXPECT_EQ(token->url.port, 80);
-  EXPECT_EQ(token->url.target(), "/latest/api/token");
+  EXPECT_EQ(token->url.request_target(), "/latest/api/token");
   EXPECT_EQ(header(*token, "X-aws-ec2-metadata-token-ttl-seconds"), "21600");
 
   auto role = imds_role_name_request("http://[fd00:ec2::254]/", "TOKEN", error);
   ASSERT_TRUE(role.has_value()) << error;
-  EXPECT_EQ(role->url.target(), "/latest/meta-data/iam/security-credentials/");
+  EXPECT_EQ(role->url.request_target(), "/latest/meta-data/iam/security-credentials/");
   EXPECT_EQ(header(*role, "Host"), "[fd00:ec2::254]");
   EXPECT_EQ(header(*role, "X-aws-ec2-metadata-token"), "TOKEN");
 
@@ -133,7 +133,7 @@ TEST(Imds, RequestsAndParsers) {
 
   auto creds = imds_credentials_request("http://127.0.0.1:1338", "TOKEN", "my-role", error);
   ASSERT_TRUE(creds.has_value()) << error;
-  EXPECT_EQ(creds->url.target(), "/latest/meta-data/iam/security-credentials/my-role");
+  EXPECT_EQ(creds->url.request_target(), "/latest/meta-data/iam/security-credentials/my-role");
   EXPECT_EQ(header(*creds, "Host"), "127.0.0.1:1338");
   EXPECT_FALSE(imds_credentials_request(kImdsDefaultEndpoint, "T", "", error).has_value());
   EXPECT_FALSE(imds_token_request("169.254.169.254", error).has_value());

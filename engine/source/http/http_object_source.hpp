@@ -2,9 +2,9 @@
 // and query sent byte for byte (presigned URLs keep working).
 #pragma once
 
-#include "source/http/http_url.hpp"
 #include "source/http/proxy_environment.hpp"
 #include "source/object_source.hpp"
+#include "source/url/http_url.hpp"
 
 namespace mmapurl::source {
 

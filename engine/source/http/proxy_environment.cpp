@@ -1,10 +1,8 @@
 // Proxy variables: parsing a proxy URL and choosing the proxy for a URL.
 #include "source/http/proxy_environment.hpp"
 
-#include <charconv>
-
-#include "source/http/http_url.hpp"
 #include "source/http/no_proxy.hpp"
+#include "source/url/http_url.hpp"
 
 namespace mmapurl::source {
 namespace {
@@ -57,39 +55,16 @@ ProxyChoice parse_proxy_url(std::string_view value, std::string_view variable) {
     }
     rest = value.substr(sep + 3);
   }
-  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.find('@') != std::string_view::npos) {
+  // Only the authority counts (any path is ignored): parsed as an http:// URL's.
+  const UrlParse parse = parse_http_url("http://" + std::string(rest), UrlUse::kProxy);
+  if (parse.problem == UrlProblem::kUserInfo) {
     return refused(variable,
                    "holds credentials (user:password@), and proxy authentication is not supported");
   }
-  std::string_view host = authority;
-  std::optional<std::string_view> port;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return refused(variable, unparsable);
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return refused(variable, unparsable);
-      port = after.substr(1);
-    }
-  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return refused(variable, unparsable);
+  if (!parse.url) return refused(variable, unparsable);
   ProxyChoice c;
-  c.host = std::string(host);
-  c.port = 80;
-  if (port) {
-    unsigned n = 0;
-    auto [ptr, ec] = std::from_chars(port->data(), port->data() + port->size(), n);
-    if (port->empty() || ec != std::errc() || ptr != port->data() + port->size() || n == 0 ||
-        n > 65535) {
-      return refused(variable, unparsable);
-    }
-    c.port = static_cast<uint16_t>(n);
-  }
+  c.host = parse.url->host;
+  c.port = parse.url->port;
   return c;
 }
 

@@ -104,17 +104,18 @@ CredentialsParse credentials_from_json(std::string_view json, const char* token_
 
 std::optional<HttpRequestSpec> imds_request(std::string_view endpoint, const char* method,
                                             std::string path, std::string& error) {
-  auto url = parse_http_url(endpoint, error);
-  if (!url) {
-    error = "instance metadata endpoint " + error;
+  source::UrlParse parsed = source::parse_http_url(endpoint, source::UrlUse::kEndpoint);
+  if (!parsed.url) {
+    error = "instance metadata endpoint " + parsed.error();
     return std::nullopt;
   }
-  while (!url->path.empty() && url->path.back() == '/') url->path.pop_back();
-  url->path += path;
-  url->query.clear();
+  // The request's path goes below the endpoint's; the endpoint's query is dropped.
+  std::string base(parsed.url->path());
+  while (!base.empty() && base.back() == '/') base.pop_back();
   HttpRequestSpec spec;
   spec.method = method;
-  spec.url = std::move(*url);
+  spec.url = std::move(*parsed.url);
+  spec.url.target = base + path;
   spec.headers.emplace_back("Host", spec.url.host_header());
   return spec;
 }
@@ -139,19 +140,18 @@ std::optional<HttpRequestSpec> sts_web_identity_request(const WebIdentitySetting
           ? std::string("https://sts.amazonaws.com")
           : "https://sts." + settings.region +
                 (settings.region.rfind("cn-", 0) == 0 ? ".amazonaws.com.cn" : ".amazonaws.com"));
-  auto url = parse_http_url(endpoint, error);
-  if (!url) {
-    error = "STS endpoint " + error;
+  source::UrlParse parsed = source::parse_http_url(endpoint, source::UrlUse::kEndpoint);
+  if (!parsed.url) {
+    error = "STS endpoint " + parsed.error();
     return std::nullopt;
   }
   if (settings.role_arn.empty() || web_identity_token.empty()) {
     error = "web identity needs a role ARN and a token";
     return std::nullopt;
   }
-  if (url->path.empty()) url->path = "/";
   HttpRequestSpec spec;
   spec.method = "POST";
-  spec.url = std::move(*url);
+  spec.url = std::move(*parsed.url);
   spec.headers.emplace_back("Host", spec.url.host_header());
   spec.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
   spec.headers.emplace_back("Accept", "application/xml");

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "source/s3/credentials.hpp"
-#include "source/s3/http_url.hpp"
 #include "source/s3/sigv4_signer.hpp"
+#include "source/url/http_url.hpp"
 
 namespace mmapurl::s3 {
 
@@ -18,7 +18,7 @@ namespace mmapurl::s3 {
 // headers carry secrets (web identity token, IMDS token): never log them, use redact().
 struct HttpRequestSpec {
   std::string method;
-  HttpUrl url;  // scheme, host, port, path, query
+  source::HttpUrl url;  // sent to with url.request_target()
   HeaderList headers;
   std::string body;
 };

@@ -5,6 +5,7 @@
 #include "source/s3/aws_config_files.hpp"
 #include "source/s3/credential_endpoint_rules.hpp"
 #include "source/s3/redact.hpp"
+#include "source/url/http_url.hpp"
 
 namespace mmapurl::s3 {
 namespace {
@@ -46,8 +47,8 @@ std::optional<Credentials> static_keys(const std::optional<AwsProfile>& section,
 // here; a name is judged on the addresses it resolves to, when the request connects (the
 // container provider checks every address with container_endpoint_address_problem). A name's
 // spelling proves nothing: "127.attacker.example" resolves wherever its owner wants.
-bool container_host_allowed(const HttpUrl& url) {
-  if (url.scheme == "https") return true;
+bool container_host_allowed(const source::HttpUrl& url) {
+  if (url.tls) return true;
   boost::system::error_code ec;
   auto literal = boost::asio::ip::make_address(url.host, ec);
   if (ec) return true;
@@ -208,8 +209,9 @@ CredentialChainResult resolve_credentials(const AwsEnvironment& environment,
     container_url = full;
   }
   if (container_url) {
-    std::string error;
-    auto url = parse_http_url(*container_url, error);
+    source::UrlParse parsed = source::parse_http_url(*container_url, source::UrlUse::kEndpoint);
+    std::optional<source::HttpUrl> url = std::move(parsed.url);
+    std::string error = parsed.error();
     if (url && !container_host_allowed(*url)) {
       url.reset();
       error = "an http:// full URI must name loopback or a container agent host";
@@ -265,12 +267,12 @@ CredentialChainResult resolve_credentials(const AwsEnvironment& environment,
     } else {
       endpoint = std::string(kImdsDefaultEndpoint);
     }
-    std::string error;
-    if (parse_http_url(endpoint, error)) {
+    source::UrlParse parsed = source::parse_http_url(endpoint, source::UrlUse::kEndpoint);
+    if (parsed.url) {
       result.network_providers.push_back(
           {NetworkProviderKind::kInstanceMetadata, "instance metadata", std::nullopt, endpoint});
     } else {
-      result.tried.push_back("instance metadata (endpoint " + error + ")");
+      result.tried.push_back("instance metadata (endpoint " + parsed.error() + ")");
     }
   }
   return result;

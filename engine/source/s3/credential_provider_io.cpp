@@ -182,7 +182,7 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
     return std::any_of(text.begin(), text.end(),
                        [](unsigned char c) { return c < 0x20 || c == 0x7f; });
   };
-  bool bad = unsafe(request.method) || unsafe(request.url.target());
+  bool bad = unsafe(request.method) || unsafe(request.url.request_target());
   for (const auto& [name, value] : request.headers) bad = bad || unsafe(name) || unsafe(value);
   if (bad) {
     out.error = "refusing to send a request with control characters";
@@ -203,7 +203,7 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
     if (ctx) SSL_CTX_free(ctx);
     ::close(fd);
   };
-  if (request.url.scheme == "https") {
+  if (request.url.tls) {
     ctx = make_tls_context(ca_bundle, &out.error);
     if (!ctx) {
       cleanup();
@@ -220,7 +220,7 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
       return out;
     }
   }
-  std::string wire = request.method + " " + request.url.target() + " HTTP/1.1\r\n";
+  std::string wire = request.method + " " + request.url.request_target() + " HTTP/1.1\r\n";
   bool has_host = false;
   for (const auto& [name, value] : request.headers) {
     if (lower(name) == "host") has_host = true;
@@ -325,7 +325,7 @@ CredentialsParse fetch_network_credentials(const NetworkProvider& provider,
     }
     case NetworkProviderKind::kContainer: {
       if (!provider.request) return failed("no request");
-      const std::string scheme = provider.request->url.scheme;
+      const std::string scheme(provider.request->url.scheme());
       auto r = perform_provider_request(
           *provider.request, {std::chrono::milliseconds(2000), std::chrono::milliseconds(5000)},
           ca_bundle, [&scheme](const std::vector<boost::asio::ip::address>& resolved) {
