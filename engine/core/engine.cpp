@@ -18,6 +18,7 @@
 #include "base/log.hpp"
 #include "core/cgroup_memory_reader.hpp"
 #include "core/engine_impl.hpp"
+#include "core/outcome_codes.hpp"
 #include "core/test_hooks.hpp"
 #include "mmapurl.h"
 #include "net/tls_stream.hpp"
@@ -195,7 +196,7 @@ MapOutcome Engine::map(const std::string& url) {
   MapOutcome out;
   auto made = source::make_object_source(url);
   if (!made.source) {
-    out.code = made.code;
+    out.code = code_for(made.error);
     out.message = made.message;
     return out;
   }

@@ -12,6 +12,11 @@ int code_for(source::SourceError e) {
       return MMAP_S3_PERMISSION_ERROR;
     case source::SourceError::kNoLength:
       return MMAP_S3_CONTENT_LENGTH_NOT_RETURNED;
+    // An unusable proxy is a configuration error found before any I/O, as a malformed URL or
+    // AWS_ENDPOINT_URL is.
+    case source::SourceError::kInvalidUrl:
+    case source::SourceError::kUnusableProxy:
+      return MMAP_S3_INVALID_S3URL;
     default:
       return MMAP_S3_IOERROR;
   }

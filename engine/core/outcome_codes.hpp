@@ -6,8 +6,8 @@
 
 namespace mmapurl::core {
 
-// A source's verdict on an answer: NOT_FOUND, PERMISSION_ERROR, CONTENT_LENGTH_NOT_RETURNED or
-// IOERROR.
+// A source's verdict on an answer, or why no source could be made for a URL: NOT_FOUND,
+// PERMISSION_ERROR, CONTENT_LENGTH_NOT_RETURNED, INVALID_S3URL or IOERROR.
 int code_for(source::SourceError e);
 // The code for a probe answer the engine did not take: why on_head refused it (the verdict it
 // recorded), else why the transport did (a 2xx body framed without Content-Length).

@@ -24,14 +24,16 @@ struct ObjectIdentity {
 
 enum class SourceError : uint8_t {
   kNone,
-  kTransient,     // retry with backoff
-  kChanged,       // the object is not the one that was mapped: permanent
-  kNotFound,      // 404 / NoSuchKey / NoSuchBucket
-  kPermission,    // 401 / 403
-  kProtocol,      // the server broke the protocol (wrong range, 200 to a range, ...)
-  kNoLength,      // no total size learnt
-  kRangeIgnored,  // 200 with the whole object to a ranged GET
-  kUnpinned,      // no validator to tell a same-size replacement by, and not opted in
+  kTransient,      // retry with backoff
+  kChanged,        // the object is not the one that was mapped: permanent
+  kNotFound,       // 404 / NoSuchKey / NoSuchBucket
+  kPermission,     // 401 / 403; or no credentials to sign with
+  kProtocol,       // the server broke the protocol (wrong range, 200 to a range, ...)
+  kNoLength,       // no total size learnt
+  kRangeIgnored,   // 200 with the whole object to a ranged GET
+  kUnpinned,       // no validator to tell a same-size replacement by, and not opted in
+  kInvalidUrl,     // a malformed URL, S3 endpoint or region: refused before any I/O
+  kUnusableProxy,  // a proxy variable applies to the URL and names a proxy the engine cannot use
 };
 
 struct SourceVerdict {

@@ -3,7 +3,6 @@
 
 #include <cstdlib>
 
-#include "mmapurl.h"
 #include "source/http/http_object_source.hpp"
 #include "source/url/http_url.hpp"
 
@@ -18,11 +17,10 @@ static std::optional<std::string> getenv_string(const char* name) {
   return std::string(v);
 }
 
-// An unusable proxy is a configuration error found before any I/O, as a malformed URL or
-// AWS_ENDPOINT_URL is: MMAP_S3_INVALID_S3URL.
+// The proxy is judged before any I/O: a mapping never connects directly behind the user's back.
 static void refuse_for_proxy(SourceOrError* out, const std::string& what, std::string why) {
   out->source.reset();
-  out->code = MMAP_S3_INVALID_S3URL;
+  out->error = SourceError::kUnusableProxy;
   out->message = what + ": " + std::move(why);
 }
 
@@ -30,7 +28,7 @@ SourceOrError make_http_source(const std::string& url) {
   SourceOrError out;
   UrlParse parse = parse_http_url(url, UrlUse::kObject);
   if (!parse.url) {
-    out.code = MMAP_S3_INVALID_S3URL;
+    out.error = SourceError::kInvalidUrl;
     out.message =
         "malformed or unsupported URL (expected https://, http:// or s3://): " + parse.error();
     return out;

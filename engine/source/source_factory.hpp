@@ -12,12 +12,13 @@ namespace mmapurl::source {
 
 struct SourceOrError {
   std::unique_ptr<ObjectSource> source;
-  int code = 0;         // MMAP_S3_* when source is null
-  std::string message;  // redacted
+  SourceError error = SourceError::kNone;  // why source is null (core/outcome_codes.cpp maps it)
+  std::string message;                     // redacted
 };
 
-// Fails with MMAP_S3_INVALID_S3URL for a malformed URL, and for a proxy variable that applies
-// to the URL but names a proxy the engine cannot use (source/http/proxy_environment.hpp).
+// Fails with kInvalidUrl for a malformed URL (or S3 endpoint or region), kUnusableProxy for a
+// proxy variable that applies to the URL but names a proxy the engine cannot use
+// (source/http/proxy_environment.hpp), kPermission when an s3:// URL finds no credentials.
 SourceOrError make_object_source(const std::string& url);
 
 // The http(s) part, also used to follow redirects.

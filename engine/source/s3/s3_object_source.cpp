@@ -5,13 +5,12 @@
 #include <cstdlib>
 
 #include "base/log.hpp"
-#include "mmapurl.h"
+#include "base/sha256_hmac.hpp"
 #include "source/http/http_object_source.hpp"
 #include "source/s3/aws_config_files.hpp"
 #include "source/s3/aws_responses.hpp"
 #include "source/s3/bucket_region_cache.hpp"
 #include "source/s3/redact.hpp"
-#include "base/sha256_hmac.hpp"
 #include "source/s3/sigv4_signer.hpp"
 #include "source/s3/uri_encoding.hpp"
 
@@ -192,7 +191,7 @@ SourceOrError make_s3_object_source(const std::string& url) {
   SourceOrError out;
   s3::S3UrlParse parsed = s3::parse_s3_url(url);
   if (!parsed.location) {
-    out.code = MMAP_S3_INVALID_S3URL;
+    out.error = SourceError::kInvalidUrl;
     out.message = "invalid s3:// URL: " + parsed.error;
     return out;
   }
@@ -205,7 +204,7 @@ SourceOrError make_s3_object_source(const std::string& url) {
   }
   auto endpoint = s3::resolve_endpoint(parsed.location->bucket, parsed.location->key, settings);
   if (!endpoint.endpoint) {
-    out.code = MMAP_S3_INVALID_S3URL;
+    out.error = SourceError::kInvalidUrl;
     out.message = "s3://" + parsed.location->bucket + ": " + endpoint.error;
     return out;
   }
@@ -213,7 +212,7 @@ SourceOrError make_s3_object_source(const std::string& url) {
   if (lower(environment.get("AWS_NO_SIGN_REQUEST").value_or("")) != "true") {
     s3::CredentialLookup lookup = s3::credentials_for(environment);
     if (!lookup.credentials) {
-      out.code = MMAP_S3_PERMISSION_ERROR;
+      out.error = SourceError::kPermission;
       out.message = "s3://" + parsed.location->bucket + "/" + parsed.location->key + ": " +
                     s3::redact(lookup.error) + " (set AWS_NO_SIGN_REQUEST=true for public objects)";
       return out;
