@@ -8,9 +8,10 @@
 #include <string_view>
 
 #include "fuzz_check.hpp"
-#include "source/s3/aws_config_files.hpp"
-#include "source/s3/aws_responses.hpp"
-#include "source/s3/json_reader.hpp"
+#include "source/s3/aws_xml.hpp"
+#include "source/s3/config/aws_config_files.hpp"
+#include "source/s3/credentials/json_reader.hpp"
+#include "source/s3/credentials/provider_protocol.hpp"
 
 namespace s3 = mmapurl::s3;
 

@@ -18,7 +18,7 @@ void check_sendable(const HttpUrl& url) {
   FUZZ_CHECK(!url.host.empty());
   FUZZ_CHECK(!url.target.empty() && url.target.front() == '/');
   FUZZ_CHECK(!fuzz::has_forbidden_bytes(url.target));
-  // A fragment is never sent (resolve_location once kept one: README, findings; fixed).
+  // A fragment is never sent (README, findings: strict-location-fragment-kept).
   if (fuzz::strict_mode()) FUZZ_CHECK(url.target.find('#') == std::string::npos);
   FUZZ_CHECK(!fuzz::has_forbidden_bytes(url.host));
   FUZZ_CHECK(url.port != 0);

@@ -8,9 +8,9 @@
 #include <string_view>
 
 #include "fuzz_check.hpp"
-#include "source/s3/s3_endpoint.hpp"
-#include "source/s3/s3_url.hpp"
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/addressing/s3_endpoint.hpp"
+#include "source/s3/addressing/s3_url.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 #include "source/url/http_url.hpp"
 
 namespace s3 = mmapurl::s3;
@@ -36,8 +36,8 @@ void check_endpoint_url(std::string_view url) {
   FUZZ_CHECK(!parsed->host.empty() && parsed->port != 0);
   FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->host_header()));
   FUZZ_CHECK(parsed->request_target().front() == '/');
-  // The path and query go on the request line verbatim. The engine once accepted spaces and
-  // control bytes there (README, findings; fixed); FUZZ_STRICT=1 checks they stay refused.
+  // The path and query go on the request line verbatim, so spaces and control bytes there are
+  // refused (README, findings: strict-endpoint-path-crlf); FUZZ_STRICT=1 checks it.
   if (fuzz::strict_mode()) FUZZ_CHECK(!fuzz::has_forbidden_bytes(parsed->request_target()));
 }
 

@@ -26,8 +26,8 @@ url="engine/source/url/http_url.cpp"
 declare -A sources=(
   [fuzz_http_url]="$url"
   [fuzz_content_range]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
-  [fuzz_s3_url]="$s3/s3_url.cpp $s3/s3_endpoint.cpp $s3/uri_encoding.cpp $url"
-  [fuzz_aws_responses]="$s3/aws_responses.cpp $s3/json_reader.cpp $s3/iso8601_time.cpp $s3/uri_encoding.cpp $url $s3/aws_config_files.cpp $s3/aws_environment.cpp $s3/sigv4_signer.cpp engine/base/sha256_hmac.cpp"
+  [fuzz_s3_url]="$s3/addressing/s3_url.cpp $s3/addressing/s3_endpoint.cpp $s3/signing/uri_encoding.cpp $url"
+  [fuzz_aws_responses]="$s3/aws_xml.cpp $s3/credentials/provider_protocol.cpp $s3/credentials/json_reader.cpp $s3/credentials/iso8601_time.cpp $s3/signing/uri_encoding.cpp $url $s3/config/aws_config_files.cpp $s3/config/aws_environment.cpp"
   [fuzz_http_response_head]="engine/source/http/content_range.cpp engine/source/object_source.cpp engine/net/http_types.cpp"
   [fuzz_tls_records]="engine/net/tls_record_reader.cpp"
 )

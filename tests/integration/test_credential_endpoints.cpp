@@ -20,8 +20,8 @@
 #include "fixtures/process.hpp"
 #include "integration/mapping_test_support.hpp"
 #include "integration/s3_test_support.hpp"
-#include "source/s3/aws_environment.hpp"
-#include "source/s3/credential_provider_io.hpp"
+#include "source/s3/config/aws_environment.hpp"
+#include "source/s3/credentials/credential_provider_io.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "source/s3/bucket_region_cache.hpp"
+#include "source/s3/addressing/bucket_region_cache.hpp"
 
 using namespace mmapurl::s3;
 

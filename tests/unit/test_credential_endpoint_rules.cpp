@@ -2,7 +2,7 @@
 // use, and which authorization tokens may be sent.
 #include <gtest/gtest.h>
 
-#include "source/s3/credential_endpoint_rules.hpp"
+#include "source/s3/credentials/credential_endpoint_rules.hpp"
 
 namespace mmapurl::s3 {
 namespace {

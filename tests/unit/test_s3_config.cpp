@@ -4,8 +4,8 @@
 
 #include <map>
 
-#include "source/s3/aws_config_files.hpp"
-#include "source/s3/s3_settings.hpp"
+#include "source/s3/addressing/s3_settings.hpp"
+#include "source/s3/config/aws_config_files.hpp"
 
 namespace mmapurl::s3 {
 namespace {

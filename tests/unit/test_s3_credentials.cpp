@@ -9,9 +9,9 @@
 #include <fstream>
 #include <map>
 
-#include "source/s3/credential_chain.hpp"
-#include "source/s3/credential_process.hpp"
-#include "source/s3/iso8601_time.hpp"
+#include "source/s3/credentials/credential_chain.hpp"
+#include "source/s3/credentials/credential_process.hpp"
+#include "source/s3/credentials/iso8601_time.hpp"
 
 namespace mmapurl::s3 {
 namespace {

@@ -2,7 +2,7 @@
 // buckets over TLS, legacy names and MMAPURL_S3_ADDRESSING=path; keys encoded exactly once.
 #include <gtest/gtest.h>
 
-#include "source/s3/s3_endpoint.hpp"
+#include "source/s3/addressing/s3_endpoint.hpp"
 
 namespace mmapurl::s3 {
 namespace {

@@ -2,9 +2,10 @@
 // for those services, S3 error XML, and the JSON reader under them.
 #include <gtest/gtest.h>
 
-#include "source/s3/aws_responses.hpp"
-#include "source/s3/iso8601_time.hpp"
-#include "source/s3/json_reader.hpp"
+#include "source/s3/aws_xml.hpp"
+#include "source/s3/credentials/iso8601_time.hpp"
+#include "source/s3/credentials/json_reader.hpp"
+#include "source/s3/credentials/provider_protocol.hpp"
 
 namespace mmapurl::s3 {
 namespace {

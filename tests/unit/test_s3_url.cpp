@@ -2,7 +2,7 @@
 // names are rejected; legacy bucket names are accepted and flagged.
 #include <gtest/gtest.h>
 
-#include "source/s3/s3_url.hpp"
+#include "source/s3/addressing/s3_url.hpp"
 
 namespace mmapurl::s3 {
 namespace {

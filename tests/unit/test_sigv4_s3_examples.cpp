@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "base/sha256_hmac.hpp"
-#include "source/s3/iso8601_time.hpp"
-#include "source/s3/sigv4_signer.hpp"
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/credentials/iso8601_time.hpp"
+#include "source/s3/signing/sigv4_signer.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
 

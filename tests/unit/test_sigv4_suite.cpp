@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "base/sha256_hmac.hpp"
-#include "source/s3/iso8601_time.hpp"
-#include "source/s3/json_reader.hpp"
-#include "source/s3/sigv4_signer.hpp"
+#include "source/s3/credentials/iso8601_time.hpp"
+#include "source/s3/credentials/json_reader.hpp"
+#include "source/s3/signing/sigv4_signer.hpp"
 
 namespace mmapurl::s3 {
 

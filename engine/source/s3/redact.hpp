@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "source/s3/credentials.hpp"
+#include "source/s3/credentials/credentials.hpp"
 
 namespace mmapurl::s3 {
 

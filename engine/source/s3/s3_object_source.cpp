@@ -7,12 +7,12 @@
 #include "base/log.hpp"
 #include "base/sha256_hmac.hpp"
 #include "source/http/http_object_source.hpp"
-#include "source/s3/aws_config_files.hpp"
-#include "source/s3/aws_responses.hpp"
-#include "source/s3/bucket_region_cache.hpp"
+#include "source/s3/addressing/bucket_region_cache.hpp"
+#include "source/s3/aws_xml.hpp"
+#include "source/s3/config/aws_config_files.hpp"
 #include "source/s3/redact.hpp"
-#include "source/s3/sigv4_signer.hpp"
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/signing/sigv4_signer.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 
 namespace mmapurl::source {
 namespace {

@@ -7,10 +7,10 @@
 #include <string>
 
 #include "source/object_source.hpp"
-#include "source/s3/credential_cache.hpp"
-#include "source/s3/s3_endpoint.hpp"
-#include "source/s3/s3_settings.hpp"
-#include "source/s3/s3_url.hpp"
+#include "source/s3/addressing/s3_endpoint.hpp"
+#include "source/s3/addressing/s3_settings.hpp"
+#include "source/s3/addressing/s3_url.hpp"
+#include "source/s3/credentials/credential_cache.hpp"
 #include "source/source_factory.hpp"
 
 namespace mmapurl::source {

@@ -1,6 +1,6 @@
 // ISO 8601 / RFC 3339 date-time parsing without locale or TZ environment dependence (timegm).
 // Fractional seconds are dropped: expirations only matter to the second.
-#include "source/s3/iso8601_time.hpp"
+#include "source/s3/credentials/iso8601_time.hpp"
 
 #include <time.h>
 
@@ -70,7 +70,7 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
-  // system_clock counts nanoseconds in 64 bits: only years 1678..2261 fit (found by fuzzing).
+  // system_clock counts nanoseconds in 64 bits: only years 1678..2261 fit.
   if (year < 1970 || year > 2200) return std::nullopt;
   struct tm utc {};
   utc.tm_year = year - 1900;

@@ -1,10 +1,10 @@
 // Recursive-descent JSON parser (RFC 8259) returning a small value tree; \u escapes become
 // UTF-8, surrogate pairs included. Depth is bounded so hostile input cannot exhaust the stack.
-#include "source/s3/json_reader.hpp"
+#include "source/s3/credentials/json_reader.hpp"
 
 #include <cstdint>
 
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
 namespace {

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "source/s3/aws_environment.hpp"
-#include "source/s3/aws_responses.hpp"
-#include "source/s3/credential_process.hpp"
-#include "source/s3/credentials.hpp"
+#include "source/s3/config/aws_environment.hpp"
+#include "source/s3/credentials/credential_process.hpp"
+#include "source/s3/credentials/credentials.hpp"
+#include "source/s3/credentials/provider_protocol.hpp"
 
 namespace mmapurl::s3 {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "source/s3/credentials.hpp"
+#include "source/s3/credentials/credentials.hpp"
 
 namespace mmapurl::s3 {
 

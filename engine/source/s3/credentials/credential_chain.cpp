@@ -1,9 +1,9 @@
 // Credential chain resolution over an injected environment, file reader and process runner,
 // so the order and every rule are unit-tested; the network providers come back as plans.
-#include "source/s3/credential_chain.hpp"
+#include "source/s3/credentials/credential_chain.hpp"
 
-#include "source/s3/aws_config_files.hpp"
-#include "source/s3/credential_endpoint_rules.hpp"
+#include "source/s3/config/aws_config_files.hpp"
+#include "source/s3/credentials/credential_endpoint_rules.hpp"
 #include "source/s3/redact.hpp"
 #include "source/url/http_url.hpp"
 

@@ -1,6 +1,6 @@
 // Reads the S3 endpoint, region and addressing settings in the AWS SDKs' order of precedence,
 // from an injected environment so that every rule is unit-tested.
-#include "source/s3/s3_settings.hpp"
+#include "source/s3/addressing/s3_settings.hpp"
 
 namespace mmapurl::s3 {
 namespace {

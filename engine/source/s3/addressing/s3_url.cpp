@@ -1,6 +1,6 @@
 // s3:// URL parsing and bucket-name validation (S3's naming rules, plus the legacy names that
 // us-east-1 once allowed). The key is kept byte-exact: S3 keys may hold any UTF-8.
-#include "source/s3/s3_url.hpp"
+#include "source/s3/addressing/s3_url.hpp"
 
 #include <cstdint>
 

@@ -1,6 +1,6 @@
 // INI parsing with the shared-config conventions of the AWS SDKs (botocore's configparser in
 // particular): '#'/';' comments, "[profile x]" sections in config, indented sub-properties.
-#include "source/s3/aws_config_files.hpp"
+#include "source/s3/config/aws_config_files.hpp"
 
 #include <vector>
 

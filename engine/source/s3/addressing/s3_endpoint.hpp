@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "source/s3/s3_settings.hpp"
+#include "source/s3/addressing/s3_settings.hpp"
 
 namespace mmapurl::s3 {
 

@@ -11,9 +11,9 @@
 #include <optional>
 #include <string>
 
-#include "source/s3/aws_environment.hpp"
-#include "source/s3/aws_responses.hpp"
-#include "source/s3/credentials.hpp"
+#include "source/s3/config/aws_environment.hpp"
+#include "source/s3/credentials/credentials.hpp"
+#include "source/s3/credentials/provider_protocol.hpp"
 
 namespace mmapurl::s3 {
 

@@ -1,6 +1,6 @@
 // Blocking HTTP/1.1 for the credential services (STS, container agent, IMDS): connect with a
 // deadline, write the request, read to the end. Small on purpose: these answers are tiny.
-#include "source/s3/credential_provider_io.hpp"
+#include "source/s3/credentials/credential_provider_io.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -19,7 +19,7 @@
 #include <mutex>
 #include <set>
 
-#include "source/s3/credential_endpoint_rules.hpp"
+#include "source/s3/credentials/credential_endpoint_rules.hpp"
 #include "source/s3/redact.hpp"
 
 namespace mmapurl::s3 {

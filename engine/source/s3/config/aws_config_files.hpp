@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "source/s3/aws_environment.hpp"
+#include "source/s3/config/aws_environment.hpp"
 
 namespace mmapurl::s3 {
 

@@ -1,6 +1,6 @@
 // SigV4 header signing following AWS's published algorithm, with S3's deviations selected by
 // SigningOptions (no path normalisation, single encoding, x-amz-content-sha256 always present).
-#include "source/s3/sigv4_signer.hpp"
+#include "source/s3/signing/sigv4_signer.hpp"
 
 #include <time.h>
 
@@ -8,7 +8,7 @@
 #include <map>
 
 #include "base/sha256_hmac.hpp"
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
 

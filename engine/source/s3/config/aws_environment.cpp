@@ -1,6 +1,6 @@
 // The process-backed AwsEnvironment: getenv, bounded whole-file reads and the passwd entry.
 // Everything above it stays pure and is tested with fakes.
-#include "source/s3/aws_environment.hpp"
+#include "source/s3/config/aws_environment.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>

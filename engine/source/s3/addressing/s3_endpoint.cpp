@@ -1,9 +1,9 @@
 // S3 endpoint resolution: parses a custom endpoint URL (scheme, host, port, base path) or
 // builds AWS's regional host, then chooses virtual-hosted or path-style addressing.
-#include "source/s3/s3_endpoint.hpp"
+#include "source/s3/addressing/s3_endpoint.hpp"
 
-#include "source/s3/s3_url.hpp"
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/addressing/s3_url.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 #include "source/url/http_url.hpp"
 
 namespace mmapurl::s3 {

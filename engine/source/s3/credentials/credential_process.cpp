@@ -2,7 +2,7 @@
 // fork) with every descriptor from 3 up closed in the child (glibc does so with close_range,
 // else over /proc/self/fd, between its fork and the exec), both output pipes drained with
 // poll() until exit or deadline.
-#include "source/s3/credential_process.hpp"
+#include "source/s3/credentials/credential_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
 // The container credential endpoint rules over already-resolved addresses.
-#include "source/s3/credential_endpoint_rules.hpp"
+#include "source/s3/credentials/credential_endpoint_rules.hpp"
 
 namespace mmapurl::s3 {
 

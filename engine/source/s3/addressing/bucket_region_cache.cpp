@@ -1,6 +1,6 @@
 // A mutex-guarded map: (endpoint, bucket) -> region, written rarely, read once per mapping. At
 // most kMaxBuckets entries: a service that meets buckets all day keeps the most recently used.
-#include "source/s3/bucket_region_cache.hpp"
+#include "source/s3/addressing/bucket_region_cache.hpp"
 
 #include <algorithm>
 #include <map>

@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "source/s3/aws_config_files.hpp"
-#include "source/s3/aws_environment.hpp"
+#include "source/s3/config/aws_config_files.hpp"
+#include "source/s3/config/aws_environment.hpp"
 
 namespace mmapurl::s3 {
 

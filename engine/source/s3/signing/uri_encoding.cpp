@@ -1,6 +1,6 @@
 // Percent-encoding and decoding used for S3 request paths and SigV4 canonical queries.
 // AWS signs the encoded form, so these must be byte-exact with the SDKs' encoders.
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
 namespace {

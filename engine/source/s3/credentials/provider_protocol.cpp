@@ -1,77 +1,14 @@
 // Parsers for AWS credential documents (XML from STS, JSON from containers, IMDS and
 // credential_process) and builders for the requests that fetch them.
-#include "source/s3/aws_responses.hpp"
+#include "source/s3/credentials/provider_protocol.hpp"
 
-#include <charconv>
-
-#include "source/s3/iso8601_time.hpp"
-#include "source/s3/json_reader.hpp"
-#include "source/s3/uri_encoding.hpp"
+#include "source/s3/aws_xml.hpp"
+#include "source/s3/credentials/iso8601_time.hpp"
+#include "source/s3/credentials/json_reader.hpp"
+#include "source/s3/signing/uri_encoding.hpp"
 
 namespace mmapurl::s3 {
 namespace {
-
-std::string xml_unescape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '&') {
-      out.push_back(text[i]);
-      continue;
-    }
-    size_t semi = text.find(';', i);
-    if (semi == std::string_view::npos || semi - i > 10) {
-      out.push_back('&');
-      continue;
-    }
-    std::string_view entity = text.substr(i + 1, semi - i - 1);
-    if (entity == "amp")
-      out.push_back('&');
-    else if (entity == "lt")
-      out.push_back('<');
-    else if (entity == "gt")
-      out.push_back('>');
-    else if (entity == "quot")
-      out.push_back('"');
-    else if (entity == "apos")
-      out.push_back('\'');
-    else if (entity.size() > 1 && entity[0] == '#') {
-      uint32_t cp = 0;
-      bool hex = entity[1] == 'x' || entity[1] == 'X';
-      std::string_view digits = entity.substr(hex ? 2 : 1);
-      auto [ptr, ec] =
-          std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
-      if (ec != std::errc() || ptr != digits.data() + digits.size() || cp > 0x10FFFF) {
-        out.push_back('&');
-        continue;
-      }
-      append_utf8(out, cp);
-    } else {
-      out.push_back('&');
-      continue;
-    }
-    i = semi;
-  }
-  return out;
-}
-
-// Finds "<name>" or "<name attr...>" as a whole tag name.
-size_t find_open_tag(std::string_view xml, std::string_view name, size_t from, size_t& content) {
-  while (true) {
-    size_t lt = xml.find('<', from);
-    if (lt == std::string_view::npos) return std::string_view::npos;
-    if (xml.substr(lt + 1, name.size()) == name && lt + 1 + name.size() < xml.size()) {
-      char after = xml[lt + 1 + name.size()];
-      if (after == '>' || after == ' ' || after == '\t' || after == '\n' || after == '\r') {
-        size_t gt = xml.find('>', lt);
-        if (gt == std::string_view::npos) return std::string_view::npos;
-        content = gt + 1;
-        return lt;
-      }
-    }
-    from = lt + 1;
-  }
-}
 
 CredentialsParse credentials_from_json(std::string_view json, const char* token_field,
                                        const char* what) {
@@ -122,16 +59,6 @@ std::optional<HttpRequestSpec> imds_request(std::string_view endpoint, const cha
 
 }  // namespace
 
-std::optional<std::string> xml_element_text(std::string_view xml, std::string_view name) {
-  size_t content = 0;
-  size_t open = find_open_tag(xml, name, 0, content);
-  if (open == std::string_view::npos) return std::nullopt;
-  std::string close = "</" + std::string(name) + ">";
-  size_t end = xml.find(close, content);
-  if (end == std::string_view::npos) return std::nullopt;
-  return xml_unescape(xml.substr(content, end - content));
-}
-
 std::optional<HttpRequestSpec> sts_web_identity_request(const WebIdentitySettings& settings,
                                                         std::string_view web_identity_token,
                                                         std::string& error) {
@@ -170,14 +97,12 @@ CredentialsParse parse_sts_web_identity_response(std::string_view xml) {
                    (error->message.empty() ? "" : ": " + error->message);
     return result;
   }
-  size_t content = 0;
-  size_t open = find_open_tag(xml, "Credentials", 0, content);
-  size_t close = open == std::string_view::npos ? open : xml.find("</Credentials>", content);
-  if (close == std::string_view::npos) {
+  std::optional<std::string_view> credentials = xml_element_content(xml, "Credentials");
+  if (!credentials) {
     result.error = "STS response has no <Credentials>";
     return result;
   }
-  std::string_view block = xml.substr(content, close - content);
+  std::string_view block = *credentials;
   auto key_id = xml_element_text(block, "AccessKeyId");
   auto secret = xml_element_text(block, "SecretAccessKey");
   auto token = xml_element_text(block, "SessionToken");
@@ -266,24 +191,6 @@ CredentialsParse parse_imds_credentials(std::string_view json) {
     }
   }
   return credentials_from_json(json, "Token", "instance metadata credentials");
-}
-
-std::optional<AwsErrorDocument> parse_aws_error(std::string_view xml) {
-  size_t content = 0;
-  if (find_open_tag(xml, "Error", 0, content) == std::string_view::npos) return std::nullopt;
-  size_t close = xml.find("</Error>", content);
-  if (close == std::string_view::npos) return std::nullopt;
-  std::string_view block = xml.substr(content, close - content);
-  AwsErrorDocument doc;
-  doc.code = xml_element_text(block, "Code").value_or("");
-  doc.message = xml_element_text(block, "Message").value_or("");
-  doc.region = xml_element_text(block, "Region").value_or("");
-  doc.endpoint = xml_element_text(block, "Endpoint").value_or("");
-  // S3 puts RequestId inside <Error>; STS puts it beside it, in <ErrorResponse>.
-  doc.request_id = xml_element_text(block, "RequestId")
-                       .value_or(xml_element_text(xml, "RequestId").value_or(""));
-  if (doc.code.empty()) return std::nullopt;
-  return doc;
 }
 
 }  // namespace mmapurl::s3

@@ -1,12 +1,12 @@
 // Credential cache and refresher: one RefreshingCredentials per credential configuration, a
 // detached refresher thread per refresh (it holds the object alive), swaps under a mutex.
-#include "source/s3/credential_cache.hpp"
+#include "source/s3/credentials/credential_cache.hpp"
 
 #include <map>
 #include <thread>
 
 #include "base/sha256_hmac.hpp"
-#include "source/s3/credential_provider_io.hpp"
+#include "source/s3/credentials/credential_provider_io.hpp"
 
 namespace mmapurl::s3 {
 

@@ -1,5 +1,5 @@
 // Request builders and response parsers for the credential services that need the network
-// (STS web identity, container credentials, IMDSv2) and for S3 error documents. Pure: the
+// (STS web identity, container credentials, IMDSv2) and for credential_process output. Pure: the
 // engine performs the I/O and hands the bodies back here.
 #pragma once
 
@@ -7,9 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
-#include "source/s3/credentials.hpp"
-#include "source/s3/sigv4_signer.hpp"
+#include "source/s3/credentials/credentials.hpp"
 #include "source/url/http_url.hpp"
 
 namespace mmapurl::s3 {
@@ -19,7 +20,7 @@ namespace mmapurl::s3 {
 struct HttpRequestSpec {
   std::string method;
   source::HttpUrl url;  // sent to with url.request_target()
-  HeaderList headers;
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };
 
@@ -60,18 +61,5 @@ std::optional<HttpRequestSpec> imds_credentials_request(std::string_view endpoin
                                                         std::string_view role_name,
                                                         std::string& error);
 CredentialsParse parse_imds_credentials(std::string_view json);
-
-// ---- S3 (and STS) error documents: <Error><Code>..</Code><Message>..</Message>...</Error>.
-struct AwsErrorDocument {
-  std::string code;
-  std::string message;
-  std::string region;      // <Region>, sent with redirects (PermanentRedirect, 301)
-  std::string endpoint;    // <Endpoint>
-  std::string request_id;  // <RequestId>
-};
-std::optional<AwsErrorDocument> parse_aws_error(std::string_view xml);
-
-// The text of the first <name>...</name> element (entities decoded); std::nullopt if absent.
-std::optional<std::string> xml_element_text(std::string_view xml, std::string_view name);
 
 }  // namespace mmapurl::s3
