@@ -26,6 +26,45 @@ bool is_ip_literal(const source::HttpUrl& url) {
   return true;
 }
 
+// The custom endpoint's URL (its path without trailing slashes in `base_path`), or AWS's
+// regional one; nothing, with `error`, for an endpoint URL that cannot be used.
+std::optional<source::HttpUrl> endpoint_base(const S3Settings& settings, std::string* base_path,
+                                             std::string* error) {
+  if (!settings.endpoint_url) {
+    bool china = settings.region.rfind("cn-", 0) == 0;
+    source::HttpUrl aws;
+    aws.tls = true;
+    aws.port = 443;
+    aws.host = "s3." + settings.region + (china ? ".amazonaws.com.cn" : ".amazonaws.com");
+    return aws;
+  }
+  source::UrlParse parsed =
+      source::parse_http_url(*settings.endpoint_url, source::UrlUse::kEndpoint);
+  std::string why = parsed.error();
+  if (parsed.url && !parsed.url->query().empty()) {
+    parsed.url.reset();
+    why = "URL may not have a query";
+  }
+  if (!parsed.url) {
+    *error = "S3 endpoint " + why + " (" + settings.endpoint_source + ")";
+    return std::nullopt;
+  }
+  *base_path = parsed.url->path();
+  while (!base_path->empty() && base_path->back() == '/') base_path->pop_back();
+  return parsed.url;
+}
+
+bool use_path_style(std::string_view bucket, BucketNameKind kind, const S3Settings& settings,
+                    const source::HttpUrl& base) {
+  bool dotted_over_tls = base.tls && bucket.find('.') != std::string_view::npos;
+  if (settings.addressing == S3AddressingStyle::kPath || kind == BucketNameKind::kLegacy ||
+      dotted_over_tls) {
+    return true;
+  }
+  if (settings.addressing == S3AddressingStyle::kVirtual) return is_ip_literal(base);
+  return settings.endpoint_url.has_value();
+}
+
 }  // namespace
 
 S3EndpointResult resolve_endpoint(std::string_view bucket, std::string_view key,
@@ -40,49 +79,18 @@ S3EndpointResult resolve_endpoint(std::string_view bucket, std::string_view key,
     result.error = "invalid AWS region name";
     return result;
   }
-  source::HttpUrl base;
-  std::string base_path;  // the custom endpoint's path, without trailing slashes
-  bool custom = settings.endpoint_url.has_value();
-  if (custom) {
-    source::UrlParse parsed =
-        source::parse_http_url(*settings.endpoint_url, source::UrlUse::kEndpoint);
-    std::string error = parsed.error();
-    if (parsed.url && !parsed.url->query().empty()) {
-      parsed.url.reset();
-      error = "URL may not have a query";
-    }
-    if (!parsed.url) {
-      result.error = "S3 endpoint " + error + " (" + settings.endpoint_source + ")";
-      return result;
-    }
-    base = std::move(*parsed.url);
-    base_path = base.path();
-    while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
-  } else {
-    bool china = settings.region.rfind("cn-", 0) == 0;
-    base.tls = true;
-    base.port = 443;
-    base.host = "s3." + settings.region + (china ? ".amazonaws.com.cn" : ".amazonaws.com");
-  }
-
-  bool dotted_over_tls = base.tls && bucket.find('.') != std::string_view::npos;
-  bool path_style;
-  if (settings.addressing == S3AddressingStyle::kPath || kind == BucketNameKind::kLegacy ||
-      dotted_over_tls) {
-    path_style = true;
-  } else if (settings.addressing == S3AddressingStyle::kVirtual) {
-    path_style = is_ip_literal(base);
-  } else {
-    path_style = custom;
-  }
+  std::string base_path;
+  std::optional<source::HttpUrl> base = endpoint_base(settings, &base_path, &result.error);
+  if (!base) return result;
+  const bool path_style = use_path_style(bucket, kind, settings, *base);
 
   S3Endpoint endpoint;
-  endpoint.scheme = base.scheme();
-  endpoint.port = base.port;
+  endpoint.scheme = base->scheme();
+  endpoint.port = base->port;
   endpoint.path_style = path_style;
   endpoint.region = settings.region;
-  endpoint.host = path_style ? base.host : std::string(bucket) + "." + base.host;
-  source::HttpUrl connect = base;
+  endpoint.host = path_style ? base->host : std::string(bucket) + "." + base->host;
+  source::HttpUrl connect = *base;
   connect.host = endpoint.host;
   endpoint.host_header = connect.host_header();
   endpoint.request_target = base_path + "/";

@@ -96,36 +96,33 @@ std::optional<std::vector<std::string>> split_command_line(std::string_view line
   return words;
 }
 
-ProcessOutput run_credential_process(const std::string& command_line,
-                                     std::chrono::milliseconds timeout) {
-  ProcessOutput out;
-  auto words = split_command_line(command_line);
-  if (!words || words->empty()) {
-    out.error = "credential_process is empty or has unbalanced quotes";
-    return out;
-  }
-  std::vector<char*> argv;
-  for (auto& word : *words) argv.push_back(word.data());
-  argv.push_back(nullptr);
+namespace {
 
-  int out_pipe[2];
-  int err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
-    out.error = std::string("pipe: ") + std::strerror(errno);
-    return out;
-  }
-  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    out.error = std::string("pipe: ") + std::strerror(errno);
-    return out;
-  }
-  Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
+struct Pipe {
+  Fd read;
+  Fd write;
+};
 
+// Both ends close on exec: the child sees the write end only as the descriptor it is dup'ed to.
+bool open_pipe(Pipe* pipe, std::string* error) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return false;
+  }
+  pipe->read.reset(fds[0]);
+  pipe->write.reset(fds[1]);
+  return true;
+}
+
+// posix_spawnp with stdin from /dev/null and stdout, stderr to the pipes. Returns 0 or the
+// error number.
+int spawn(std::vector<char*>& argv, const Pipe& out, const Pipe& err, pid_t* pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out.write.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err.write.get(), STDERR_FILENO);
   // The child gets stdin, stdout and stderr only: descriptors the application opened without
   // O_CLOEXEC (its sockets, its files) are none of the credential helper's business.
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
@@ -142,28 +139,24 @@ ProcessOutput run_credential_process(const std::string& command_line,
   posix_spawnattr_setsigmask(&attr, &empty_mask);
   posix_spawnattr_setsigdefault(&attr, &default_set);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
+  int rc = posix_spawnp(pid, argv[0], &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  out_write.reset();
-  err_write.reset();
-  if (rc != 0) {
-    out.error = "cannot start credential_process " + (*words)[0] + ": " + std::strerror(rc);
-    return out;
-  }
-  out.started = true;
+  return rc;
+}
 
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+// Reads both pipes until the child closes them or `deadline` passes (then out->timed_out), each
+// kept to kMaxOutput.
+void collect_output(const Fd& out_read, const Fd& err_read,
+                    std::chrono::steady_clock::time_point deadline, ProcessOutput* out) {
   bool out_open = true, err_open = true;
   char buffer[4096];
   while (out_open || err_open) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      out.timed_out = true;
-      break;
+      out->timed_out = true;
+      return;
     }
     pollfd fds[2];
     nfds_t n = 0;
@@ -172,7 +165,7 @@ ProcessOutput run_credential_process(const std::string& command_line,
     int ready = poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
     if (ready < 0) {
       if (errno == EINTR) continue;
-      break;
+      return;
     }
     for (nfds_t k = 0; k < n; ++k) {
       if (fds[k].revents == 0) continue;
@@ -183,20 +176,52 @@ ProcessOutput run_credential_process(const std::string& command_line,
         (is_out ? out_open : err_open) = false;
         continue;
       }
-      std::string& sink = is_out ? out.stdout_text : out.stderr_text;
+      std::string& sink = is_out ? out->stdout_text : out->stderr_text;
       size_t room = kMaxOutput > sink.size() ? kMaxOutput - sink.size() : 0;
       sink.append(buffer, std::min(room, static_cast<size_t>(got)));
     }
   }
-  if (out.timed_out) kill(pid, SIGKILL);
+}
+
+// Reaps the child (killed first when `kill_first`): its exit code, or 128 + the signal number.
+int reap(pid_t pid, bool kill_first) {
+  if (kill_first) kill(pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) {
-    out.exit_status = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    out.exit_status = 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+ProcessOutput run_credential_process(const std::string& command_line,
+                                     std::chrono::milliseconds timeout) {
+  ProcessOutput out;
+  auto words = split_command_line(command_line);
+  if (!words || words->empty()) {
+    out.error = "credential_process is empty or has unbalanced quotes";
+    return out;
   }
+  std::vector<char*> argv;
+  for (auto& word : *words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  Pipe stdout_pipe, stderr_pipe;
+  if (!open_pipe(&stdout_pipe, &out.error) || !open_pipe(&stderr_pipe, &out.error)) return out;
+  pid_t pid = -1;
+  int rc = spawn(argv, stdout_pipe, stderr_pipe, &pid);
+  // Only the child writes: its closing the pipes is what ends the reads.
+  stdout_pipe.write.reset();
+  stderr_pipe.write.reset();
+  if (rc != 0) {
+    out.error = "cannot start credential_process " + (*words)[0] + ": " + std::strerror(rc);
+    return out;
+  }
+  out.started = true;
+  collect_output(stdout_pipe.read, stderr_pipe.read, std::chrono::steady_clock::now() + timeout,
+                 &out);
+  out.exit_status = reap(pid, out.timed_out);
   return out;
 }
 

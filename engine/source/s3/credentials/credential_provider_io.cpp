@@ -47,6 +47,39 @@ boost::asio::ip::address address_of(const addrinfo& ai) {
   return boost::asio::ip::address_v4(ntohl(in4->sin_addr.s_addr));
 }
 
+// "" when `check` (if any) lets a connection use every address the name resolved to.
+std::string judge_addresses(const addrinfo* list, const AddressCheck& check) {
+  if (!check) return "";
+  std::vector<boost::asio::ip::address> resolved;
+  for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) resolved.push_back(address_of(*ai));
+  }
+  return check(resolved);
+}
+
+// A non-blocking connect to one address, waited for until `deadline`; the socket or -1.
+int connect_one(const addrinfo& ai, Clock::time_point deadline, std::string* error) {
+  int s = ::socket(ai.ai_family, ai.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) return -1;
+  if (::connect(s, ai.ai_addr, ai.ai_addrlen) == 0) return s;
+  if (errno == EINPROGRESS) {
+    pollfd p{s, POLLOUT, 0};
+    if (::poll(&p, 1, remaining_ms(deadline)) == 1) {
+      int so_error = 0;
+      socklen_t len = sizeof(so_error);
+      ::getsockopt(s, SOL_SOCKET, SO_ERROR, &so_error, &len);
+      if (so_error == 0) return s;
+      *error = std::string("connect: ") + std::strerror(so_error);
+    } else {
+      *error = "connect timed out";
+    }
+  } else {
+    *error = std::string("connect: ") + std::strerror(errno);
+  }
+  ::close(s);
+  return -1;
+}
+
 // Connects to the first address that answers before `deadline`; -1 on failure. With a
 // `check`, every address the name resolved to is judged first, and the connection is made
 // only to those very addresses (no second resolution that could answer differently).
@@ -62,46 +95,15 @@ int connect_with_deadline(const std::string& host, uint16_t port, Clock::time_po
     *error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
     return -1;
   }
-  if (check) {
-    std::vector<boost::asio::ip::address> resolved;
-    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-      if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
-        resolved.push_back(address_of(*ai));
-    }
-    std::string problem = check(resolved);
-    if (!problem.empty()) {
-      ::freeaddrinfo(list);
-      *error = host + ": " + problem;
-      return -1;
-    }
+  if (std::string problem = judge_addresses(list, check); !problem.empty()) {
+    ::freeaddrinfo(list);
+    *error = host + ": " + problem;
+    return -1;
   }
   int fd = -1;
   for (addrinfo* ai = list; ai != nullptr && fd < 0; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;  // never checked
-    int s = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s < 0) continue;
-    if (::connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
-      fd = s;
-      break;
-    }
-    if (errno == EINPROGRESS) {
-      pollfd p{s, POLLOUT, 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) == 1) {
-        int so_error = 0;
-        socklen_t len = sizeof(so_error);
-        ::getsockopt(s, SOL_SOCKET, SO_ERROR, &so_error, &len);
-        if (so_error == 0) {
-          fd = s;
-          break;
-        }
-        *error = std::string("connect: ") + std::strerror(so_error);
-      } else {
-        *error = "connect timed out";
-      }
-    } else {
-      *error = std::string("connect: ") + std::strerror(errno);
-    }
-    ::close(s);
+    fd = connect_one(*ai, deadline, error);
   }
   ::freeaddrinfo(list);
   if (fd >= 0) {
@@ -118,10 +120,22 @@ void set_io_timeout(int fd, Clock::time_point deadline) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-// A byte stream over a socket, with TLS when `ssl` is set.
-struct Stream {
+// A connected socket, with TLS when `ssl` is set; closes itself and leaves no OpenSSL error
+// queued on the calling thread.
+struct Connection {
   int fd = -1;
+  SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
+
+  explicit Connection(int socket) : fd(socket) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    ERR_clear_error();
+    if (ssl) SSL_free(ssl);
+    if (ctx) SSL_CTX_free(ctx);
+    if (fd >= 0) ::close(fd);
+  }
   long write(const char* data, size_t n) {
     if (ssl) return SSL_write(ssl, data, static_cast<int>(n));
     return ::send(fd, data, n, MSG_NOSIGNAL);
@@ -170,56 +184,36 @@ void mark_imds_unreachable(const std::string& endpoint) {
   g_unreachable_imds.insert(endpoint);
 }
 
-}  // namespace
-
-ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
-                                              const ProviderHttpTimeouts& timeouts,
-                                              const std::optional<std::string>& ca_bundle,
-                                              const AddressCheck& check) {
-  ProviderHttpResponse out;
-  // Whatever built the request, no control byte reaches the wire (it would end a header).
+// Whatever built the request, no control byte reaches the wire (it would end a header).
+bool sendable(const HttpRequestSpec& request) {
   auto unsafe = [](const std::string& text) {
     return std::any_of(text.begin(), text.end(),
                        [](unsigned char c) { return c < 0x20 || c == 0x7f; });
   };
   bool bad = unsafe(request.method) || unsafe(request.url.request_target());
   for (const auto& [name, value] : request.headers) bad = bad || unsafe(name) || unsafe(value);
-  if (bad) {
-    out.error = "refusing to send a request with control characters";
-    return out;
+  return !bad;
+}
+
+// The TLS handshake over the connected socket, the certificate verified for the URL's host.
+bool start_tls(Connection& connection, const source::HttpUrl& url,
+               const std::optional<std::string>& ca_bundle, std::string* error) {
+  connection.ctx = make_tls_context(ca_bundle, error);
+  if (!connection.ctx) return false;
+  connection.ssl = SSL_new(connection.ctx);
+  SSL_set_fd(connection.ssl, connection.fd);
+  if (!url.ipv6) SSL_set_tlsext_host_name(connection.ssl, url.host.c_str());
+  SSL_set1_host(connection.ssl, url.host.c_str());
+  if (SSL_connect(connection.ssl) != 1) {
+    *error = "TLS handshake with " + url.host + " failed";
+    return false;
   }
-  auto start = Clock::now();
-  auto deadline = start + timeouts.total;
-  auto connect_deadline = std::min(deadline, start + timeouts.connect);
-  int fd = connect_with_deadline(request.url.host, request.url.port, connect_deadline, check,
-                                 &out.error);
-  if (fd < 0) return out;
-  out.connected = true;
-  set_io_timeout(fd, deadline);
-  Stream stream{fd, nullptr};
-  SSL_CTX* ctx = nullptr;
-  auto cleanup = [&] {
-    if (stream.ssl) SSL_free(stream.ssl);
-    if (ctx) SSL_CTX_free(ctx);
-    ::close(fd);
-  };
-  if (request.url.tls) {
-    ctx = make_tls_context(ca_bundle, &out.error);
-    if (!ctx) {
-      cleanup();
-      return out;
-    }
-    stream.ssl = SSL_new(ctx);
-    SSL_set_fd(stream.ssl, fd);
-    if (!request.url.ipv6) SSL_set_tlsext_host_name(stream.ssl, request.url.host.c_str());
-    SSL_set1_host(stream.ssl, request.url.host.c_str());
-    if (SSL_connect(stream.ssl) != 1) {
-      out.error = "TLS handshake with " + request.url.host + " failed";
-      ERR_clear_error();
-      cleanup();
-      return out;
-    }
-  }
+  return true;
+}
+
+// The request as it goes on the wire: its headers (Connection replaced by "close"), Host and
+// Content-Length added when missing, then the body.
+std::string wire_request(const HttpRequestSpec& request) {
   std::string wire = request.method + " " + request.url.request_target() + " HTTP/1.1\r\n";
   bool has_host = false;
   for (const auto& [name, value] : request.headers) {
@@ -234,36 +228,40 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
       has_length |= lower(header.first) == "content-length";
     if (!has_length) wire += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
   }
-  wire += "Connection: close\r\n\r\n" + request.body;
+  return wire + "Connection: close\r\n\r\n" + request.body;
+}
+
+bool send_all(Connection& connection, const std::string& wire) {
   size_t sent = 0;
   while (sent < wire.size()) {
-    long n = stream.write(wire.data() + sent, wire.size() - sent);
-    if (n <= 0) {
-      out.error = "sending the request failed";
-      cleanup();
-      return out;
-    }
+    long n = connection.write(wire.data() + sent, wire.size() - sent);
+    if (n <= 0) return false;
     sent += static_cast<size_t>(n);
   }
-  // Beast parses the answer, with limits: a hostile endpoint cannot make it hold more than
-  // kMaxResponseBytes, whatever sizes its header or its chunks announce.
+  return true;
+}
+
+// Reads the answer to its end. Beast parses it, with limits: a hostile endpoint cannot make it
+// hold more than kMaxResponseBytes, whatever sizes its header or its chunks announce.
+void read_answer(Connection& connection, Clock::time_point deadline, bool head_request,
+                 ProviderHttpResponse* out) {
   http::response_parser<http::string_body> parser;
   parser.header_limit(kHeaderLimit);
   parser.body_limit(kMaxResponseBytes);
   parser.eager(true);
-  if (request.method == "HEAD") parser.skip(true);
+  if (head_request) parser.skip(true);
   std::string pending;  // received, not yet taken by the parser
   char buffer[8192];
   while (!parser.is_done()) {
     if (remaining_ms(deadline) == 0) {
-      out.error = "no complete answer in time";
+      out->error = "no complete answer in time";
       break;
     }
-    long n = stream.read(buffer, sizeof(buffer));
+    long n = connection.read(buffer, sizeof(buffer));
     boost::system::error_code ec;
     if (n <= 0) {
       parser.put_eof(ec);  // ends an answer delimited by the connection's close
-      if (ec || !parser.is_done()) out.error = "connection closed before a complete answer";
+      if (ec || !parser.is_done()) out->error = "connection closed before a complete answer";
       break;
     }
     pending.append(buffer, static_cast<size_t>(n));
@@ -277,99 +275,141 @@ ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
       if (ec || used == 0) break;
     }
     if (ec) {
-      out.error = "malformed answer: " + ec.message();
+      out->error = "malformed answer: " + ec.message();
       break;
     }
   }
   if (parser.is_done()) {
-    out.complete = true;
-    out.status = parser.get().result_int();
-    out.body = std::move(parser.get().body());
+    out->complete = true;
+    out->status = parser.get().result_int();
+    out->body = std::move(parser.get().body());
   }
-  ERR_clear_error();
-  cleanup();
+}
+
+CredentialsParse failed(const NetworkProvider& provider, const std::string& why) {
+  return CredentialsParse{std::nullopt, provider.name + ": " + redact(why)};
+}
+
+// True for a complete 2xx answer; else `why` says what came instead.
+bool answered_ok(const ProviderHttpResponse& r, std::string* why) {
+  if (!r.complete) {
+    *why = r.error;
+    return false;
+  }
+  if (r.status / 100 != 2) {
+    *why = "HTTP " + std::to_string(r.status);
+    return false;
+  }
+  return true;
+}
+
+CredentialsParse web_identity_credentials(const NetworkProvider& provider,
+                                          const std::optional<std::string>& ca_bundle) {
+  if (!provider.request) return failed(provider, "no request");
+  auto r = perform_provider_request(
+      *provider.request, {std::chrono::milliseconds(3000), std::chrono::milliseconds(10000)},
+      ca_bundle);
+  if (!r.complete) return failed(provider, r.error);
+  // STS answers errors as XML documents: the parser names the error code.
+  CredentialsParse parsed = parse_sts_web_identity_response(r.body);
+  if (!parsed.credentials && r.status / 100 == 2) return failed(provider, parsed.error);
+  if (!parsed.credentials) {
+    return failed(provider, "HTTP " + std::to_string(r.status) + ": " + parsed.error);
+  }
+  return parsed;
+}
+
+CredentialsParse container_credentials(const NetworkProvider& provider,
+                                       const std::optional<std::string>& ca_bundle) {
+  if (!provider.request) return failed(provider, "no request");
+  const std::string scheme(provider.request->url.scheme());
+  auto r = perform_provider_request(
+      *provider.request, {std::chrono::milliseconds(2000), std::chrono::milliseconds(5000)},
+      ca_bundle, [&scheme](const std::vector<boost::asio::ip::address>& resolved) {
+        return container_endpoint_address_problem(scheme, resolved);
+      });
+  std::string why;
+  if (!answered_ok(r, &why)) return failed(provider, why);
+  CredentialsParse parsed = parse_container_credentials(r.body);
+  if (!parsed.credentials) return failed(provider, parsed.error);
+  return parsed;
+}
+
+// IMDSv2: a session token, then the role's name, then the role's credentials.
+CredentialsParse instance_metadata_credentials(const NetworkProvider& provider,
+                                               const std::optional<std::string>& ca_bundle) {
+  const std::string& endpoint = provider.imds_endpoint;
+  if (imds_known_unreachable(endpoint)) return failed(provider, "not reachable (earlier attempt)");
+  ProviderHttpTimeouts timeouts{std::chrono::milliseconds(1000), std::chrono::milliseconds(2000)};
+  std::string error, why;
+  auto token_request = imds_token_request(endpoint, error);
+  if (!token_request) return failed(provider, error);
+  auto token = perform_provider_request(*token_request, timeouts, ca_bundle);
+  if (!token.connected) {
+    mark_imds_unreachable(endpoint);
+    return failed(provider, token.error);
+  }
+  if (!answered_ok(token, &why)) return failed(provider, "token: " + why);
+  std::string token_text = token.body;
+  while (!token_text.empty() && (token_text.back() == '\n' || token_text.back() == '\r')) {
+    token_text.pop_back();
+  }
+  auto role_request = imds_role_name_request(endpoint, token_text, error);
+  if (!role_request) return failed(provider, error);
+  auto role = perform_provider_request(*role_request, timeouts, ca_bundle);
+  if (!answered_ok(role, &why)) return failed(provider, "role name: " + why);
+  auto role_name = parse_imds_role_name(role.body);
+  if (!role_name) return failed(provider, "no IAM role attached to the instance");
+  auto credentials_request = imds_credentials_request(endpoint, token_text, *role_name, error);
+  if (!credentials_request) return failed(provider, error);
+  auto creds = perform_provider_request(*credentials_request, timeouts, ca_bundle);
+  if (!answered_ok(creds, &why)) return failed(provider, "credentials: " + why);
+  CredentialsParse parsed = parse_imds_credentials(creds.body);
+  if (!parsed.credentials) return failed(provider, parsed.error);
+  return parsed;
+}
+
+}  // namespace
+
+ProviderHttpResponse perform_provider_request(const HttpRequestSpec& request,
+                                              const ProviderHttpTimeouts& timeouts,
+                                              const std::optional<std::string>& ca_bundle,
+                                              const AddressCheck& check) {
+  ProviderHttpResponse out;
+  if (!sendable(request)) {
+    out.error = "refusing to send a request with control characters";
+    return out;
+  }
+  auto start = Clock::now();
+  auto deadline = start + timeouts.total;
+  auto connect_deadline = std::min(deadline, start + timeouts.connect);
+  int fd = connect_with_deadline(request.url.host, request.url.port, connect_deadline, check,
+                                 &out.error);
+  if (fd < 0) return out;
+  out.connected = true;
+  Connection connection(fd);
+  set_io_timeout(fd, deadline);
+  if (request.url.tls && !start_tls(connection, request.url, ca_bundle, &out.error)) return out;
+  if (!send_all(connection, wire_request(request))) {
+    out.error = "sending the request failed";
+    return out;
+  }
+  read_answer(connection, deadline, request.method == "HEAD", &out);
   return out;
 }
 
 CredentialsParse fetch_network_credentials(const NetworkProvider& provider,
                                            const AwsEnvironment& environment) {
   std::optional<std::string> ca_bundle = environment.get("AWS_CA_BUNDLE");
-  auto failed = [&](const std::string& why) {
-    return CredentialsParse{std::nullopt, provider.name + ": " + redact(why)};
-  };
-  auto expect_ok = [&](const ProviderHttpResponse& r, std::string* why) {
-    if (!r.complete) {
-      *why = r.error;
-      return false;
-    }
-    if (r.status / 100 != 2) {
-      *why = "HTTP " + std::to_string(r.status);
-      return false;
-    }
-    return true;
-  };
-  std::string why;
   switch (provider.kind) {
-    case NetworkProviderKind::kWebIdentity: {
-      if (!provider.request) return failed("no request");
-      auto r = perform_provider_request(
-          *provider.request, {std::chrono::milliseconds(3000), std::chrono::milliseconds(10000)},
-          ca_bundle);
-      if (!r.complete) return failed(r.error);
-      // STS answers errors as XML documents: the parser names the error code.
-      CredentialsParse parsed = parse_sts_web_identity_response(r.body);
-      if (!parsed.credentials && r.status / 100 == 2) return failed(parsed.error);
-      if (!parsed.credentials)
-        return failed("HTTP " + std::to_string(r.status) + ": " + parsed.error);
-      return parsed;
-    }
-    case NetworkProviderKind::kContainer: {
-      if (!provider.request) return failed("no request");
-      const std::string scheme(provider.request->url.scheme());
-      auto r = perform_provider_request(
-          *provider.request, {std::chrono::milliseconds(2000), std::chrono::milliseconds(5000)},
-          ca_bundle, [&scheme](const std::vector<boost::asio::ip::address>& resolved) {
-            return container_endpoint_address_problem(scheme, resolved);
-          });
-      if (!expect_ok(r, &why)) return failed(why);
-      CredentialsParse parsed = parse_container_credentials(r.body);
-      if (!parsed.credentials) return failed(parsed.error);
-      return parsed;
-    }
-    case NetworkProviderKind::kInstanceMetadata: {
-      const std::string& endpoint = provider.imds_endpoint;
-      if (imds_known_unreachable(endpoint)) return failed("not reachable (earlier attempt)");
-      ProviderHttpTimeouts timeouts{std::chrono::milliseconds(1000),
-                                    std::chrono::milliseconds(2000)};
-      std::string error;
-      auto token_request = imds_token_request(endpoint, error);
-      if (!token_request) return failed(error);
-      auto token = perform_provider_request(*token_request, timeouts, ca_bundle);
-      if (!token.connected) {
-        mark_imds_unreachable(endpoint);
-        return failed(token.error);
-      }
-      if (!expect_ok(token, &why)) return failed("token: " + why);
-      std::string token_text = token.body;
-      while (!token_text.empty() && (token_text.back() == '\n' || token_text.back() == '\r')) {
-        token_text.pop_back();
-      }
-      auto role_request = imds_role_name_request(endpoint, token_text, error);
-      if (!role_request) return failed(error);
-      auto role = perform_provider_request(*role_request, timeouts, ca_bundle);
-      if (!expect_ok(role, &why)) return failed("role name: " + why);
-      auto role_name = parse_imds_role_name(role.body);
-      if (!role_name) return failed("no IAM role attached to the instance");
-      auto credentials_request = imds_credentials_request(endpoint, token_text, *role_name, error);
-      if (!credentials_request) return failed(error);
-      auto creds = perform_provider_request(*credentials_request, timeouts, ca_bundle);
-      if (!expect_ok(creds, &why)) return failed("credentials: " + why);
-      CredentialsParse parsed = parse_imds_credentials(creds.body);
-      if (!parsed.credentials) return failed(parsed.error);
-      return parsed;
-    }
+    case NetworkProviderKind::kWebIdentity:
+      return web_identity_credentials(provider, ca_bundle);
+    case NetworkProviderKind::kContainer:
+      return container_credentials(provider, ca_bundle);
+    case NetworkProviderKind::kInstanceMetadata:
+      return instance_metadata_credentials(provider, ca_bundle);
   }
-  return failed("unknown provider");
+  return failed(provider, "unknown provider");
 }
 
 ResolvedCredentials resolve_credentials_with_network(const AwsEnvironment& environment) {

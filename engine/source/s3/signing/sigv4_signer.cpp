@@ -55,6 +55,22 @@ std::string date_stamp(std::string_view amz_date_text) {
   return std::string(amz_date_text.substr(0, 8));
 }
 
+std::string_view digest_view(const Sha256Digest& d) {
+  return std::string_view(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+// SigV4's key: the secret HMAC'ed with the date, then the region, the service, "aws4_request".
+std::optional<Sha256Digest> signing_key(const std::string& secret, const std::string& date,
+                                        const SigningScope& scope) {
+  auto k_date = hmac_sha256("AWS4" + secret, date);
+  if (!k_date) return std::nullopt;
+  auto k_region = hmac_sha256(digest_view(*k_date), scope.region);
+  if (!k_region) return std::nullopt;
+  auto k_service = hmac_sha256(digest_view(*k_region), scope.service);
+  if (!k_service) return std::nullopt;
+  return hmac_sha256(digest_view(*k_service), "aws4_request");
+}
+
 }  // namespace
 
 std::string amz_date(std::chrono::system_clock::time_point time) {
@@ -165,18 +181,9 @@ std::optional<SigningResult> sign_request(const SigningRequest& request,
   result.string_to_sign =
       "AWS4-HMAC-SHA256\n" + date_time + "\n" + scope_text + "\n" + request_hash;
 
-  auto k_date = hmac_sha256("AWS4" + credentials.secret_access_key, date_stamp(date_time));
-  if (!k_date) return std::nullopt;
-  auto as_view = [](const Sha256Digest& d) {
-    return std::string_view(reinterpret_cast<const char*>(d.data()), d.size());
-  };
-  auto k_region = hmac_sha256(as_view(*k_date), scope.region);
-  if (!k_region) return std::nullopt;
-  auto k_service = hmac_sha256(as_view(*k_region), scope.service);
-  if (!k_service) return std::nullopt;
-  auto k_signing = hmac_sha256(as_view(*k_service), "aws4_request");
-  if (!k_signing) return std::nullopt;
-  auto signature = hmac_sha256(as_view(*k_signing), result.string_to_sign);
+  auto key = signing_key(credentials.secret_access_key, date_stamp(date_time), scope);
+  if (!key) return std::nullopt;
+  auto signature = hmac_sha256(digest_view(*key), result.string_to_sign);
   if (!signature) return std::nullopt;
 
   result.signature = to_hex(*signature);
