@@ -54,8 +54,26 @@ std::string configuration_key(const AwsEnvironment& environment) {
   return sha256_hex(text);
 }
 
+// One entry per AWS configuration that got credentials from the network or a process. A
+// service that switches configurations all day (a profile per tenant) must not grow without end:
+// past kMaxCachedConfigurations the least recently used is forgotten (its mappings keep their
+// credentials; a later lookup resolves it again).
+constexpr size_t kMaxCachedConfigurations = 64;
+struct CachedCredentials {
+  std::shared_ptr<RefreshingCredentials> credentials;
+  uint64_t last_use = 0;
+};
 std::mutex g_cache_mutex;
-std::map<std::string, std::shared_ptr<RefreshingCredentials>> g_cache;
+std::map<std::string, CachedCredentials> g_cache;
+uint64_t g_cache_uses = 0;
+
+void forget_least_recently_used() {
+  auto oldest = g_cache.begin();
+  for (auto it = g_cache.begin(); it != g_cache.end(); ++it) {
+    if (it->second.last_use < oldest->second.last_use) oldest = it;
+  }
+  if (oldest != g_cache.end()) g_cache.erase(oldest);
+}
 
 }  // namespace
 
@@ -144,10 +162,11 @@ CredentialLookup credentials_for(const AwsEnvironment& environment) {
     std::lock_guard lock(g_cache_mutex);
     auto it = g_cache.find(key);
     if (it != g_cache.end()) {
-      Credentials creds = it->second->current();
+      Credentials creds = it->second.credentials->current();
       bool expired = creds.expiration && *creds.expiration <= std::chrono::system_clock::now();
       if (!expired) {
-        out.credentials = it->second;
+        it->second.last_use = ++g_cache_uses;
+        out.credentials = it->second.credentials;
         return out;
       }
       g_cache.erase(it);  // expired and not refreshed: resolve from scratch below
@@ -171,9 +190,17 @@ CredentialLookup credentials_for(const AwsEnvironment& environment) {
                                                             resolved.provider, std::move(fetcher));
   if (resolved.from_network_or_process) {
     std::lock_guard lock(g_cache_mutex);
-    g_cache[key] = out.credentials;
+    if (!g_cache.count(key) && g_cache.size() >= kMaxCachedConfigurations) {
+      forget_least_recently_used();
+    }
+    g_cache[key] = CachedCredentials{out.credentials, ++g_cache_uses};
   }
   return out;
+}
+
+size_t cached_credential_configurations() {
+  std::lock_guard lock(g_cache_mutex);
+  return g_cache.size();
 }
 
 }  // namespace mmapurl::s3

@@ -70,4 +70,7 @@ struct CredentialLookup {
 // shared by every mapping that uses that configuration.
 CredentialLookup credentials_for(const AwsEnvironment& environment);
 
+// How many configurations the process-wide cache holds now (at most 64).
+size_t cached_credential_configurations();
+
 }  // namespace mmapurl::s3

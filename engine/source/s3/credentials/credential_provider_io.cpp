@@ -179,8 +179,12 @@ bool imds_known_unreachable(const std::string& endpoint) {
   return g_unreachable_imds.count(endpoint) > 0;
 }
 
+// A bounded memory of endpoints: forgetting one costs only a connection attempt to it again.
+constexpr size_t kMaxUnreachableImds = 16;
+
 void mark_imds_unreachable(const std::string& endpoint) {
   std::lock_guard lock(g_imds_mutex);
+  if (g_unreachable_imds.size() >= kMaxUnreachableImds) g_unreachable_imds.clear();
   g_unreachable_imds.insert(endpoint);
 }
 
