@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "control/open_ahead.hpp"
 #include "base/log.hpp"
+#include "control/open_ahead.hpp"
 
 namespace mmapurl::net {
 
@@ -73,7 +73,26 @@ void ConnectionPool::open_one_ahead() {
 HttpConnection* ConnectionPool::add_slot() {
   slots_.push_back({std::make_unique<HttpConnection>(io_, tls_, origin_, settings_),
                     std::chrono::steady_clock::now()});
-  return slots_.back().conn.get();
+  HttpConnection* conn = slots_.back().conn.get();
+  conn->on_closed_by_peer([this, alive = alive_, conn] {
+    if (*alive) forget_closed(conn);
+  });
+  return conn;
+}
+
+// Idle connections are watched only once dispatch() is done with them: a connection that
+// finishes an exchange and takes the next queued one at once (a busy origin, every time) starts
+// no receive for nothing.
+void ConnectionPool::watch_idle_connections() {
+  for (auto& slot : slots_) slot.conn->watch_idle();
+}
+
+void ConnectionPool::forget_closed(const HttpConnection* conn) {
+  std::erase_if(slots_, [conn](const Slot& slot) { return slot.conn.get() == conn; });
+  // An exchange waiting for room at the limit may open a connection now. Not open_ready(): a
+  // server that closes every connection as soon as it is idle would have the connections kept
+  // ready reopened and closed in a loop; the next dispatch reopens them.
+  run_queued();
 }
 
 void ConnectionPool::mark_idle(const HttpConnection* conn) {
@@ -148,6 +167,7 @@ uint32_t ConnectionPool::prefetch_limit(std::chrono::steady_clock::time_point no
 void ConnectionPool::dispatch() {
   run_queued();
   open_ready();
+  watch_idle_connections();
 }
 
 void ConnectionPool::run_queued() {
@@ -156,23 +176,10 @@ void ConnectionPool::run_queued() {
     if (busy_ >= max_connections_) return;
     HttpConnection* idle = nullptr;
     size_t idle_count = 0;
-    for (auto it = slots_.begin(); it != slots_.end();) {
-      if (it->conn->busy()) {
-        ++it;
-        continue;
-      }
-      // A connection the server has closed would fail the exchange (a failed attempt, a retry):
-      // dropped here, and the next idle one or a new one carries it. Only the one about to be
-      // taken is looked at: one poll per exchange.
-      if (!idle && it->conn->closed_by_peer()) {
-        MMAPURL_LOG(base::LogLevel::kDebug,
-                    origin_.key() + ": an idle connection was closed by the server; dropped");
-        it = slots_.erase(it);  // ~HttpConnection closes the socket
-        continue;
-      }
-      if (!idle) idle = it->conn.get();
+    for (const auto& slot : slots_) {
+      if (slot.conn->busy()) continue;
+      if (!idle) idle = slot.conn.get();
       ++idle_count;
-      ++it;
     }
     // The connections kept ready wait for faults: background work opens its own while there is
     // room, and at the limit waits for one opened ahead rather than take one already connected.

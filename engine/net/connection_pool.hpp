@@ -4,9 +4,9 @@
 // behind a long readahead. Readahead from a far origin also opens connections for the next window
 // before its parts need them (control/open_ahead.hpp); demand never does. A connection idle for
 // kIdleConnectionTimeout is closed and forgotten (ahead of servers that close idle ones first), so
-// an origin nobody uses any more holds no descriptor and no TLS state. One its server closed
-// sooner is seen before it is handed an exchange (HttpConnection::closed_by_peer) and dropped;
-// another carries the exchange, which never fails for it.
+// an origin nobody uses any more holds no descriptor and no TLS state. One its server closes
+// sooner is seen while idle (HttpConnection::watch_idle) and dropped; another carries the next
+// exchange, which never fails for it.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -54,12 +54,14 @@ class ConnectionPool {
   static constexpr std::chrono::milliseconds kIdleConnectionTimeout{4000};
 
  private:
-  void dispatch();  // runs what is queued, then keeps the ready connections
+  void dispatch();  // runs what is queued, keeps the ready connections, watches the idle ones
   void run_queued();
   void open_ahead();
   void open_ready();
   void open_one_ahead();
   HttpConnection* add_slot();
+  void watch_idle_connections();
+  void forget_closed(const HttpConnection* conn);  // the server closed it while idle
   void mark_idle(const HttpConnection* conn);
   // Closes what has been idle for kIdleConnectionTimeout (beyond the connections kept ready), and
   // waits for the next one to be while any connection is idle: an idle pool sets no timer.

@@ -65,6 +65,19 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
   bool reusable = true;
   uint64_t small_expected = 0;
   std::string small_scratch;
+  // The watch on the idle connection (net/idle_socket.hpp). Its receives are never cancelled
+  // (Boost 1.81's io_uring cancellation completes an unrelated operation), so one may still be in
+  // flight after it stopped mattering: watch_op says whether one is, watch_id which one is judged.
+  enum class WatchOp { kNone, kPeek, kTakeIn };
+  WatchOp watch_op = WatchOp::kNone;
+  uint64_t watch_id = 0;  // of the receive whose completion is judged; 0: none is
+  uint64_t watches = 0;
+  bool watch_wanted = false;       // watch_idle() came after the last start()
+  bool start_after_watch = false;  // start() waits for the watch's receive to complete
+  bool close_after_watch = false;  // the socket, shut down, is closed when it completes
+  bool close_requested = false;    // HttpConnection::close() since the last start()
+  uint8_t watch_byte = 0;          // what the peek copies
+  std::function<void()> on_closed_by_peer;
 
   Impl(asio::io_context& io_, asio::ssl::context& ctx, const Origin& o, const TransportSettings& s)
       : io(io_), tls_ctx(ctx), origin(o), settings(s), watchdog(io_) {}
@@ -87,10 +100,16 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
       self->watchdog_running = false;
       if (self->deadline == std::chrono::steady_clock::time_point::max()) return;
       if (std::chrono::steady_clock::now() < self->deadline) return self->start_watchdog();
-      // No progress for the whole timeout: closing the socket fails the pending operation.
+      // No progress for the whole timeout: closing the socket fails the pending operation. With a
+      // watch's peek still in flight (an answer that never began), a shutdown does, and fails
+      // the exchange's receive queued behind the peek too: no operation is cancelled.
       self->timed_out = true;
       boost::system::error_code ignored;
-      if (self->plain || self->tls) self->lowest().close(ignored);
+      if (self->watch_op != WatchOp::kNone) {
+        self->lowest().shutdown(tcp::socket::shutdown_both, ignored);
+      } else if (self->plain || self->tls) {
+        self->lowest().close(ignored);
+      }
     });
   }
 
@@ -138,11 +157,20 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
 
   void shutdown_socket() {
     connected = false;
+    watch_id = 0;  // closed by us: a watch's receive completing now is not the server's doing
     disarm_timer();
     buffer.clear();
     if (plain || tls) {
       boost::system::error_code ec;
-      lowest().close(ec);
+      if (watch_op != WatchOp::kNone) {
+        // Closing now would cancel the receive in flight (never done, net/idle_socket.hpp); a
+        // shutdown completes it, and everything else on the socket, and the socket is closed
+        // once nothing is in flight (after_watch, or the exchange's own failure).
+        lowest().shutdown(tcp::socket::shutdown_both, ec);
+        close_after_watch = true;
+      } else {
+        lowest().close(ec);
+      }
     }
     // The stream objects stay until the next connect(): a pending operation may still
     // reference them, and completes with an error once the socket is closed.
@@ -157,11 +185,131 @@ struct HttpConnection::Impl : std::enable_shared_from_this<Impl> {
     header_us = 0;
     timed_out = false;
     result = {};
+    watch_wanted = false;
+    close_requested = false;
+    // A TLS take-in is a read of the stream, which the exchange's must not overlap; a socket being
+    // closed is closed before the next one opens. Both complete at once; the watchdog bounds it.
+    if (watch_op == WatchOp::kTakeIn || (watch_op != WatchOp::kNone && !connected)) {
+      start_after_watch = true;
+      arm_timer();
+      return;
+    }
+    // A peek in flight stays: it consumes nothing, completes with the answer's first byte and is
+    // not judged, and the exchange's receives queue behind it (Asio keeps a socket's in order).
+    watch_id = 0;
+    resume_start();
+  }
+
+  void resume_start() {
+    if (close_requested || timed_out) {
+      return fail(timed_out ? NetError::kTimeout : NetError::kCancelled,
+                  "connection closed before the request was sent");
+    }
     if (connected) {
       on_connected();
     } else {
       connect();
     }
+  }
+
+  // --- the watch on an idle connection (net/idle_socket.hpp) ---------------------------------
+
+  void watch_idle() {
+    watch_wanted = true;
+    if (busy || !connected || watch_op != WatchOp::kNone || !(plain || tls)) return;
+    const uint64_t id = watch_id = ++watches;
+    watch_op = WatchOp::kPeek;
+    // Idle, the buffered socket and the TLS stream hold no byte of a response (finish_ok): the
+    // peek sees what came after it.
+    lowest().async_receive(asio::buffer(&watch_byte, 1), tcp::socket::message_peek,
+                           [self = shared_from_this(), id](boost::system::error_code ec, size_t n) {
+                             self->on_peeked(id, ec, n);
+                           });
+  }
+
+  void on_peeked(uint64_t id, const boost::system::error_code& ec, size_t n) {
+    watch_op = WatchOp::kNone;
+    const bool judged = id == watch_id;
+    watch_id = 0;
+    if (after_watch()) return;
+    if (!judged) return watch_idle_if_wanted();
+    IdlePeek peek;
+    peek.cancelled = ec == asio::error::operation_aborted;
+    peek.failed = ec && !peek.cancelled;
+    peek.bytes = n;
+    peek.first_byte = watch_byte;
+    switch (judge_idle_peek(peek, tls != nullptr)) {
+      case IdleVerdict::kClosed:
+        return closed_by_peer(ec, n);
+      case IdleVerdict::kTakeIn:
+        return take_in();
+      case IdleVerdict::kNothing:
+      case IdleVerdict::kWatch:
+        return;
+    }
+  }
+
+  void take_in() {
+    const uint64_t id = watch_id = ++watches;
+    watch_op = WatchOp::kTakeIn;
+    tls->async_take_unasked(
+        [self = shared_from_this(), id](boost::system::error_code ec, size_t n) {
+          self->on_taken_in(id, ec, n);
+        });
+  }
+
+  void on_taken_in(uint64_t id, const boost::system::error_code& ec, size_t n) {
+    watch_op = WatchOp::kNone;
+    const bool judged = id == watch_id;
+    watch_id = 0;
+    IdleTakeIn taken;
+    taken.cancelled = ec == asio::error::operation_aborted;
+    taken.failed = ec && !taken.cancelled;
+    taken.bytes = n;
+    const IdleVerdict verdict = judged ? judge_idle_take_in(taken) : IdleVerdict::kNothing;
+    if (start_after_watch && verdict == IdleVerdict::kClosed) {
+      // The close came as the connection was taken: nothing was sent, so a new connection
+      // carries the request, and it does not fail.
+      log_closed_by_peer(ec, n, "; reconnecting");
+      shutdown_socket();
+    }
+    if (after_watch()) return;
+    if (verdict == IdleVerdict::kClosed) return closed_by_peer(ec, n);
+    if (verdict == IdleVerdict::kWatch) watch_idle();
+  }
+
+  // What waited for the watch's receive to complete; true when a start() did.
+  bool after_watch() {
+    // Idle, nothing else is in flight on the socket: closed now. Running an exchange, its receive
+    // may be (Asio submits it as the peek completes), and closing would cancel it: it fails on
+    // the shut-down socket, and that failure closes it. A start() that waited opens a new one.
+    if (close_after_watch && !busy) {
+      boost::system::error_code ignored;
+      lowest().close(ignored);
+    }
+    close_after_watch = false;
+    if (!start_after_watch) return false;
+    start_after_watch = false;
+    resume_start();
+    return true;
+  }
+
+  // A receive no longer judged completed: the watch_idle() that came meanwhile starts now.
+  void watch_idle_if_wanted() {
+    if (watch_wanted) watch_idle();
+  }
+
+  void log_closed_by_peer(const boost::system::error_code& ec, size_t n, const char* then) {
+    MMAPURL_LOG(base::LogLevel::kDebug,
+                origin.key() + ": the server closed an idle connection (" +
+                    (ec ? ec.message() : std::to_string(n) + " unasked bytes") + ")" + then);
+  }
+
+  void closed_by_peer(const boost::system::error_code& ec, size_t n) {
+    log_closed_by_peer(ec, n, "");
+    shutdown_socket();  // nothing in flight: closed now
+    // A copy: the handler may destroy the HttpConnection (its pool forgets it), not this Impl.
+    if (auto handler = on_closed_by_peer) handler();
   }
 
   // Connected (and past TLS): send the exchange's request, or end a connect_ahead.
@@ -472,14 +620,16 @@ void HttpConnection::run(std::shared_ptr<Exchange> exchange, DoneHandler done) {
 void HttpConnection::connect_ahead(DoneHandler done) { impl_->start(nullptr, std::move(done)); }
 
 void HttpConnection::close() {
+  impl_->close_requested = true;
   impl_->shutdown_socket();  // a pending operation completes with an error
 }
 
 bool HttpConnection::busy() const { return impl_->busy; }
 
-bool HttpConnection::closed_by_peer() const {
-  if (impl_->busy || !impl_->connected || !(impl_->plain || impl_->tls)) return false;
-  return idle_socket_closed_by_peer(impl_->lowest().native_handle(), impl_->origin.tls);
+void HttpConnection::watch_idle() { impl_->watch_idle(); }
+
+void HttpConnection::on_closed_by_peer(std::function<void()> handler) {
+  impl_->on_closed_by_peer = std::move(handler);
 }
 
 }  // namespace mmapurl::net

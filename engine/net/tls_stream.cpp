@@ -361,9 +361,58 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
       case TlsRecordReader::Status::kError:
         break;
     }
+    complete(std::move(handler), inside_handler, records_error(), size_t{0});
+  }
+
+  // The reader's error, as it would read inside OpenSSL.
+  error_code records_error() const {
     const auto code = static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, records->error_reason()));
-    complete(std::move(handler), inside_handler, error_code(code, asio::error::get_ssl_category()),
-             size_t{0});
+    return error_code(code, asio::error::get_ssl_category());
+  }
+
+  // TlsStream::async_take_unasked: one receive, then the records in it, waiting for no more.
+  void take_unasked(ReadHandler handler) {
+    receive(std::move(handler),
+            [](Core& c, ReadHandler h, bool in) { c.take_received(std::move(h), in); });
+  }
+
+  void take_received(ReadHandler handler, bool inside_handler) {
+    unsigned char byte = 0;  // application data, which the caller only counts
+    if (records) {
+      const auto step = records->read(rx.get() + rx_begin, rx_end - rx_begin, &byte, 1);
+      rx_begin += step.consumed;
+      // As in read_records: our KeyUpdate goes out with the next request.
+      if (step.key_update_requested && SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+        ERR_clear_error();
+      }
+      switch (step.status) {
+        case TlsRecordReader::Status::kOk:
+          return complete(std::move(handler), inside_handler, error_code(), step.produced);
+        case TlsRecordReader::Status::kNeedMore:  // all taken in, or a record's rest to come
+          return complete(std::move(handler), inside_handler,
+                          rx_eof ? error_code(asio::ssl::error::stream_truncated) : error_code(),
+                          size_t{0});
+        case TlsRecordReader::Status::kClosed:
+          return complete(std::move(handler), inside_handler, error_code(asio::error::eof),
+                          size_t{0});
+        case TlsRecordReader::Status::kError:
+          break;
+      }
+      return complete(std::move(handler), inside_handler, records_error(), size_t{0});
+    }
+    ERR_clear_error();
+    errno = 0;
+    size_t n = 0;
+    const int r = SSL_read_ex(ssl, &byte, 1, &n);
+    if (r == 1) return complete(std::move(handler), inside_handler, error_code(), n);
+    const int saved_errno = errno;
+    const int e = SSL_get_error(ssl, r);
+    // Whatever OpenSSL wrote meanwhile (a TLS 1.2 renegotiation's answer) goes out first with the
+    // next write, which sends all of `tx`.
+    if (e == SSL_ERROR_WANT_READ) {
+      return complete(std::move(handler), inside_handler, error_code(), size_t{0});
+    }
+    complete(std::move(handler), inside_handler, tls_error(e, saved_errno), size_t{0});
   }
 
   void write(asio::const_buffer buffer, ReadHandler handler, bool inside_handler) {
@@ -447,6 +496,11 @@ void TlsStream::read_some(asio::mutable_buffer buffer, ReadHandler handler) {
   if (buffer.size() == 0)
     return core_->complete(std::move(handler), false, error_code(), size_t{0});
   core_->read(buffer, std::move(handler), false);
+}
+
+void TlsStream::async_take_unasked(ReadHandler handler) {
+  if (!core_->tls) return core_->complete(std::move(handler), false, error_code(), size_t{0});
+  core_->take_unasked(std::move(handler));
 }
 
 void TlsStream::write_some(asio::const_buffer buffer, ReadHandler handler) {

@@ -51,6 +51,14 @@ class TlsStream {
   bool start_tls(const std::string& host, std::string* error);
   void async_handshake(HandshakeHandler handler);
 
+  // For an idle connection whose socket has bytes waiting (a peek saw them): one receive of what
+  // has arrived, and the records in it taken in as a read would (TLS 1.3 NewSessionTickets
+  // dropped, a KeyUpdate applied), without waiting for more. Completes with 0 when that was all
+  // (the rest of a record may still come), with 1 when application data came (a byte of it,
+  // dropped), and with an error at the server's close_notify (eof), an alert, a record that
+  // fails, or the end of the stream. An operation like any other: no read or write beside it.
+  void async_take_unasked(ReadHandler handler);
+
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
