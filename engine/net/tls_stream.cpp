@@ -334,16 +334,21 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
     complete(std::move(handler), inside_handler, tls_error(e, saved_errno), size_t{0});
   }
 
-  // read() once the server's records are ours.
-  void read_records(asio::mutable_buffer buffer, ReadHandler handler, bool inside_handler) {
-    const auto step = records->read(rx.get() + rx_begin, rx_end - rx_begin,
-                                    static_cast<unsigned char*>(buffer.data()), buffer.size());
+  // Decrypts what has been received into `out`, consuming the records it read. Section 4.6.3: our
+  // KeyUpdate goes out before our next record; OpenSSL sends it with the next request. If OpenSSL
+  // refuses, the server may stop talking; the next read then times out.
+  TlsRecordReader::Step read_received(unsigned char* out, size_t len) {
+    const auto step = records->read(rx.get() + rx_begin, rx_end - rx_begin, out, len);
     rx_begin += step.consumed;
-    // Section 4.6.3: our KeyUpdate goes out before our next record; OpenSSL sends it with the
-    // next request. If OpenSSL refuses, the server may stop talking; the next read then times out.
     if (step.key_update_requested && SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
       ERR_clear_error();
     }
+    return step;
+  }
+
+  // read() once the server's records are ours.
+  void read_records(asio::mutable_buffer buffer, ReadHandler handler, bool inside_handler) {
+    const auto step = read_received(static_cast<unsigned char*>(buffer.data()), buffer.size());
     switch (step.status) {
       case TlsRecordReader::Status::kOk:
         return complete(std::move(handler), inside_handler, error_code(), step.produced);
@@ -379,12 +384,7 @@ struct TlsStream::Core : std::enable_shared_from_this<Core> {
   void take_received(ReadHandler handler, bool inside_handler) {
     unsigned char byte = 0;  // application data, which the caller only counts
     if (records) {
-      const auto step = records->read(rx.get() + rx_begin, rx_end - rx_begin, &byte, 1);
-      rx_begin += step.consumed;
-      // As in read_records: our KeyUpdate goes out with the next request.
-      if (step.key_update_requested && SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
-        ERR_clear_error();
-      }
+      const auto step = read_received(&byte, 1);
       switch (step.status) {
         case TlsRecordReader::Status::kOk:
           return complete(std::move(handler), inside_handler, error_code(), step.produced);
